@@ -1,0 +1,1 @@
+//! hls-packager (under construction)

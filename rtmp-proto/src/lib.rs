@@ -1,0 +1,1 @@
+//! rtmp-proto (under construction)

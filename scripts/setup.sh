@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Installs everything the onair build and test suite need on Debian 12, idempotently.
+# On machines without apt or root it prints what to install instead.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  # build: FFmpeg dev libraries for rsmpeg (transcode, encoder) and libclang for bindgen
+  pkg-config clang libclang-dev
+  libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev
+  libavfilter-dev libavdevice-dev libpostproc-dev
+  # interop peers
+  ffmpeg nginx libnginx-mod-rtmp rtmpdump
+  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+  # benches and tooling
+  valgrind python3-pip ca-certificates
+)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    echo "setup: apt-get install ${missing[*]}"
+    apt-get update -qq
+    # policy-rc.d keeps Debian's nginx from starting a system service on port 80
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    rm -f /usr/sbin/policy-rc.d
+  else
+    echo "setup: please install these Debian packages (or your system's equivalents): ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+# FFmpeg 9 with Enhanced RTMP (HEVC/Opus in FLV), shipped as a static binary inside a PyPI package.
+if ! python3 -c 'import imageio_ffmpeg' 2>/dev/null; then
+  echo "setup: pip install imageio-ffmpeg==0.8.1"
+  python3 -m pip install -q --break-system-packages imageio-ffmpeg==0.8.1 2>/dev/null \
+    || python3 -m pip install -q imageio-ffmpeg==0.8.1
+fi
+
+# rusty_ffmpeg asks pkg-config with --static, which drags in FFmpeg's private dependencies whose
+# dev files are not installed; link dynamically through copies of the .pc files without them.
+PC_DIR=target/ffmpeg-pkgconfig
+mkdir -p "$PC_DIR"
+for lib in libavcodec libavformat libavutil libswscale libswresample libavfilter libavdevice libpostproc; do
+  src="$(pkg-config --variable=pcfiledir "$lib")/$lib.pc"
+  sed -e 's/^Libs.private:.*/Libs.private:/' -e 's/^Requires.private:.*/Requires.private:/' "$src" > "$PC_DIR/$lib.pc"
+done
+
+# cargo-fuzz for the fuzz targets (nightly toolchain)
+if ! command -v cargo-fuzz >/dev/null 2>&1; then
+  echo "setup: cargo install cargo-fuzz"
+  cargo install -q cargo-fuzz --locked
+fi
+if ! rustup toolchain list | grep -q nightly; then
+  rustup toolchain install nightly --profile minimal
+fi
+echo "setup: ok"

@@ -1,0 +1,1 @@
+//! ts-mux (under construction)
