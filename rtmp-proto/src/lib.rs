@@ -1,1 +1,29 @@
-//! rtmp-proto (under construction)
+//! Sans-IO RTMP: handshake, chunk stream, AMF0/AMF3, NetConnection/NetStream commands, server
+//! and client sessions, and FLV tag bodies and files.
+//!
+//! Nothing here opens a socket, reads a clock or draws random numbers: the caller feeds bytes
+//! in, drains bytes and events out, and supplies time and randomness as arguments.
+
+// == transport (handshake, chunk stream, control messages, timestamps) ==
+mod chunk;
+mod control;
+mod handshake;
+mod timestamp;
+// == payloads (AMF, metadata, FLV) ==
+pub mod amf0;
+pub mod amf3;
+pub mod flv;
+mod metadata;
+// == sessions (commands, server and client sessions, errors) ==
+mod command;
+mod error;
+mod session;
+
+// -- transport re-exports (owner: transport) --
+// -- end transport --
+
+// -- payloads re-exports (owner: payloads) --
+// -- end payloads --
+
+// -- sessions re-exports (owner: sessions) --
+// -- end sessions --
