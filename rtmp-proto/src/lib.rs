@@ -23,6 +23,8 @@ mod session;
 // -- end transport --
 
 // -- payloads re-exports (owner: payloads) --
+pub use amf0::{Amf0Value, AmfError};
+pub use amf3::{Amf3Object, Amf3Value};
 // -- end payloads --
 
 // -- sessions re-exports (owner: sessions) --
