@@ -25,6 +25,7 @@ mod session;
 // -- payloads re-exports (owner: payloads) --
 pub use amf0::{Amf0Value, AmfError};
 pub use amf3::{Amf3Object, Amf3Value};
+pub use metadata::{DataMessage, MetadataCodec, StreamMetadata};
 // -- end payloads --
 
 // -- sessions re-exports (owner: sessions) --
