@@ -1,0 +1,493 @@
+//! The muxer: tracks in, 188-byte packets out.
+
+use bytes::BytesMut;
+use onair_media_types::{Frame, MediaKind, MediaTime, TrackId, TrackInfo};
+
+use crate::error::TsError;
+use crate::packet::{packet_count, write_pes, FirstPacketFlags, Piece, PieceReader, PACKET_SIZE};
+use crate::psi::{pat_packet, pmt_packet, PmtEntry};
+use crate::stream::{classify, Framing, NalClass, Stream};
+use crate::types::{ContinuityCounter, Pid, Timestamp90k};
+
+/// The most tracks one program carries (the PMT must fit in one packet).
+pub const MAX_TRACKS: usize = 8;
+
+/// Settings of a [`TsMuxer`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TsMuxerConfig {
+    /// `transport_stream_id` written in the PAT.
+    pub transport_stream_id: u16,
+    /// The program's `program_number`.
+    pub program_number: u16,
+    /// The PID of the PMT (default 0x1000, as FFmpeg).
+    pub pmt_pid: u16,
+    /// The PID of the first track; later tracks take the following PIDs (default 0x100).
+    pub first_pid: u16,
+    /// Repeat PAT/PMT when this many 90 kHz ticks of DTS passed since they were last written
+    /// (`None`: only at the start and at every [`TsMuxer::new_segment`]). Default 0.5 s.
+    pub psi_interval: Option<u64>,
+    /// A PCR goes into the first packet of a PES packet of the PCR PID when at least this many
+    /// 90 kHz ticks passed since the previous PCR (and always on keyframes and at segment
+    /// starts). The default (20 ms, as FFmpeg) puts one on every frame up to 50 fps, so PCRs
+    /// are never more than 40 ms apart for frame rates of 25 fps and more.
+    pub pcr_interval: u64,
+    /// How far the PCR runs behind the DTS of the access unit it is sent with, in 90 kHz ticks
+    /// (the decoder buffering delay; default 0.7 s, FFmpeg's default muxing delay). PTS and
+    /// DTS are written as given, never shifted.
+    pub pcr_delay: u64,
+}
+
+impl Default for TsMuxerConfig {
+    fn default() -> Self {
+        Self {
+            transport_stream_id: 1,
+            program_number: 1,
+            pmt_pid: 0x1000,
+            first_pid: 0x100,
+            psi_interval: Some(45_000),
+            pcr_interval: 1_800,
+            pcr_delay: 63_000,
+        }
+    }
+}
+
+/// A sans-IO MPEG-TS muxer for one program (ISO/IEC 13818-1).
+///
+/// Add tracks with [`add_track`](Self::add_track), then hand every frame, in decode order
+/// across tracks, to [`write_frame`](Self::write_frame), which appends whole 188-byte packets
+/// to a buffer the caller owns. Call [`new_segment`](Self::new_segment) before the first frame
+/// of every HLS segment (a video keyframe) so that the segment starts with PAT/PMT and a
+/// keyframe with a PCR, and decodes on its own.
+#[derive(Debug)]
+pub struct TsMuxer {
+    config: TsMuxerConfig,
+    pmt_pid: Pid,
+    streams: Vec<Stream>,
+    pcr_index: Option<usize>,
+    pat_cc: ContinuityCounter,
+    pmt_cc: ContinuityCounter,
+    version: u8,
+    pat: [u8; PACKET_SIZE],
+    pmt: [u8; PACKET_SIZE],
+    psi_pending: bool,
+    last_psi: Option<Timestamp90k>,
+    pcr_pending: bool,
+    last_pcr: Option<Timestamp90k>,
+    head: Vec<u8>,
+    pieces: Vec<Piece>,
+    pes_len: usize,
+}
+
+/// Lets [`TsMuxer`] append packets to `Vec<u8>` and `BytesMut` alike.
+pub trait TsBuffer {
+    /// Appends `len` zero bytes and returns them for writing.
+    fn append_zeroed(&mut self, len: usize) -> &mut [u8];
+}
+
+impl TsBuffer for Vec<u8> {
+    #[inline]
+    fn append_zeroed(&mut self, len: usize) -> &mut [u8] {
+        let start = self.len();
+        self.resize(start + len, 0);
+        &mut self[start..]
+    }
+}
+
+impl TsBuffer for BytesMut {
+    #[inline]
+    fn append_zeroed(&mut self, len: usize) -> &mut [u8] {
+        let start = self.len();
+        self.resize(start + len, 0);
+        &mut self[start..]
+    }
+}
+
+impl TsMuxer {
+    /// A muxer with no tracks. Fails if the configured PIDs are reserved or collide.
+    pub fn new(config: TsMuxerConfig) -> Result<Self, TsError> {
+        let usable = |v: u16| (0x10..0x1fff).contains(&v);
+        let pmt_pid = Pid::new(config.pmt_pid)
+            .filter(|p| usable(p.get()))
+            .ok_or(TsError::InvalidPid { pid: config.pmt_pid })?;
+        let last = config.first_pid.saturating_add(MAX_TRACKS as u16 - 1);
+        if !usable(config.first_pid)
+            || !usable(last)
+            || (config.first_pid..=last).contains(&config.pmt_pid)
+        {
+            return Err(TsError::InvalidPid { pid: config.first_pid });
+        }
+        let mut muxer = Self {
+            pmt_pid,
+            streams: Vec::new(),
+            pcr_index: None,
+            pat_cc: ContinuityCounter::default(),
+            pmt_cc: ContinuityCounter::default(),
+            version: 0,
+            pat: [0; PACKET_SIZE],
+            pmt: [0; PACKET_SIZE],
+            psi_pending: true,
+            last_psi: None,
+            pcr_pending: true,
+            last_pcr: None,
+            head: Vec::with_capacity(512),
+            pieces: Vec::with_capacity(64),
+            pes_len: 0,
+            config,
+        };
+        muxer.rebuild_tables();
+        Ok(muxer)
+    }
+
+    /// Adds a track, or updates the configuration of a track added before (a new sequence
+    /// header: same codec, same PID). Returns the track's PID.
+    ///
+    /// Tracks may be added after frames were written; the PMT then changes version and is
+    /// sent again before the next frame.
+    pub fn add_track(&mut self, info: &TrackInfo) -> Result<Pid, TsError> {
+        if info.timescale == 0 {
+            return Err(TsError::ZeroTimescale { track: info.id });
+        }
+        if let Some(s) = self.streams.iter_mut().find(|s| s.track == info.id) {
+            let pid = s.pid;
+            if s.reconfigure(info)? {
+                self.version = (self.version + 1) & 0x1f;
+                self.rebuild_tables();
+                self.psi_pending = true;
+            }
+            return Ok(pid);
+        }
+        if self.streams.len() >= MAX_TRACKS {
+            return Err(TsError::TooManyTracks {
+                count: self.streams.len(),
+            });
+        }
+        let pid = Pid::new(self.config.first_pid + self.streams.len() as u16).ok_or(
+            TsError::InvalidPid {
+                pid: self.config.first_pid,
+            },
+        )?;
+        let stream = Stream::new(info, pid)?;
+        self.streams.push(stream);
+        if self.last_psi.is_some() || self.version != 0 {
+            self.version = (self.version + 1) & 0x1f;
+        }
+        self.rebuild_tables();
+        self.psi_pending = true;
+        Ok(pid)
+    }
+
+    /// The PID carrying `track`, if it was added.
+    pub fn pid_of(&self, track: TrackId) -> Option<Pid> {
+        self.streams.iter().find(|s| s.track == track).map(|s| s.pid)
+    }
+
+    /// The PID whose packets carry the PCR (the first video track, else the first track).
+    pub fn pcr_pid(&self) -> Option<Pid> {
+        self.pcr_index
+            .and_then(|i| self.streams.get(i))
+            .map(|s| s.pid)
+    }
+
+    fn rebuild_tables(&mut self) {
+        self.pcr_index = self
+            .streams
+            .iter()
+            .position(|s| s.kind == MediaKind::Video)
+            .or(if self.streams.is_empty() { None } else { Some(0) });
+        self.pat = pat_packet(
+            self.config.transport_stream_id,
+            self.version,
+            self.config.program_number,
+            self.pmt_pid,
+        );
+        let pcr_pid = self.pcr_pid().unwrap_or(Pid::NULL);
+        let mut entries = [const { None }; MAX_TRACKS];
+        for (slot, s) in entries.iter_mut().zip(&self.streams) {
+            *slot = Some(PmtEntry {
+                stream_type: s.stream_type,
+                pid: s.pid,
+                descriptors: &s.descriptors,
+            });
+        }
+        let entries: Vec<PmtEntry<'_>> = entries.into_iter().flatten().collect();
+        if let Some(pmt) = pmt_packet(
+            self.pmt_pid,
+            self.config.program_number,
+            self.version,
+            pcr_pid,
+            &entries,
+        ) {
+            self.pmt = pmt;
+        }
+    }
+
+    /// Starts a new segment: the next frame is preceded by PAT and PMT, the next PES of the
+    /// PCR PID carries a PCR, and video frames are dropped until each video track's next
+    /// keyframe, so the segment decodes on its own. Call it right before a keyframe.
+    pub fn new_segment(&mut self) {
+        self.psi_pending = true;
+        self.pcr_pending = true;
+        for s in &mut self.streams {
+            if s.kind == MediaKind::Video {
+                s.awaiting_keyframe = true;
+            }
+        }
+    }
+
+    /// Sets `discontinuity_indicator` in the next packet of every track (ISO/IEC 13818-1
+    /// 2.4.3.5): a timebase discontinuity on the PCR PID, continuity counters that may jump
+    /// elsewhere. Use it when the timeline restarts, e.g. a publisher reconnected.
+    pub fn set_discontinuity(&mut self) {
+        for s in &mut self.streams {
+            s.discontinuity = true;
+        }
+        self.pcr_pending = true;
+    }
+
+    /// Appends PAT and PMT (two packets) to `out`.
+    pub fn write_tables<B: TsBuffer + ?Sized>(&mut self, out: &mut B) -> usize {
+        let dst = out.append_zeroed(2 * PACKET_SIZE);
+        let (pat, pmt) = dst.split_at_mut(PACKET_SIZE);
+        pat.copy_from_slice(&self.pat);
+        pat[3] = (pat[3] & 0xf0) | self.pat_cc.next_value();
+        pmt.copy_from_slice(&self.pmt);
+        pmt[3] = (pmt[3] & 0xf0) | self.pmt_cc.next_value();
+        self.psi_pending = false;
+        2 * PACKET_SIZE
+    }
+
+    /// Muxes one frame (frames of all tracks in decode order) and appends its packets to
+    /// `out`, preceded by PAT/PMT when due. Returns the number of bytes appended: 0 for a
+    /// video frame dropped while waiting for a keyframe at the start of a segment.
+    ///
+    /// Video payloads are length-prefixed NAL units; they are written in Annex B with an
+    /// access unit delimiter, and the parameter sets of the track's configuration are put
+    /// before random access pictures that lack them. AAC gets an ADTS header, Opus an
+    /// `opus_control_header`; MP3 is written as is.
+    pub fn write_frame<B: TsBuffer + ?Sized>(
+        &mut self,
+        frame: &Frame,
+        out: &mut B,
+    ) -> Result<usize, TsError> {
+        let index = self
+            .streams
+            .iter()
+            .position(|s| s.track == frame.track)
+            .ok_or(TsError::UnknownTrack { track: frame.track })?;
+        let (codec, awaiting) = match self.streams.get(index) {
+            Some(s) => (s.codec, s.awaiting_keyframe),
+            None => return Err(TsError::UnknownTrack { track: frame.track }),
+        };
+        if codec != frame.codec {
+            return Err(TsError::CodecMismatch {
+                track: frame.track,
+                expected: codec,
+                found: frame.codec,
+            });
+        }
+        if frame.timescale == 0 {
+            return Err(TsError::ZeroTimescale { track: frame.track });
+        }
+        if awaiting && !frame.keyframe {
+            return Ok(0);
+        }
+        let dts = to_90k(frame.dts, frame.timescale);
+        let pts = to_90k(frame.pts, frame.timescale);
+
+        self.build_pes(index, frame, pts, dts)?;
+
+        let mut written = 0;
+        let psi_due = self.psi_pending
+            || match (self.config.psi_interval, self.last_psi) {
+                (Some(interval), Some(last)) => dts.signed_diff(last) >= interval as i64,
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+        if psi_due {
+            written += self.write_tables(out);
+            self.last_psi = Some(dts);
+        }
+
+        let is_pcr_stream = self.pcr_index == Some(index);
+        let pcr_due = is_pcr_stream
+            && (self.pcr_pending
+                || frame.keyframe
+                || self
+                    .last_pcr
+                    .is_none_or(|last| dts.signed_diff(last) >= self.config.pcr_interval as i64));
+        let Some(stream) = self.streams.get_mut(index) else {
+            return Err(TsError::UnknownTrack { track: frame.track });
+        };
+        stream.awaiting_keyframe = false;
+        let is_video = stream.kind == MediaKind::Video;
+        let first = FirstPacketFlags {
+            pcr: pcr_due.then(|| dts.wrapping_sub(self.config.pcr_delay).get()),
+            random_access: frame.keyframe && (is_video || self.pcr_index == Some(index)),
+            discontinuity: stream.discontinuity,
+        };
+        stream.discontinuity = false;
+        if pcr_due {
+            self.last_pcr = Some(dts);
+            self.pcr_pending = false;
+        }
+        let total = self.pes_len;
+        let n = packet_count(total, first);
+        let dst = out.append_zeroed(n * PACKET_SIZE);
+        let mut reader = PieceReader::new(&self.head, &frame.data, &self.pieces);
+        write_pes(dst, stream.pid, &mut stream.cc, first, total, &mut reader);
+        Ok(written + n * PACKET_SIZE)
+    }
+
+    /// Builds the PES header and codec framing into `self.head` and the map of the PES
+    /// packet's bytes into `self.pieces`; sets `self.pes_len`.
+    fn build_pes(
+        &mut self,
+        index: usize,
+        frame: &Frame,
+        pts: Timestamp90k,
+        dts: Timestamp90k,
+    ) -> Result<(), TsError> {
+        let Some(stream) = self.streams.get(index) else {
+            return Err(TsError::UnknownTrack { track: frame.track });
+        };
+        let head = &mut self.head;
+        let pieces = &mut self.pieces;
+        head.clear();
+        pieces.clear();
+        let data: &[u8] = &frame.data;
+        let is_video = stream.kind == MediaKind::Video;
+        let with_dts = is_video && pts != dts;
+        let header_len = if with_dts { 19 } else { 14 };
+        head.resize(header_len, 0);
+        pieces.push(Piece::Head(0, 0));
+        let mut data_len = 0usize; // bytes taken from `data`, start codes included
+        match &stream.framing {
+            Framing::Video {
+                hevc,
+                nal_length_size,
+                aud,
+                parameter_sets,
+            } => {
+                let size = usize::from(*nal_length_size);
+                let truncated = TsError::TruncatedNalUnit {
+                    track: frame.track,
+                    size: data.len(),
+                };
+                let mut pos = 0;
+                let mut random_access = false;
+                let mut has_parameter_sets = false;
+                while pos < data.len() {
+                    let len = data
+                        .get(pos..pos + size)
+                        .ok_or_else(|| truncated.clone())?
+                        .iter()
+                        .fold(0usize, |a, b| (a << 8) | usize::from(*b));
+                    let start = pos + size;
+                    let end = start
+                        .checked_add(len)
+                        .filter(|e| *e <= data.len())
+                        .ok_or_else(|| truncated.clone())?;
+                    pos = end;
+                    let Some(&first) = data.get(start) else {
+                        continue;
+                    };
+                    match classify(*hevc, first) {
+                        NalClass::Aud => continue,
+                        NalClass::ParameterSet => has_parameter_sets = true,
+                        NalClass::RandomAccess => random_access = true,
+                        NalClass::Other => {}
+                    }
+                    pieces.push(Piece::StartCode);
+                    pieces.push(Piece::Data(start, end));
+                    data_len += 4 + len;
+                }
+                head.extend_from_slice(aud);
+                if (random_access || frame.keyframe) && !has_parameter_sets {
+                    head.extend_from_slice(parameter_sets);
+                }
+            }
+            Framing::Adts(fixed) => {
+                let frame_len = data.len() + 7;
+                if frame_len > 0x1fff {
+                    return Err(TsError::FrameTooLarge {
+                        track: frame.track,
+                        size: data.len(),
+                        max: 0x1fff - 7,
+                    });
+                }
+                let mut h = *fixed;
+                h[3] |= (frame_len >> 11) as u8 & 0x03;
+                h[4] = (frame_len >> 3) as u8;
+                h[5] |= ((frame_len & 0x07) as u8) << 5;
+                head.extend_from_slice(&h);
+                pieces.push(Piece::Data(0, data.len()));
+                data_len = data.len();
+            }
+            Framing::Mp3 => {
+                pieces.push(Piece::Data(0, data.len()));
+                data_len = data.len();
+            }
+            Framing::Opus => {
+                // opus_control_header: 11-bit sync 0x3ff, no trims, no extension, then
+                // au_size as a run of 0xff bytes plus a final byte.
+                head.extend_from_slice(&[0x7f, 0xe0]);
+                let mut n = data.len();
+                while n >= 255 {
+                    head.push(0xff);
+                    n -= 255;
+                }
+                head.push(n as u8);
+                pieces.push(Piece::Data(0, data.len()));
+                data_len = data.len();
+            }
+        }
+        if let Some(p) = pieces.first_mut() {
+            *p = Piece::Head(0, head.len());
+        }
+        let total = head.len() + data_len;
+
+        // PES header (ISO/IEC 13818-1 2.4.3.6).
+        let pes_len_field = match u16::try_from(total - 6) {
+            Ok(v) => v,
+            Err(_) if is_video => 0,
+            Err(_) => {
+                return Err(TsError::FrameTooLarge {
+                    track: frame.track,
+                    size: data.len(),
+                    max: usize::from(u16::MAX) + 6 + data.len() - total,
+                })
+            }
+        };
+        let h = &mut head[..header_len];
+        h[..4].copy_from_slice(&[0, 0, 1, stream.stream_id]);
+        h[4..6].copy_from_slice(&pes_len_field.to_be_bytes());
+        h[6] = 0x84; // '10', data_alignment_indicator
+        h[7] = if with_dts { 0xc0 } else { 0x80 };
+        h[8] = (header_len - 9) as u8;
+        if with_dts {
+            put_timestamp(&mut h[9..14], 0x3, pts);
+            put_timestamp(&mut h[14..19], 0x1, dts);
+        } else {
+            put_timestamp(&mut h[9..14], 0x2, pts);
+        }
+        self.pes_len = total;
+        Ok(())
+    }
+}
+
+fn to_90k(ticks: i64, timescale: u32) -> Timestamp90k {
+    Timestamp90k::from_signed(MediaTime::new(ticks, timescale).rescale(90_000))
+}
+
+/// Writes a PTS or DTS field: 4-bit prefix, then 33 bits split 3/15/15 by marker bits.
+fn put_timestamp(dst: &mut [u8], prefix: u8, ts: Timestamp90k) {
+    let t = ts.get();
+    dst.copy_from_slice(&[
+        (prefix << 4) | (((t >> 30) as u8 & 0x07) << 1) | 1,
+        (t >> 22) as u8,
+        (((t >> 15) as u8 & 0x7f) << 1) | 1,
+        (t >> 7) as u8,
+        ((t as u8 & 0x7f) << 1) | 1,
+    ]);
+}
