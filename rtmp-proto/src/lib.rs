@@ -20,6 +20,12 @@ mod error;
 mod session;
 
 // -- transport re-exports (owner: transport) --
+pub use chunk::{
+    ChunkDecoder, ChunkDecoderConfig, ChunkEncoder, ChunkError, ChunkStreamId, MessageStreamId,
+    MessageType, RawMessage,
+};
+pub use control::{ControlError, ControlMessage, PeerBandwidthLimit, UserControlEvent};
+pub use timestamp::{RtmpTimestamp, TimestampExtender};
 // -- end transport --
 
 // -- payloads re-exports (owner: payloads) --
