@@ -3,6 +3,13 @@
 
 use onair_media_types::ConfigError;
 
+mod tag;
+
+pub use tag::{
+    AacPacket, AudioBody, AudioPacket, AudioTag, AvcPacket, ChannelLayout, FourCc, Multitrack,
+    MultitrackType, Track, VideoBody, VideoFrameType, VideoPacket, VideoTag,
+};
+
 use crate::amf0::AmfError;
 
 /// Errors from FLV tag bodies and files.
