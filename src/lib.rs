@@ -1,1 +1,16 @@
-//! onair
+//! onair: a live-video SDK. RTMP ingest, transcoding, MPEG-TS/fMP4 and HLS.
+//!
+//! The member crates are re-exported under short names; [`rtmp`] is the tokio runtime that
+//! serves RTMP publishers and players on top of the sans-IO [`rtmp_proto`].
+
+pub use onair_hls_packager as hls_packager;
+pub use onair_media_types as media_types;
+pub use onair_rtmp_proto as rtmp_proto;
+pub use onair_ts_mux as ts_mux;
+
+#[cfg(feature = "encoder")]
+pub use onair_encoder as encoder;
+#[cfg(feature = "transcode")]
+pub use onair_transcode as transcode;
+
+pub mod rtmp;
