@@ -25,6 +25,10 @@ pub use chunk::{
     MessageType, RawMessage,
 };
 pub use control::{ControlError, ControlMessage, PeerBandwidthLimit, UserControlEvent};
+pub use handshake::{
+    ClientHandshake, DigestScheme, HandshakeError, HandshakeStatus, ServerHandshake,
+    HANDSHAKE_PACKET_LEN, RANDOM_LEN,
+};
 pub use timestamp::{RtmpTimestamp, TimestampExtender};
 // -- end transport --
 
