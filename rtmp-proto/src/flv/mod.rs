@@ -3,7 +3,10 @@
 
 use onair_media_types::ConfigError;
 
+mod file;
 mod tag;
+
+pub use file::{FlvHeader, FlvReader, FlvTag, FlvTagType, FlvWriter};
 
 pub use tag::{
     AacPacket, AudioBody, AudioPacket, AudioTag, AvcPacket, ChannelLayout, FourCc, Multitrack,
