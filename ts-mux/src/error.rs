@@ -65,7 +65,9 @@ pub enum TsError {
         max: usize,
     },
     /// The AudioSpecificConfig cannot be expressed in an ADTS header.
-    #[error("aac object type {object_type} / channel configuration {channel_config} has no adts form")]
+    #[error(
+        "aac object type {object_type} / channel configuration {channel_config} has no adts form"
+    )]
     NoAdtsForm {
         /// The audio object type.
         object_type: u8,

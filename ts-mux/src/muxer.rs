@@ -107,15 +107,20 @@ impl TsMuxer {
     /// A muxer with no tracks. Fails if the configured PIDs are reserved or collide.
     pub fn new(config: TsMuxerConfig) -> Result<Self, TsError> {
         let usable = |v: u16| (0x10..0x1fff).contains(&v);
-        let pmt_pid = Pid::new(config.pmt_pid)
-            .filter(|p| usable(p.get()))
-            .ok_or(TsError::InvalidPid { pid: config.pmt_pid })?;
+        let pmt_pid =
+            Pid::new(config.pmt_pid)
+                .filter(|p| usable(p.get()))
+                .ok_or(TsError::InvalidPid {
+                    pid: config.pmt_pid,
+                })?;
         let last = config.first_pid.saturating_add(MAX_TRACKS as u16 - 1);
         if !usable(config.first_pid)
             || !usable(last)
             || (config.first_pid..=last).contains(&config.pmt_pid)
         {
-            return Err(TsError::InvalidPid { pid: config.first_pid });
+            return Err(TsError::InvalidPid {
+                pid: config.first_pid,
+            });
         }
         let mut muxer = Self {
             pmt_pid,
@@ -179,7 +184,10 @@ impl TsMuxer {
 
     /// The PID carrying `track`, if it was added.
     pub fn pid_of(&self, track: TrackId) -> Option<Pid> {
-        self.streams.iter().find(|s| s.track == track).map(|s| s.pid)
+        self.streams
+            .iter()
+            .find(|s| s.track == track)
+            .map(|s| s.pid)
     }
 
     /// The PID whose packets carry the PCR (the first video track, else the first track).
@@ -194,7 +202,11 @@ impl TsMuxer {
             .streams
             .iter()
             .position(|s| s.kind == MediaKind::Video)
-            .or(if self.streams.is_empty() { None } else { Some(0) });
+            .or(if self.streams.is_empty() {
+                None
+            } else {
+                Some(0)
+            });
         self.pat = pat_packet(
             self.config.transport_stream_id,
             self.version,
@@ -490,4 +502,280 @@ fn put_timestamp(dst: &mut [u8], prefix: u8, ts: Timestamp90k) {
         (t >> 7) as u8,
         ((t as u8 & 0x7f) << 1) | 1,
     ]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use hex_literal::hex;
+    use onair_media_types::{
+        AacConfig, AvcConfig, CodecConfig, CodecId, OpusConfig, TrackId, TrackInfo,
+    };
+
+    /// PES packets (header included) per PID, reassembled from `ts`; checks continuity.
+    fn pes_of(ts: &[u8], pid: u16) -> Vec<Vec<u8>> {
+        let mut out: Vec<Vec<u8>> = Vec::new();
+        let mut cc: Option<u8> = None;
+        for p in ts.chunks(PACKET_SIZE) {
+            assert_eq!(p.len(), PACKET_SIZE);
+            assert_eq!(p[0], 0x47);
+            if (u16::from(p[1] & 0x1f) << 8 | u16::from(p[2])) != pid {
+                continue;
+            }
+            if let Some(prev) = cc {
+                assert_eq!(p[3] & 0x0f, (prev + 1) & 0x0f, "continuity");
+            }
+            cc = Some(p[3] & 0x0f);
+            let start = if p[3] & 0x20 != 0 {
+                5 + usize::from(p[4])
+            } else {
+                4
+            };
+            if p[1] & 0x40 != 0 {
+                out.push(Vec::new());
+            }
+            if let Some(last) = out.last_mut() {
+                last.extend_from_slice(&p[start..]);
+            }
+        }
+        out
+    }
+
+    fn avc_track() -> TrackInfo {
+        let record =
+            Bytes::from_static(&hex!("01 64 00 1f ff e1 00 04 67 64 00 1f 01 00 02 68 ee"));
+        TrackInfo {
+            id: TrackId(0),
+            timescale: 1000,
+            config: CodecConfig::Avc(AvcConfig::parse(record).unwrap_or_else(|e| panic!("{e}"))),
+        }
+    }
+
+    fn video(dts: i64, pts: i64, keyframe: bool, data: &'static [u8]) -> Frame {
+        Frame {
+            track: TrackId(0),
+            codec: CodecId::H264,
+            timescale: 1000,
+            dts,
+            pts,
+            keyframe,
+            data: Bytes::from_static(data),
+        }
+    }
+
+    fn muxer() -> TsMuxer {
+        TsMuxer::new(TsMuxerConfig::default()).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn h264_gets_aud_and_parameter_sets_before_idr() {
+        let mut m = muxer();
+        assert_eq!(m.add_track(&avc_track()).map(Pid::get), Ok(0x100));
+        let mut out = Vec::new();
+        // A leading non-keyframe is dropped: the stream must start with a keyframe.
+        assert_eq!(
+            m.write_frame(&video(0, 0, false, &hex!("00 00 00 02 41 9a")), &mut out),
+            Ok(0)
+        );
+        assert!(out.is_empty());
+        let n = m
+            .write_frame(
+                &video(40, 120, true, &hex!("00 00 00 03 65 88 84")),
+                &mut out,
+            )
+            .unwrap_or(0);
+        assert_eq!(n, out.len());
+        assert_eq!(n, 3 * PACKET_SIZE, "PAT, PMT and one PES packet");
+        assert_eq!(&out[..4], &hex!("47 40 00 10"));
+        assert_eq!(&out[188..192], &hex!("47 50 00 10"));
+        // The PES carries a PCR (700 ms behind the DTS of 40 ms: wraps below zero).
+        let pes_pkt = &out[376..];
+        assert_eq!(&pes_pkt[..4], &hex!("47 41 00 30"));
+        assert_eq!(pes_pkt[5] & 0x50, 0x50, "pcr and random access flags");
+        m.write_frame(&video(80, 80, false, &hex!("00 00 00 02 41 9a")), &mut out)
+            .unwrap_or(0);
+        let pes = pes_of(&out, 0x100);
+        assert_eq!(pes.len(), 2);
+        // PTS 120 ms = 10800, DTS 40 ms = 3600.
+        assert_eq!(&pes[0][..9], &hex!("00 00 01 e0 00 28 84 c0 0a"));
+        assert_eq!(&pes[0][9..19], &hex!("31 00 01 54 61 11 00 01 1c 21"));
+        assert_eq!(
+            &pes[0][19..],
+            &hex!(
+                "00 00 00 01 09 f0 00 00 00 01 67 64 00 1f 00 00 00 01 68 ee 00 00 00 01 65 88 84"
+            )
+        );
+        // PTS == DTS: only a PTS; no parameter sets on a non-IDR picture.
+        assert_eq!(&pes[1][6..9], &hex!("84 80 05"));
+        assert_eq!(&pes[1][14..], &hex!("00 00 00 01 09 f0 00 00 00 01 41 9a"));
+    }
+
+    #[test]
+    fn in_band_parameter_sets_and_auds_are_not_doubled() {
+        let mut m = muxer();
+        let _ = m.add_track(&avc_track());
+        let mut out = Vec::new();
+        let frame = video(
+            0,
+            0,
+            true,
+            &hex!("00 00 00 02 09 10 00 00 00 02 67 42 00 00 00 02 68 ce 00 00 00 01 65"),
+        );
+        assert!(m.write_frame(&frame, &mut out).is_ok());
+        let pes = pes_of(&out, 0x100);
+        assert_eq!(
+            &pes[0][14..],
+            &hex!("00 00 00 01 09 f0 00 00 00 01 67 42 00 00 00 01 68 ce 00 00 00 01 65")
+        );
+    }
+
+    #[test]
+    fn aac_gets_adts_and_opus_a_control_header() {
+        let mut m = muxer();
+        let aac = TrackInfo {
+            id: TrackId(1),
+            timescale: 48_000,
+            config: CodecConfig::Aac(AacConfig::new(2, 3, 2)),
+        };
+        let head = hex!("4f 70 75 73 48 65 61 64 01 02 38 01 80 bb 00 00 00 00 00");
+        let opus = TrackInfo {
+            id: TrackId(2),
+            timescale: 48_000,
+            config: CodecConfig::Opus(
+                OpusConfig::parse(Bytes::copy_from_slice(&head)).unwrap_or_else(|e| panic!("{e}")),
+            ),
+        };
+        assert_eq!(m.add_track(&aac).map(Pid::get), Ok(0x100));
+        assert_eq!(m.add_track(&opus).map(Pid::get), Ok(0x101));
+        // Audio only: the first track carries the PCR.
+        assert_eq!(m.pcr_pid().map(Pid::get), Some(0x100));
+        let mut out = Vec::new();
+        let f = |track, codec, data: Vec<u8>| Frame {
+            track: TrackId(track),
+            codec,
+            timescale: 48_000,
+            dts: 0,
+            pts: 0,
+            keyframe: true,
+            data: Bytes::from(data),
+        };
+        assert!(m
+            .write_frame(&f(1, CodecId::Aac, vec![1, 2, 3, 4, 5, 6]), &mut out)
+            .is_ok());
+        assert!(m
+            .write_frame(&f(2, CodecId::Opus, vec![0xfc; 300]), &mut out)
+            .is_ok());
+        let aac_pes = pes_of(&out, 0x100);
+        assert_eq!(&aac_pes[0][..6], &hex!("00 00 01 c0 00 15"));
+        assert_eq!(
+            &aac_pes[0][14..],
+            &hex!("ff f1 4c 80 01 bf fc 01 02 03 04 05 06")
+        );
+        let opus_pes = pes_of(&out, 0x101);
+        assert_eq!(&opus_pes[0][..4], &hex!("00 00 01 bd"));
+        assert_eq!(&opus_pes[0][14..18], &hex!("7f e0 ff 2d"));
+        assert_eq!(opus_pes[0].len(), 18 + 300);
+        // The PMT declares the Opus descriptors.
+        let pmt = &out[188..];
+        let descriptors = hex!("06 e1 01 f0 0a 05 04 4f 70 75 73 7f 02 80 02");
+        assert!(pmt.windows(descriptors.len()).any(|w| w == descriptors));
+    }
+
+    #[test]
+    fn timestamps_wrap_modulo_2_pow_33() {
+        let mut m = muxer();
+        let _ = m.add_track(&avc_track());
+        let mut out = Vec::new();
+        // 2^33 ticks of 90 kHz is 95443717.68 ms; 1 ms past it wraps to 90 ticks.
+        let ms = (1i64 << 33) / 90 + 1;
+        let frame = video(ms, ms, true, &hex!("00 00 00 01 65"));
+        assert!(m.write_frame(&frame, &mut out).is_ok());
+        let pes = pes_of(&out, 0x100);
+        let expected = Timestamp90k::from_signed(MediaTime::new(ms, 1000).rescale(90_000));
+        assert!(expected.get() < 200);
+        let mut field = [0u8; 5];
+        put_timestamp(&mut field, 2, expected);
+        assert_eq!(&pes[0][9..14], &field);
+    }
+
+    #[test]
+    fn new_segment_repeats_tables_and_waits_for_a_keyframe() {
+        let mut m = muxer();
+        let _ = m.add_track(&avc_track());
+        let mut out = Vec::new();
+        let _ = m.write_frame(&video(0, 0, true, &hex!("00 00 00 01 65")), &mut out);
+        let first = out.len();
+        let _ = m.write_frame(&video(40, 40, false, &hex!("00 00 00 01 41")), &mut out);
+        assert_eq!(out.len() - first, PACKET_SIZE, "no tables mid-segment");
+        m.new_segment();
+        let before = out.len();
+        assert_eq!(
+            m.write_frame(&video(80, 80, false, &hex!("00 00 00 01 41")), &mut out),
+            Ok(0)
+        );
+        let _ = m.write_frame(&video(120, 120, true, &hex!("00 00 00 01 65")), &mut out);
+        assert_eq!(
+            &out[before..before + 4],
+            &hex!("47 40 00 11"),
+            "PAT, counter 1"
+        );
+        assert_eq!(&out[before + 188..before + 192], &hex!("47 50 00 11"));
+        assert_eq!(pes_of(&out, 0x100).len(), 3);
+    }
+
+    #[test]
+    fn discontinuity_is_flagged_once() {
+        let mut m = muxer();
+        let _ = m.add_track(&avc_track());
+        let mut out = Vec::new();
+        let _ = m.write_frame(&video(0, 0, true, &hex!("00 00 00 01 65")), &mut out);
+        m.set_discontinuity();
+        let at = out.len();
+        let _ = m.write_frame(&video(40, 40, false, &hex!("00 00 00 01 41")), &mut out);
+        assert_eq!(out[at + 5] & 0x80, 0x80);
+        let at = out.len();
+        let _ = m.write_frame(&video(80, 80, false, &hex!("00 00 00 01 41")), &mut out);
+        assert_eq!(out[at + 3] & 0x20, 0x20, "stuffing");
+        assert_eq!(out[at + 5] & 0x80, 0);
+    }
+
+    #[test]
+    fn bad_input_gives_typed_errors() {
+        let mut m = muxer();
+        let _ = m.add_track(&avc_track());
+        let mut out = Vec::new();
+        let truncated = video(0, 0, true, &hex!("00 00 00 09 65 88"));
+        assert_eq!(
+            m.write_frame(&truncated, &mut out),
+            Err(TsError::TruncatedNalUnit {
+                track: TrackId(0),
+                size: 6
+            })
+        );
+        let mut other = video(0, 0, true, &hex!("00"));
+        other.track = TrackId(7);
+        assert_eq!(
+            m.write_frame(&other, &mut out),
+            Err(TsError::UnknownTrack { track: TrackId(7) })
+        );
+        let mut wrong = video(0, 0, true, &hex!("00"));
+        wrong.codec = CodecId::H265;
+        assert!(matches!(
+            m.write_frame(&wrong, &mut out),
+            Err(TsError::CodecMismatch { .. })
+        ));
+        let av1 = TrackInfo {
+            id: TrackId(3),
+            timescale: 1000,
+            config: CodecConfig::Av1(Bytes::new()),
+        };
+        assert_eq!(
+            m.add_track(&av1),
+            Err(TsError::UnsupportedCodec {
+                codec: CodecId::Av1
+            })
+        );
+        assert!(out.is_empty());
+    }
 }

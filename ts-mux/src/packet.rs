@@ -208,7 +208,14 @@ mod tests {
         let n = packet_count(total, first);
         let mut out = vec![0u8; n * PACKET_SIZE];
         let mut cc = ContinuityCounter::new(14);
-        write_pes(&mut out, Pid::new(0x100).unwrap_or(Pid::PAT), &mut cc, first, total, &mut reader);
+        write_pes(
+            &mut out,
+            Pid::new(0x100).unwrap_or(Pid::PAT),
+            &mut cc,
+            first,
+            total,
+            &mut reader,
+        );
         out
     }
 
@@ -219,7 +226,11 @@ mod tests {
             assert_eq!(p[0], 0x47);
             assert_eq!(p[1] & 0x40 != 0, i == 0);
             assert_eq!(p[3] & 0x0f, ((14 + i) % 16) as u8);
-            let start = if p[3] & 0x20 != 0 { 5 + usize::from(p[4]) } else { 4 };
+            let start = if p[3] & 0x20 != 0 {
+                5 + usize::from(p[4])
+            } else {
+                4
+            };
             v.extend_from_slice(&p[start..]);
         }
         v
@@ -230,8 +241,16 @@ mod tests {
         for total in [1, 2, 182, 183, 184, 185, 367, 368, 369, 1000] {
             for first in [
                 FirstPacketFlags::default(),
-                FirstPacketFlags { pcr: Some(0x1_2345_6789), random_access: true, discontinuity: false },
-                FirstPacketFlags { pcr: None, random_access: true, discontinuity: true },
+                FirstPacketFlags {
+                    pcr: Some(0x1_2345_6789),
+                    random_access: true,
+                    discontinuity: false,
+                },
+                FirstPacketFlags {
+                    pcr: None,
+                    random_access: true,
+                    discontinuity: true,
+                },
             ] {
                 let ts = packetize(total, first);
                 let expect: Vec<u8> = (0..total).map(|i| i as u8).collect();
@@ -249,11 +268,22 @@ mod tests {
 
     #[test]
     fn pcr_encoding() {
-        let ts = packetize(10, FirstPacketFlags { pcr: Some(0x1_2345_6789), random_access: true, discontinuity: false });
+        let ts = packetize(
+            10,
+            FirstPacketFlags {
+                pcr: Some(0x1_2345_6789),
+                random_access: true,
+                discontinuity: false,
+            },
+        );
         // af length, flags (RAI | PCR), PCR base 0x123456789 then reserved bits and ext 0.
         assert_eq!(ts[5], 0x50);
         let b = &ts[6..12];
-        let base = (u64::from(b[0]) << 25) | (u64::from(b[1]) << 17) | (u64::from(b[2]) << 9) | (u64::from(b[3]) << 1) | u64::from(b[4] >> 7);
+        let base = (u64::from(b[0]) << 25)
+            | (u64::from(b[1]) << 17)
+            | (u64::from(b[2]) << 9)
+            | (u64::from(b[3]) << 1)
+            | u64::from(b[4] >> 7);
         assert_eq!(base, 0x1_2345_6789);
         assert_eq!(b[4] & 0x7e, 0x7e);
     }

@@ -116,8 +116,16 @@ mod tests {
             0,
             pid(0x100),
             &[
-                PmtEntry { stream_type: 0x1b, pid: pid(0x100), descriptors: &[] },
-                PmtEntry { stream_type: 0x0f, pid: pid(0x101), descriptors: &[] },
+                PmtEntry {
+                    stream_type: 0x1b,
+                    pid: pid(0x100),
+                    descriptors: &[],
+                },
+                PmtEntry {
+                    stream_type: 0x0f,
+                    pid: pid(0x101),
+                    descriptors: &[],
+                },
             ],
         )
         .unwrap_or([0; PACKET_SIZE]);

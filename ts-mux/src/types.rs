@@ -124,7 +124,10 @@ mod tests {
         assert_eq!(t.wrapping_add(15).signed_diff(t), 15);
         assert_eq!(t.signed_diff(t.wrapping_add(15)), -15);
         assert_eq!(Timestamp90k::from_signed(-1).get(), Timestamp90k::WRAP - 1);
-        assert_eq!(Timestamp90k::new(5).wrapping_sub(10).get(), Timestamp90k::WRAP - 5);
+        assert_eq!(
+            Timestamp90k::new(5).wrapping_sub(10).get(),
+            Timestamp90k::WRAP - 5
+        );
     }
 
     #[test]
