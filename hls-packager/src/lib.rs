@@ -1,1 +1,67 @@
-//! hls-packager (under construction)
+//! HLS packaging for onair: frames in, segments and playlists out.
+//!
+//! # Design
+//!
+//! The core is sans-IO: a [`Packager`] per rendition takes [`onair_media_types`] tracks and
+//! frames and emits [`Event`]s (files to store, playlist changed, files expired). It never
+//! touches a clock, a socket or a file; wall-clock time for `EXT-X-PROGRAM-DATE-TIME` comes
+//! in through [`Packager::set_wallclock`], and deletion times through [`Retention`].
+//!
+//! - Segmenter: cuts at the first keyframe at or after every multiple of the target duration
+//!   (so renditions with the same keyframes cut at the same PTS); audio-only streams cut by
+//!   time. `EXT-X-TARGETDURATION` is never below a rounded `EXTINF` (RFC 8216 4.3.3.1).
+//!   Backward timestamps, long gaps and republishing give `EXT-X-DISCONTINUITY`.
+//! - Segments: MPEG-TS through `onair-ts-mux`, or fMP4/CMAF (init segment for
+//!   `EXT-X-MAP`, `moof`+`mdat` fragments) written by the crate's own box writer.
+//! - Low-Latency HLS (RFC 8216bis): partial segments (`EXT-X-PART`, one fMP4 fragment each),
+//!   `EXT-X-PART-INF`, `EXT-X-PRELOAD-HINT`, `EXT-X-SERVER-CONTROL`, delta updates
+//!   (`EXT-X-SKIP`), `EXT-X-RENDITION-REPORT`, and the blocking reload question
+//!   [`Packager::is_published`] with [`ReloadWaiters`] to park requests.
+//! - AES-128 whole-segment encryption with keys from the application ([`KeySource`]).
+//! - [`master_playlist`] from measured [`VariantInfo`] (bandwidths, codecs, resolution,
+//!   frame rate).
+//! - Storage behind [`Store`]: [`MemoryStore`], [`FsStore`] (temporary file, then rename);
+//!   [`drive`] glues a packager to a store.
+//!
+//! # Run loop
+//!
+//! ```
+//! use std::time::Duration;
+//! use onair_hls_packager::{drive, MemoryStore, Packager, PackagerConfig, Retention};
+//! # fn run(track: onair_media_types::TrackInfo, frames: Vec<onair_media_types::Frame>) -> Result<(), onair_hls_packager::Error> {
+//! let mut packager = Packager::new(PackagerConfig::default())?;
+//! let mut store = MemoryStore::default();
+//! let mut retention = Retention::new(Duration::from_secs(10));
+//! packager.add_track(track)?;
+//! for (i, frame) in frames.into_iter().enumerate() {
+//!     packager.push_frame(frame)?;
+//!     let now = Duration::from_millis(i as u64 * 33); // the runtime's clock
+//!     let Ok(()) = drive(&mut packager, &mut store, &mut retention, "index.m3u8", now);
+//! }
+//! packager.finish()?;
+//! # Ok(()) }
+//! ```
+
+mod crypto;
+mod error;
+mod fmp4;
+mod packager;
+mod playlist;
+mod reload;
+mod sps;
+mod store;
+mod ts;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
+pub use crypto::{AesKey, KeySource, StaticKey};
+pub use error::Error;
+pub use packager::{
+    EncryptionConfig, Event, Packager, PackagerConfig, PlaylistKind, SegmentFormat, VariantInfo,
+};
+pub use playlist::{master_playlist, PlaylistRequest, RenditionReport, Variant};
+pub use reload::ReloadWaiters;
+pub use store::{drive, FsStore, MemoryStore, Retention, Store};
+pub use validate::{check_media_playlist, MediaPlaylistSummary, PlaylistViolation};

@@ -1,0 +1,287 @@
+//! Media and master playlists, written by hand (RFC 8216, RFC 8216bis for LL-HLS) so that
+//! the output is deterministic and carries every Low-Latency tag.
+
+use std::fmt::Write as _;
+
+use crate::packager::{Packager, Part, PlaylistKind, SegmentFormat, VariantInfo};
+
+/// What a client asked for when it requested the media playlist.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PlaylistRequest {
+    /// `_HLS_skip=YES`: a delta update with `EXT-X-SKIP` (LL-HLS only).
+    pub skip: bool,
+    /// `EXT-X-RENDITION-REPORT`s of the other renditions (LL-HLS only).
+    pub rendition_reports: Vec<RenditionReport>,
+}
+
+/// The last segment and part of another rendition (RFC 8216bis 4.4.5.4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenditionReport {
+    /// URI of that rendition's media playlist, relative to this one.
+    pub uri: String,
+    /// Its last media sequence number.
+    pub last_msn: u64,
+    /// Its last part index.
+    pub last_part: Option<u32>,
+}
+
+impl RenditionReport {
+    /// The report of `packager` under `uri`; `None` before it published anything.
+    pub fn of(packager: &Packager, uri: &str) -> Option<Self> {
+        packager.last_published().map(|(msn, part)| Self {
+            uri: uri.to_owned(),
+            last_msn: msn,
+            last_part: part,
+        })
+    }
+}
+
+/// Formats Unix milliseconds as an ISO 8601 date-time in UTC, e.g. `2026-11-26T10:00:00.000Z`.
+pub(crate) fn format_date_time(unix_ms: i64) -> String {
+    let days = unix_ms.div_euclid(86_400_000);
+    let ms_of_day = unix_ms.rem_euclid(86_400_000);
+    // Civil date from days since 1970-01-01 (proleptic Gregorian, 400-year eras).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        ms_of_day / 3_600_000,
+        ms_of_day / 60_000 % 60,
+        ms_of_day / 1000 % 60,
+        ms_of_day % 1000
+    )
+}
+
+fn write_part(out: &mut String, p: &Part) {
+    let _ = write!(
+        out,
+        "#EXT-X-PART:DURATION={:.5},URI=\"{}\"",
+        p.duration, p.uri
+    );
+    if p.independent {
+        out.push_str(",INDEPENDENT=YES");
+    }
+    out.push('\n');
+}
+
+impl Packager {
+    /// Renders the media playlist as it stands.
+    ///
+    /// Tags follow RFC 8216 (and RFC 8216bis for LL-HLS): `EXT-X-TARGETDURATION` is never
+    /// below any rounded `EXTINF`; partial segments are listed for the last three target
+    /// durations; `EXT-X-PRELOAD-HINT` names the next part; with `request.skip`, segments
+    /// older than `CAN-SKIP-UNTIL` are replaced by `EXT-X-SKIP`.
+    pub fn media_playlist(&self, request: &PlaylistRequest) -> String {
+        let ll = self.part_target_secs();
+        let fmp4 = self.config().format == SegmentFormat::Fmp4;
+        let target = self.target_duration_secs();
+        let mut out = String::with_capacity(256 + self.segments.len() * 96);
+        out.push_str("#EXTM3U\n");
+        let version = if ll.is_some() {
+            9
+        } else if fmp4 {
+            6
+        } else {
+            3
+        };
+        let _ = writeln!(out, "#EXT-X-VERSION:{version}");
+        let _ = writeln!(out, "#EXT-X-TARGETDURATION:{target}");
+        let skip_until = 6.0 * target as f64;
+        if let Some(part_target) = ll {
+            let _ = writeln!(
+                out,
+                "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL={:.1},PART-HOLD-BACK={:.3},HOLD-BACK={:.1}",
+                skip_until,
+                3.0 * part_target,
+                3.0 * target as f64
+            );
+            let _ = writeln!(out, "#EXT-X-PART-INF:PART-TARGET={part_target:.5}");
+        }
+        let _ = writeln!(out, "#EXT-X-MEDIA-SEQUENCE:{}", self.media_sequence);
+        if self.discontinuity_sequence > 0 {
+            let _ = writeln!(
+                out,
+                "#EXT-X-DISCONTINUITY-SEQUENCE:{}",
+                self.discontinuity_sequence
+            );
+        }
+        match self.config().kind {
+            PlaylistKind::Event => out.push_str("#EXT-X-PLAYLIST-TYPE:EVENT\n"),
+            PlaylistKind::Vod => out.push_str("#EXT-X-PLAYLIST-TYPE:VOD\n"),
+            PlaylistKind::Live { .. } => {}
+        }
+        out.push_str("#EXT-X-INDEPENDENT-SEGMENTS\n");
+
+        // Where the playlist ends in media time, to place parts and the skip boundary.
+        let open_parts = self.open_parts();
+        let open_len: f64 = open_parts.map_or(0.0, |(_, p)| p.iter().map(|p| p.duration).sum());
+        let total: f64 = self.segments.iter().map(|s| s.duration).sum::<f64>() + open_len;
+        let mut skipped = 0;
+        if request.skip && ll.is_some() {
+            let mut start = 0.0;
+            for s in &self.segments {
+                let end = start + s.duration;
+                if total - end >= skip_until {
+                    skipped += 1;
+                } else {
+                    break;
+                }
+                start = end;
+            }
+        }
+        if skipped > 0 {
+            let _ = writeln!(out, "#EXT-X-SKIP:SKIPPED-SEGMENTS={skipped}");
+        }
+        let mut map: Option<&str> = None;
+        let mut key: Option<&crate::packager::KeyRef> = None;
+        let mut start = 0.0;
+        for (i, s) in self.segments.iter().enumerate() {
+            let seg_start = start;
+            start += s.duration;
+            if i < skipped {
+                continue;
+            }
+            if s.discontinuity {
+                out.push_str("#EXT-X-DISCONTINUITY\n");
+            }
+            if s.key.as_ref() != key {
+                key = s.key.as_ref();
+                if let Some(k) = key {
+                    let _ = writeln!(
+                        out,
+                        "#EXT-X-KEY:METHOD=AES-128,URI=\"{}\",IV=0x{:032X}",
+                        k.uri, k.iv
+                    );
+                }
+            }
+            if s.map.as_deref() != map {
+                map = s.map.as_deref();
+                if let Some(m) = map {
+                    let _ = writeln!(out, "#EXT-X-MAP:URI=\"{m}\"");
+                }
+            }
+            if let Some(pdt) = s.pdt_ms {
+                let _ = writeln!(out, "#EXT-X-PROGRAM-DATE-TIME:{}", format_date_time(pdt));
+            }
+            if ll.is_some() && total - seg_start <= 3.0 * target as f64 {
+                for p in &s.parts {
+                    write_part(&mut out, p);
+                }
+            }
+            let _ = writeln!(out, "#EXTINF:{:.5},\n{}", s.duration, s.uri);
+        }
+        if ll.is_some() && !self.ended {
+            if let Some((_, parts)) = open_parts {
+                if !parts.is_empty() {
+                    if let Some(m) = self.current_map() {
+                        if map != Some(m) {
+                            let _ = writeln!(out, "#EXT-X-MAP:URI=\"{m}\"");
+                        }
+                    }
+                }
+                for p in parts {
+                    write_part(&mut out, p);
+                }
+            }
+            let _ = writeln!(
+                out,
+                "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"{}\"",
+                self.next_part_name()
+            );
+            for r in &request.rendition_reports {
+                let _ = write!(
+                    out,
+                    "#EXT-X-RENDITION-REPORT:URI=\"{}\",LAST-MSN={}",
+                    r.uri, r.last_msn
+                );
+                if let Some(p) = r.last_part {
+                    let _ = write!(out, ",LAST-PART={p}");
+                }
+                out.push('\n');
+            }
+        }
+        if self.ended {
+            out.push_str("#EXT-X-ENDLIST\n");
+        }
+        out
+    }
+}
+
+/// One entry of a master playlist.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Variant {
+    /// URI of the rendition's media playlist.
+    pub uri: String,
+    /// What was measured (see [`Packager::variant_info`]).
+    pub info: VariantInfo,
+}
+
+/// Renders a master (multivariant) playlist (RFC 8216 4.3.4.2).
+pub fn master_playlist(variants: &[Variant]) -> String {
+    let mut out = String::from("#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-INDEPENDENT-SEGMENTS\n");
+    for v in variants {
+        let i = &v.info;
+        let _ = write!(out, "#EXT-X-STREAM-INF:BANDWIDTH={}", i.bandwidth.max(1));
+        if i.average_bandwidth > 0 {
+            let _ = write!(out, ",AVERAGE-BANDWIDTH={}", i.average_bandwidth);
+        }
+        if !i.codecs.is_empty() {
+            let _ = write!(out, ",CODECS=\"{}\"", i.codecs);
+        }
+        if let Some((w, h)) = i.resolution {
+            let _ = write!(out, ",RESOLUTION={w}x{h}");
+        }
+        if let Some(fps) = i.frame_rate {
+            let _ = write!(out, ",FRAME-RATE={fps:.3}");
+        }
+        let _ = writeln!(out, "\n{}", v.uri);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_dates() {
+        assert_eq!(format_date_time(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            format_date_time(1_795_687_200_123),
+            "2026-11-26T10:00:00.123Z"
+        );
+        assert_eq!(
+            format_date_time(951_782_400_000),
+            "2000-02-29T00:00:00.000Z"
+        );
+        assert_eq!(format_date_time(-1), "1969-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn master_lists_variants() {
+        let v = Variant {
+            uri: "720p/index.m3u8".into(),
+            info: VariantInfo {
+                bandwidth: 2_500_000,
+                average_bandwidth: 2_000_000,
+                codecs: "avc1.64001F,mp4a.40.2".into(),
+                resolution: Some((1280, 720)),
+                frame_rate: Some(30.0),
+            },
+        };
+        assert_eq!(
+            master_playlist(&[v]),
+            "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-INDEPENDENT-SEGMENTS\n\
+             #EXT-X-STREAM-INF:BANDWIDTH=2500000,AVERAGE-BANDWIDTH=2000000,\
+             CODECS=\"avc1.64001F,mp4a.40.2\",RESOLUTION=1280x720,FRAME-RATE=30.000\n\
+             720p/index.m3u8\n"
+        );
+    }
+}
