@@ -35,6 +35,10 @@ pub use timestamp::{RtmpTimestamp, TimestampExtender};
 // -- payloads re-exports (owner: payloads) --
 pub use amf0::{Amf0Value, AmfError};
 pub use amf3::{Amf3Object, Amf3Value};
+pub use flv::{
+    AudioTag, FlvError, FlvReader, FlvTag, FlvTagType, FlvWriter, FourCc, MediaDemuxer, MediaEvent,
+    MediaMuxer, VideoTag,
+};
 pub use metadata::{DataMessage, MetadataCodec, StreamMetadata};
 // -- end payloads --
 

@@ -4,9 +4,11 @@
 use onair_media_types::ConfigError;
 
 mod file;
+mod media;
 mod tag;
 
 pub use file::{FlvHeader, FlvReader, FlvTag, FlvTagType, FlvWriter};
+pub use media::{MediaDemuxer, MediaEvent, MediaMuxer, MuxedTag};
 
 pub use tag::{
     AacPacket, AudioBody, AudioPacket, AudioTag, AvcPacket, ChannelLayout, FourCc, Multitrack,
