@@ -43,4 +43,10 @@ pub use metadata::{DataMessage, MetadataCodec, StreamMetadata};
 // -- end payloads --
 
 // -- sessions re-exports (owner: sessions) --
+pub use command::{status_object, CommandMessage, ConnectParams, PlayParams, PublishParams};
+pub use error::{CommandError, Error, NameError, SessionError};
+pub use session::{
+    ClientEvent, ClientSession, ClientSessionConfig, QueryString, RequestId, ServerEvent,
+    ServerSession, ServerSessionConfig, StreamKey, StreamName,
+};
 // -- end sessions --

@@ -1,1 +1,17 @@
-//! (to be written)
+//! Server and client sessions: the NetConnection/NetStream state machines on top of the chunk
+//! stream (RTMP 1.0 §7.2 and §7.3, Enhanced RTMP).
+//!
+//! Both are sans-IO: feed received bytes with `handle_input`, then drain `poll_transmit`
+//! (bytes for the socket) and `poll_event` (what happened) until they are empty.
+
+mod client;
+mod hs_stub;
+mod names;
+mod server;
+mod shared;
+#[cfg(test)]
+mod tests;
+
+pub use client::{ClientEvent, ClientSession, ClientSessionConfig};
+pub use names::{QueryString, RequestId, StreamKey, StreamName};
+pub use server::{ServerEvent, ServerSession, ServerSessionConfig};

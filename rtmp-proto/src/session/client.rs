@@ -1,0 +1,669 @@
+//! The client side of an RTMP connection: connect, then publish or play one stream, as
+//! ffmpeg's `rtmp` protocol does.
+
+use std::collections::{HashMap, VecDeque};
+
+use bytes::{Bytes, BytesMut};
+
+use crate::amf0::Amf0Value;
+use crate::chunk::{ChunkDecoderConfig, MessageStreamId, MessageType, RawMessage};
+use crate::command::CommandMessage;
+use crate::control::{ControlMessage, UserControlEvent};
+use crate::error::{Error, SessionError};
+use crate::metadata::{DataMessage, StreamMetadata};
+use crate::session::hs_stub::ClientHandshake;
+use crate::session::shared::{split_aggregate, Inbound, Outbound, CSID_COMMAND, CSID_STREAM};
+use crate::timestamp::RtmpTimestamp;
+
+/// Settings of a [`ClientSession`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClientSessionConfig {
+    /// Limits of the chunk decoder.
+    pub chunk: ChunkDecoderConfig,
+    /// Chunk size used after `connect` succeeds (default 4096, as ffmpeg).
+    pub out_chunk_size: u32,
+    /// Window Acknowledgement Size announced to the server (default 2,500,000).
+    pub window_ack_size: u32,
+    /// Use the complex (HMAC-SHA256 digest) handshake, as ffmpeg and Flash do (default true).
+    pub complex_handshake: bool,
+    /// `flashVer` sent in `connect`.
+    pub flash_ver: String,
+    /// Enhanced RTMP `fourCcList` sent in `connect`; empty to send none (default `hvc1`,
+    /// `av01`, `vp09`, `Opus`).
+    pub fourcc_list: Vec<String>,
+    /// Buffer length announced before `play`, in ms (default 3000).
+    pub buffer_length_ms: u32,
+}
+
+impl Default for ClientSessionConfig {
+    fn default() -> Self {
+        Self {
+            chunk: ChunkDecoderConfig::default(),
+            out_chunk_size: 4096,
+            window_ack_size: 2_500_000,
+            complex_handshake: true,
+            flash_ver: "FMLE/3.0 (compatible; onair)".to_owned(),
+            fourcc_list: ["hvc1", "av01", "vp09", "Opus"].map(str::to_owned).to_vec(),
+            buffer_length_ms: 3000,
+        }
+    }
+}
+
+/// What a [`ClientSession`] reports. Drain with [`ClientSession::poll_event`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum ClientEvent {
+    /// `connect` succeeded; `publish` or `play` may be called.
+    Connected,
+    /// The server accepted the publish (`NetStream.Publish.Start`): send media now.
+    PublishStarted {
+        /// The message stream publishing.
+        stream_id: MessageStreamId,
+    },
+    /// The server started playing (`NetStream.Play.Start`).
+    PlayStarted {
+        /// The message stream playing.
+        stream_id: MessageStreamId,
+    },
+    /// `onMetaData` from the server while playing.
+    Metadata {
+        /// The metadata.
+        metadata: StreamMetadata,
+    },
+    /// A video tag body while playing.
+    Video {
+        /// Monotonic media time in ms, extended past 2^32.
+        timestamp_ms: u64,
+        /// The tag body.
+        data: Bytes,
+    },
+    /// An audio tag body while playing.
+    Audio {
+        /// Monotonic media time in ms, extended past 2^32.
+        timestamp_ms: u64,
+        /// The tag body.
+        data: Bytes,
+    },
+    /// Another `onStatus` from the server.
+    Status {
+        /// `status`, `warning` or `error`.
+        level: String,
+        /// e.g. `NetStream.Play.PublishNotify`.
+        code: String,
+        /// Free text.
+        description: String,
+    },
+    /// The played stream ended (Stream EOF, `NetStream.Play.Stop` or
+    /// `NetStream.Play.UnpublishNotify`).
+    StreamEnded,
+    /// The server refused `connect`, `publish` or `play` (an `_error`, or an `onStatus` of
+    /// level `error`).
+    Rejected {
+        /// e.g. `NetStream.Publish.BadName`.
+        code: String,
+        /// The server's description.
+        description: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Intent {
+    Publish { key: String },
+    Play { name: String },
+}
+
+#[derive(Debug)]
+enum Pending {
+    Connect,
+    CreateStream(Intent),
+}
+
+#[derive(Debug)]
+struct ActiveStream {
+    id: MessageStreamId,
+    intent: Intent,
+    started: bool,
+    ended: bool,
+}
+
+/// The client side of one RTMP connection, sans-IO: connect, then publish or play.
+///
+/// Drain [`poll_transmit`](Self::poll_transmit) right after construction (C0/C1) and after
+/// every call; drain [`poll_event`](Self::poll_event) until `None` after every
+/// [`handle_input`](Self::handle_input). `connect` may be called at once: it is sent when the
+/// handshake completes.
+pub struct ClientSession {
+    config: ClientSessionConfig,
+    handshake: Option<ClientHandshake>,
+    inbound: Inbound,
+    outbound: Outbound,
+    events: VecDeque<ClientEvent>,
+    /// `connect` waiting for the handshake.
+    queued: Option<CommandMessage>,
+    connected: bool,
+    pending: HashMap<u64, Pending>,
+    next_tx: u64,
+    stream: Option<ActiveStream>,
+    closed: bool,
+}
+
+impl std::fmt::Debug for ClientSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientSession")
+            .field("connected", &self.connected)
+            .field("closed", &self.closed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientSession {
+    /// A session that starts with C0/C1 (drain `poll_transmit`). `epoch` and `random` fill
+    /// C1.
+    pub fn new(config: ClientSessionConfig, epoch: u32, random: &[u8; 1528]) -> Self {
+        let handshake = if config.complex_handshake {
+            ClientHandshake::new_complex(epoch, random)
+        } else {
+            ClientHandshake::new_simple(epoch, random)
+        };
+        let mut outbound = Outbound::new();
+        let mut handshake = handshake;
+        handshake.poll_transmit(outbound.raw());
+        Self {
+            inbound: Inbound::new(config.chunk),
+            config,
+            handshake: Some(handshake),
+            outbound,
+            events: VecDeque::new(),
+            queued: None,
+            connected: false,
+            pending: HashMap::new(),
+            next_tx: 1,
+            stream: None,
+            closed: false,
+        }
+    }
+
+    /// Sends `connect` for `app` (queued until the handshake completes).
+    pub fn connect(&mut self, app: &str, tc_url: &str) -> Result<(), Error> {
+        if self.connected || self.queued.is_some() || self.pending_connect() {
+            return Err(SessionError::InvalidState {
+                operation: "connect",
+            }
+            .into());
+        }
+        let mut object = vec![
+            ("app".to_owned(), Amf0Value::from(app)),
+            ("type".to_owned(), Amf0Value::from("nonprivate")),
+            (
+                "flashVer".to_owned(),
+                Amf0Value::from(self.config.flash_ver.as_str()),
+            ),
+            ("tcUrl".to_owned(), Amf0Value::from(tc_url)),
+            ("fpad".to_owned(), Amf0Value::Boolean(false)),
+            ("capabilities".to_owned(), Amf0Value::Number(15.0)),
+            ("audioCodecs".to_owned(), Amf0Value::Number(4071.0)),
+            ("videoCodecs".to_owned(), Amf0Value::Number(252.0)),
+            ("videoFunction".to_owned(), Amf0Value::Number(1.0)),
+        ];
+        if !self.config.fourcc_list.is_empty() {
+            let list = self
+                .config
+                .fourcc_list
+                .iter()
+                .map(|f| Amf0Value::from(f.as_str()))
+                .collect();
+            object.push(("fourCcList".to_owned(), Amf0Value::StrictArray(list)));
+        }
+        let tx = self.transaction(Pending::Connect);
+        let command = CommandMessage::new("connect", tx, Amf0Value::Object(object), Vec::new());
+        if self.handshake.is_some() {
+            self.queued = Some(command);
+            Ok(())
+        } else {
+            self.send_connect(&command)
+        }
+    }
+
+    /// Starts publishing `key` (which may carry `?query`): releaseStream, FCPublish,
+    /// createStream, then publish. [`ClientEvent::PublishStarted`] follows on success.
+    pub fn publish(&mut self, key: &str) -> Result<(), Error> {
+        self.check_can_start("publish")?;
+        let name = Amf0Value::from(key);
+        for command in ["releaseStream", "FCPublish"] {
+            let tx = self.bare_transaction();
+            let cmd = CommandMessage::new(command, tx, Amf0Value::Null, vec![name.clone()]);
+            self.outbound
+                .command(CSID_COMMAND, MessageStreamId(0), &cmd)?;
+        }
+        self.create_stream(Intent::Publish {
+            key: key.to_owned(),
+        })
+    }
+
+    /// Starts playing `name`: createStream, then play. [`ClientEvent::PlayStarted`] follows.
+    pub fn play(&mut self, name: &str) -> Result<(), Error> {
+        self.check_can_start("play")?;
+        self.create_stream(Intent::Play {
+            name: name.to_owned(),
+        })
+    }
+
+    /// Feeds bytes read from the socket. On `Err` the session is dead.
+    pub fn handle_input(&mut self, input: &[u8]) -> Result<(), Error> {
+        if self.closed {
+            return Err(SessionError::Closed.into());
+        }
+        self.inbound.buffer.extend_from_slice(input);
+        let result = self.process();
+        if result.is_err() {
+            self.closed = true;
+        }
+        result
+    }
+
+    /// Appends bytes to send to the peer; returns whether anything was appended.
+    pub fn poll_transmit(&mut self, out: &mut BytesMut) -> bool {
+        self.outbound.drain(out)
+    }
+
+    /// The next event; call until `None` after every `handle_input`.
+    pub fn poll_event(&mut self) -> Option<ClientEvent> {
+        self.events.pop_front()
+    }
+
+    /// Bytes queued and not yet drained by `poll_transmit`.
+    pub fn bytes_pending(&self) -> usize {
+        self.outbound.pending()
+    }
+
+    /// Whether the session ended (an error, or the server refused connect).
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Sends `@setDataFrame onMetaData` with `props` on the publishing stream.
+    pub fn send_metadata(&mut self, props: &[(String, Amf0Value)]) -> Result<(), Error> {
+        let id = self.publishing()?;
+        let mut body = BytesMut::new();
+        DataMessage::write_set_data_frame(props, &mut body);
+        self.outbound.data_raw(id, &body)
+    }
+
+    /// Sends a video tag body; the media time wraps to the 32-bit RTMP timestamp.
+    pub fn send_video(&mut self, timestamp_ms: u64, tag_body: &[u8]) -> Result<(), Error> {
+        let id = self.publishing()?;
+        self.outbound
+            .media(MessageType::VIDEO, id, timestamp_ms, tag_body)
+    }
+
+    /// Sends an audio tag body; the media time wraps to the 32-bit RTMP timestamp.
+    pub fn send_audio(&mut self, timestamp_ms: u64, tag_body: &[u8]) -> Result<(), Error> {
+        let id = self.publishing()?;
+        self.outbound
+            .media(MessageType::AUDIO, id, timestamp_ms, tag_body)
+    }
+
+    /// Ends the publish (FCUnpublish + deleteStream) or the play (deleteStream).
+    pub fn close_stream(&mut self) -> Result<(), Error> {
+        let Some(stream) = self.stream.take() else {
+            return Err(SessionError::InvalidState {
+                operation: "close_stream",
+            }
+            .into());
+        };
+        if let Intent::Publish { key } = &stream.intent {
+            let tx = self.bare_transaction();
+            let cmd = CommandMessage::new(
+                "FCUnpublish",
+                tx,
+                Amf0Value::Null,
+                vec![key.as_str().into()],
+            );
+            self.outbound
+                .command(CSID_COMMAND, MessageStreamId(0), &cmd)?;
+        }
+        let tx = self.bare_transaction();
+        let cmd = CommandMessage::new(
+            "deleteStream",
+            tx,
+            Amf0Value::Null,
+            vec![Amf0Value::Number(stream.id.0.into())],
+        );
+        self.outbound
+            .command(CSID_COMMAND, MessageStreamId(0), &cmd)?;
+        self.inbound.forget_stream(stream.id);
+        Ok(())
+    }
+
+    fn pending_connect(&self) -> bool {
+        self.pending.values().any(|p| matches!(p, Pending::Connect))
+    }
+
+    fn check_can_start(&self, operation: &'static str) -> Result<(), Error> {
+        let busy = self.stream.is_some()
+            || self
+                .pending
+                .values()
+                .any(|p| matches!(p, Pending::CreateStream(_)));
+        if !self.connected || busy || self.closed {
+            return Err(SessionError::InvalidState { operation }.into());
+        }
+        Ok(())
+    }
+
+    fn publishing(&self) -> Result<MessageStreamId, Error> {
+        match &self.stream {
+            Some(ActiveStream {
+                id,
+                intent: Intent::Publish { .. },
+                started: true,
+                ..
+            }) if !self.closed => Ok(*id),
+            _ => Err(SessionError::NotPublishing.into()),
+        }
+    }
+
+    fn transaction(&mut self, pending: Pending) -> f64 {
+        let tx = self.next_tx;
+        self.next_tx += 1;
+        self.pending.insert(tx, pending);
+        tx as f64
+    }
+
+    fn bare_transaction(&mut self) -> f64 {
+        let tx = self.next_tx;
+        self.next_tx += 1;
+        tx as f64
+    }
+
+    fn create_stream(&mut self, intent: Intent) -> Result<(), Error> {
+        let tx = self.transaction(Pending::CreateStream(intent));
+        let cmd = CommandMessage::new("createStream", tx, Amf0Value::Null, Vec::new());
+        self.outbound
+            .command(CSID_COMMAND, MessageStreamId(0), &cmd)
+    }
+
+    fn send_connect(&mut self, command: &CommandMessage) -> Result<(), Error> {
+        self.outbound
+            .command(CSID_COMMAND, MessageStreamId(0), command)?;
+        self.outbound
+            .control(&ControlMessage::WindowAckSize(self.config.window_ack_size))
+    }
+
+    fn process(&mut self) -> Result<(), Error> {
+        if let Some(handshake) = &mut self.handshake {
+            handshake.handle_input(&mut self.inbound.buffer)?;
+            handshake.poll_transmit(self.outbound.raw());
+            if !handshake.is_complete() {
+                return Ok(());
+            }
+            self.handshake = None;
+            if let Some(command) = self.queued.take() {
+                self.send_connect(&command)?;
+            }
+        }
+        while let Some((message, control)) = self.inbound.next_message(&mut self.outbound)? {
+            match control {
+                Some(ControlMessage::UserControl(UserControlEvent::StreamEof(id))) => {
+                    self.stream_ended(MessageStreamId(id));
+                }
+                Some(ControlMessage::UserControl(UserControlEvent::StreamBegin(id))) => {
+                    if let Some(stream) = self.stream.as_mut().filter(|s| s.id.0 == id) {
+                        stream.ended = false;
+                    }
+                }
+                Some(ControlMessage::SetPeerBandwidth { size, .. })
+                    if size != self.config.window_ack_size =>
+                {
+                    // RTMP 1.0 §5.4.5: answer a new peer bandwidth with our window size.
+                    self.config.window_ack_size = size;
+                    self.outbound
+                        .control(&ControlMessage::WindowAckSize(size))?;
+                }
+                Some(_) => {}
+                None => self.handle_message(message)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn stream_ended(&mut self, id: MessageStreamId) {
+        if let Some(stream) = self.stream.as_mut().filter(|s| s.id == id) {
+            if matches!(stream.intent, Intent::Play { .. }) && !stream.ended {
+                stream.ended = true;
+                self.events.push_back(ClientEvent::StreamEnded);
+            }
+        }
+    }
+
+    fn playing(&self, id: MessageStreamId) -> bool {
+        matches!(
+            &self.stream,
+            Some(ActiveStream { id: sid, intent: Intent::Play { .. }, .. }) if *sid == id
+        )
+    }
+
+    fn handle_message(&mut self, message: RawMessage) -> Result<(), Error> {
+        match message.type_id {
+            MessageType::COMMAND_AMF0 | MessageType::COMMAND_AMF3 => {
+                let command = CommandMessage::parse(message.type_id, &message.payload)?;
+                self.handle_command(message.stream_id, command)
+            }
+            MessageType::DATA_AMF0 | MessageType::DATA_AMF3 => {
+                self.handle_data(message.stream_id, message.type_id, &message.payload)
+            }
+            MessageType::AUDIO | MessageType::VIDEO => {
+                self.handle_media(
+                    message.stream_id,
+                    message.type_id,
+                    message.timestamp,
+                    message.payload,
+                );
+                Ok(())
+            }
+            MessageType::AGGREGATE => {
+                for sub in split_aggregate(&message) {
+                    match sub.type_id {
+                        MessageType::AUDIO | MessageType::VIDEO => self.handle_media(
+                            message.stream_id,
+                            sub.type_id,
+                            sub.timestamp,
+                            sub.payload,
+                        ),
+                        MessageType::DATA_AMF0 => {
+                            self.handle_data(message.stream_id, sub.type_id, &sub.payload)?
+                        }
+                        _ => {}
+                    }
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn handle_media(
+        &mut self,
+        stream_id: MessageStreamId,
+        type_id: MessageType,
+        timestamp: RtmpTimestamp,
+        data: Bytes,
+    ) {
+        if !self.playing(stream_id) {
+            return;
+        }
+        let timestamp_ms = self.inbound.extend(stream_id, timestamp);
+        self.events.push_back(if type_id == MessageType::VIDEO {
+            ClientEvent::Video { timestamp_ms, data }
+        } else {
+            ClientEvent::Audio { timestamp_ms, data }
+        });
+    }
+
+    fn handle_data(
+        &mut self,
+        stream_id: MessageStreamId,
+        type_id: MessageType,
+        payload: &[u8],
+    ) -> Result<(), Error> {
+        if !self.playing(stream_id) {
+            return Ok(());
+        }
+        if let Some(DataMessage::Metadata { metadata, .. }) = DataMessage::parse(type_id, payload)?
+        {
+            self.events.push_back(ClientEvent::Metadata { metadata });
+        }
+        Ok(())
+    }
+
+    fn handle_command(
+        &mut self,
+        stream_id: MessageStreamId,
+        command: CommandMessage,
+    ) -> Result<(), Error> {
+        match command.name.as_str() {
+            "_result" | "_error" => {
+                let is_error = command.name == "_error";
+                let tx = command.transaction_id;
+                let key = if (0.0..9e15).contains(&tx) {
+                    tx as u64
+                } else {
+                    0
+                };
+                match self.pending.remove(&key) {
+                    Some(Pending::Connect) => self.on_connect_response(&command, is_error),
+                    Some(Pending::CreateStream(intent)) => {
+                        self.on_create_stream_response(&command, is_error, intent)
+                    }
+                    None => Ok(()),
+                }
+            }
+            "onStatus" => {
+                self.on_status(stream_id, &command);
+                Ok(())
+            }
+            // onBWDone, onFCPublish, onFCUnpublish, _onbwcheck...: informational.
+            _ => Ok(()),
+        }
+    }
+
+    fn on_connect_response(
+        &mut self,
+        command: &CommandMessage,
+        is_error: bool,
+    ) -> Result<(), Error> {
+        let (_, code, description) = command.status();
+        if is_error || code != "NetConnection.Connect.Success" {
+            self.events
+                .push_back(ClientEvent::Rejected { code, description });
+            self.closed = true;
+            return Ok(());
+        }
+        self.connected = true;
+        self.outbound.set_chunk_size(self.config.out_chunk_size)?;
+        self.events.push_back(ClientEvent::Connected);
+        Ok(())
+    }
+
+    fn on_create_stream_response(
+        &mut self,
+        command: &CommandMessage,
+        is_error: bool,
+        intent: Intent,
+    ) -> Result<(), Error> {
+        if is_error {
+            let (_, code, description) = command.status();
+            self.events
+                .push_back(ClientEvent::Rejected { code, description });
+            return Ok(());
+        }
+        let id = match command.args.first() {
+            Some(Amf0Value::Number(n)) if *n >= 1.0 && *n <= f64::from(u32::MAX) => {
+                MessageStreamId(*n as u32)
+            }
+            _ => {
+                return Err(SessionError::UnexpectedResponse {
+                    command: "createStream",
+                }
+                .into())
+            }
+        };
+        let cmd = match &intent {
+            Intent::Publish { key } => CommandMessage::new(
+                "publish",
+                0.0,
+                Amf0Value::Null,
+                vec![key.as_str().into(), "live".into()],
+            ),
+            Intent::Play { name } => {
+                self.outbound.control(&ControlMessage::UserControl(
+                    UserControlEvent::SetBufferLength {
+                        stream_id: id.0,
+                        buffer_ms: self.config.buffer_length_ms,
+                    },
+                ))?;
+                CommandMessage::new(
+                    "play",
+                    0.0,
+                    Amf0Value::Null,
+                    vec![name.as_str().into(), Amf0Value::Number(-2.0)],
+                )
+            }
+        };
+        self.outbound.command(CSID_STREAM, id, &cmd)?;
+        self.stream = Some(ActiveStream {
+            id,
+            intent,
+            started: false,
+            ended: false,
+        });
+        Ok(())
+    }
+
+    fn on_status(&mut self, stream_id: MessageStreamId, command: &CommandMessage) {
+        let (level, code, description) = command.status();
+        let Some(stream) = self.stream.as_mut().filter(|s| s.id == stream_id) else {
+            self.events.push_back(ClientEvent::Status {
+                level,
+                code,
+                description,
+            });
+            return;
+        };
+        match (&stream.intent, code.as_str()) {
+            (Intent::Publish { .. }, "NetStream.Publish.Start") if !stream.started => {
+                stream.started = true;
+                self.events
+                    .push_back(ClientEvent::PublishStarted { stream_id });
+            }
+            (Intent::Play { .. }, "NetStream.Play.Start") if !stream.started => {
+                stream.started = true;
+                self.events
+                    .push_back(ClientEvent::PlayStarted { stream_id });
+            }
+            _ if level == "error" => {
+                self.stream = None;
+                self.events
+                    .push_back(ClientEvent::Rejected { code, description });
+            }
+            (Intent::Play { .. }, "NetStream.Play.Stop" | "NetStream.Play.UnpublishNotify") => {
+                let ended = stream.ended;
+                stream.ended = true;
+                self.events.push_back(ClientEvent::Status {
+                    level,
+                    code,
+                    description,
+                });
+                if !ended {
+                    self.events.push_back(ClientEvent::StreamEnded);
+                }
+            }
+            _ => self.events.push_back(ClientEvent::Status {
+                level,
+                code,
+                description,
+            }),
+        }
+    }
+}

@@ -1,0 +1,854 @@
+//! The server side of an RTMP connection: answers NetConnection/NetStream commands as
+//! nginx-rtmp and SRS do, raises publish and play requests for the application to accept or
+//! reject, forwards a publisher's media and serves media to players.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use bytes::{Bytes, BytesMut};
+
+use crate::amf0::Amf0Value;
+use crate::chunk::{ChunkDecoderConfig, MessageStreamId, MessageType, RawMessage};
+use crate::command::{CommandMessage, ConnectParams, PlayParams, PublishParams};
+use crate::control::{ControlMessage, PeerBandwidthLimit, UserControlEvent};
+use crate::error::{Error, SessionError};
+use crate::metadata::{DataMessage, StreamMetadata};
+use crate::session::hs_stub::ServerHandshake;
+use crate::session::names::{
+    split_query, validate_app, QueryString, RequestId, StreamKey, StreamName,
+};
+use crate::session::shared::{
+    split_aggregate, Inbound, Outbound, CSID_COMMAND, CSID_STREAM, MAX_STREAMS,
+};
+use crate::timestamp::RtmpTimestamp;
+
+/// Settings of a [`ServerSession`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServerSessionConfig {
+    /// Limits of the chunk decoder (chunk size, message length, partial messages).
+    pub chunk: ChunkDecoderConfig,
+    /// Chunk size this server sends with, announced right after `connect` (default 4096).
+    pub out_chunk_size: u32,
+    /// Window Acknowledgement Size announced to the client (default 2,500,000).
+    pub window_ack_size: u32,
+    /// Set Peer Bandwidth announced to the client (default 2,500,000, dynamic).
+    pub peer_bandwidth: u32,
+    /// Longest accepted app, key or play name in bytes (default 256).
+    pub max_name_length: usize,
+}
+
+impl Default for ServerSessionConfig {
+    fn default() -> Self {
+        Self {
+            chunk: ChunkDecoderConfig::default(),
+            out_chunk_size: 4096,
+            window_ack_size: 2_500_000,
+            peer_bandwidth: 2_500_000,
+            max_name_length: 256,
+        }
+    }
+}
+
+/// What a [`ServerSession`] reports to the application. Drain with
+/// [`ServerSession::poll_event`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum ServerEvent {
+    /// `connect` was received and answered with success (an invalid app name is refused by
+    /// the session itself, as an error from `handle_input`).
+    Connected {
+        /// The application name (validated: one optional `/`, no dot segments).
+        app: String,
+        /// `tcUrl` as the client sent it.
+        tc_url: Option<String>,
+        /// Everything the client sent in its command object.
+        params: ConnectParams,
+    },
+    /// A client wants to publish; answer with [`ServerSession::accept`] or
+    /// [`ServerSession::reject`].
+    PublishRequested {
+        /// The request to answer.
+        request: RequestId,
+        /// The message stream the client publishes on.
+        stream_id: MessageStreamId,
+        /// The application of the connection.
+        app: String,
+        /// The secret publish key (validated), without the query string.
+        key: StreamKey,
+        /// What followed `?` in the publish name.
+        query: Option<QueryString>,
+        /// `live`, `record` or `append`.
+        publish_type: String,
+    },
+    /// A client wants to play; answer with [`ServerSession::accept`] or
+    /// [`ServerSession::reject`], then send media with `send_*`.
+    PlayRequested {
+        /// The request to answer.
+        request: RequestId,
+        /// The message stream to send media on.
+        stream_id: MessageStreamId,
+        /// The application of the connection.
+        app: String,
+        /// The public stream name (validated), without the query string.
+        name: StreamName,
+        /// What followed `?` in the play name.
+        query: Option<QueryString>,
+    },
+    /// `@setDataFrame onMetaData` or `onMetaData` from an accepted publisher.
+    Metadata {
+        /// The publishing stream.
+        stream_id: MessageStreamId,
+        /// The parsed metadata.
+        metadata: StreamMetadata,
+    },
+    /// A video message (an FLV video tag body) from an accepted publisher.
+    Video {
+        /// The publishing stream.
+        stream_id: MessageStreamId,
+        /// Monotonic media time in ms, extended past 2^32.
+        timestamp_ms: u64,
+        /// The tag body.
+        data: Bytes,
+    },
+    /// An audio message (an FLV audio tag body) from an accepted publisher.
+    Audio {
+        /// The publishing stream.
+        stream_id: MessageStreamId,
+        /// Monotonic media time in ms, extended past 2^32.
+        timestamp_ms: u64,
+        /// The tag body.
+        data: Bytes,
+    },
+    /// `FCUnpublish`, `closeStream` or `deleteStream` of an accepted publishing stream.
+    PublishEnded {
+        /// The stream that stopped publishing.
+        stream_id: MessageStreamId,
+    },
+    /// `closeStream` or `deleteStream` of an accepted playing stream.
+    PlayEnded {
+        /// The stream that stopped playing.
+        stream_id: MessageStreamId,
+    },
+}
+
+#[derive(Debug)]
+enum StreamState {
+    /// Created by createStream, nothing requested yet.
+    Idle,
+    PublishPending {
+        request: RequestId,
+        key: StreamKey,
+    },
+    Publishing {
+        key: StreamKey,
+    },
+    PlayPending {
+        request: RequestId,
+        name: StreamName,
+    },
+    Playing,
+}
+
+/// The server side of one RTMP connection (RTMP 1.0 §7.2), sans-IO.
+///
+/// Feed received bytes to [`handle_input`](Self::handle_input); after every call (and after
+/// every `accept`/`reject`/`send_*`) drain [`poll_transmit`](Self::poll_transmit) into the
+/// socket and [`poll_event`](Self::poll_event) until it returns `None`:
+///
+/// ```no_run
+/// # use onair_rtmp_proto::{ServerSession, ServerSessionConfig, ServerEvent};
+/// # fn read(_: &mut [u8]) -> usize { 0 } fn write(_: &[u8]) {}
+/// let mut session = ServerSession::new(ServerSessionConfig::default(), 0, &[7; 1528]);
+/// let mut buf = [0u8; 4096];
+/// let mut out = bytes::BytesMut::new();
+/// loop {
+///     let n = read(&mut buf);
+///     let result = session.handle_input(&buf[..n]);
+///     while let Some(event) = session.poll_event() {
+///         if let ServerEvent::PublishRequested { request, .. } = event {
+///             session.accept(request).unwrap();
+///         }
+///     }
+///     session.poll_transmit(&mut out);
+///     write(&out);
+///     out.clear();
+///     if result.is_err() || session.is_closed() {
+///         break;
+///     }
+/// }
+/// ```
+///
+/// Media or data from a stream that is not an accepted publisher is ignored, as nginx-rtmp
+/// does. Unknown commands with a transaction id get an `_error`; they don't end the session.
+pub struct ServerSession {
+    config: ServerSessionConfig,
+    handshake: Option<ServerHandshake>,
+    inbound: Inbound,
+    outbound: Outbound,
+    events: VecDeque<ServerEvent>,
+    app: Option<String>,
+    streams: BTreeMap<u32, StreamState>,
+    requests: HashMap<RequestId, MessageStreamId>,
+    next_stream_id: u32,
+    next_request: u64,
+    closed: bool,
+}
+
+impl std::fmt::Debug for ServerSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerSession")
+            .field("app", &self.app)
+            .field("streams", &self.streams)
+            .field("closed", &self.closed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerSession {
+    /// A session waiting for the client's C0/C1. `epoch` and `random` fill S1.
+    pub fn new(config: ServerSessionConfig, epoch: u32, random: &[u8; 1528]) -> Self {
+        let inbound = Inbound::new(config.chunk);
+        Self {
+            handshake: Some(ServerHandshake::new(epoch, random)),
+            inbound,
+            outbound: Outbound::new(),
+            events: VecDeque::new(),
+            app: None,
+            streams: BTreeMap::new(),
+            requests: HashMap::new(),
+            next_stream_id: 1,
+            next_request: 1,
+            closed: false,
+            config,
+        }
+    }
+
+    /// Feeds bytes read from the socket. On `Err` the session is dead: send what
+    /// `poll_transmit` gives (e.g. an `_error` or `onStatus`) and close.
+    pub fn handle_input(&mut self, input: &[u8]) -> Result<(), Error> {
+        if self.closed {
+            return Err(SessionError::Closed.into());
+        }
+        self.inbound.buffer.extend_from_slice(input);
+        let result = self.process();
+        if result.is_err() {
+            self.closed = true;
+        }
+        result
+    }
+
+    /// Appends bytes to send to the peer; returns whether anything was appended.
+    pub fn poll_transmit(&mut self, out: &mut BytesMut) -> bool {
+        self.outbound.drain(out)
+    }
+
+    /// The next event; call until `None` after every `handle_input` and command.
+    pub fn poll_event(&mut self) -> Option<ServerEvent> {
+        self.events.pop_front()
+    }
+
+    /// Bytes queued and not yet drained by `poll_transmit`.
+    pub fn bytes_pending(&self) -> usize {
+        self.outbound.pending()
+    }
+
+    /// Whether the session is over (an error, or a rejected request): flush
+    /// `poll_transmit` and close the connection.
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// The application name once connected.
+    pub fn app(&self) -> Option<&str> {
+        self.app.as_deref()
+    }
+
+    /// Accepts a publish or play request: the publisher gets `NetStream.Publish.Start` and its
+    /// media starts flowing as events; the player gets `NetStream.Play.Start` and may be sent
+    /// media.
+    pub fn accept(&mut self, request: RequestId) -> Result<(), Error> {
+        let stream_id = self.take_request(request)?;
+        match self.streams.remove(&stream_id.0) {
+            Some(StreamState::PublishPending { key, .. }) => {
+                self.streams
+                    .insert(stream_id.0, StreamState::Publishing { key });
+                self.stream_begin(stream_id)?;
+                self.status(
+                    stream_id,
+                    "status",
+                    "NetStream.Publish.Start",
+                    "Start publishing",
+                )
+            }
+            Some(StreamState::PlayPending { name, .. }) => {
+                self.streams.insert(stream_id.0, StreamState::Playing);
+                self.outbound.control(&ControlMessage::UserControl(
+                    UserControlEvent::StreamIsRecorded(stream_id.0),
+                ))?;
+                self.stream_begin(stream_id)?;
+                let reset = format!("Playing and resetting {name}.");
+                self.status(stream_id, "status", "NetStream.Play.Reset", &reset)?;
+                let start = format!("Started playing {name}.");
+                self.status(stream_id, "status", "NetStream.Play.Start", &start)?;
+                self.outbound.data(
+                    stream_id,
+                    RtmpTimestamp(0),
+                    &[
+                        Amf0Value::String("|RtmpSampleAccess".to_owned()),
+                        Amf0Value::Boolean(true),
+                        Amf0Value::Boolean(true),
+                    ],
+                )?;
+                self.status(stream_id, "status", "NetStream.Data.Start", "Started")
+            }
+            other => {
+                if let Some(state) = other {
+                    self.streams.insert(stream_id.0, state);
+                }
+                Err(SessionError::RequestNotPending {
+                    request: request.as_u64(),
+                }
+                .into())
+            }
+        }
+    }
+
+    /// Rejects a publish request (`NetStream.Publish.BadName` with `description`) or a play
+    /// request (`NetStream.Play.StreamNotFound`). The session is then closed: flush
+    /// `poll_transmit` and close the connection.
+    pub fn reject(&mut self, request: RequestId, description: &str) -> Result<(), Error> {
+        let stream_id = self.take_request(request)?;
+        let code = match self.streams.get(&stream_id.0) {
+            Some(StreamState::PublishPending { .. }) => "NetStream.Publish.BadName",
+            Some(StreamState::PlayPending { .. }) => "NetStream.Play.StreamNotFound",
+            _ => {
+                return Err(SessionError::RequestNotPending {
+                    request: request.as_u64(),
+                }
+                .into())
+            }
+        };
+        self.streams.insert(stream_id.0, StreamState::Idle);
+        self.status(stream_id, "error", code, description)?;
+        self.closed = true;
+        Ok(())
+    }
+
+    /// Sends `onMetaData` to a player.
+    pub fn send_metadata(
+        &mut self,
+        stream_id: MessageStreamId,
+        props: &[(String, Amf0Value)],
+    ) -> Result<(), Error> {
+        self.check_playing(stream_id)?;
+        let mut body = BytesMut::new();
+        DataMessage::write_on_metadata(props, &mut body);
+        self.outbound.data_raw(stream_id, &body)
+    }
+
+    /// Sends a video tag body to a player; the media time wraps to the 32-bit RTMP timestamp.
+    pub fn send_video(
+        &mut self,
+        stream_id: MessageStreamId,
+        timestamp_ms: u64,
+        tag_body: &[u8],
+    ) -> Result<(), Error> {
+        self.check_playing(stream_id)?;
+        self.outbound
+            .media(MessageType::VIDEO, stream_id, timestamp_ms, tag_body)
+    }
+
+    /// Sends an audio tag body to a player; the media time wraps to the 32-bit RTMP timestamp.
+    pub fn send_audio(
+        &mut self,
+        stream_id: MessageStreamId,
+        timestamp_ms: u64,
+        tag_body: &[u8],
+    ) -> Result<(), Error> {
+        self.check_playing(stream_id)?;
+        self.outbound
+            .media(MessageType::AUDIO, stream_id, timestamp_ms, tag_body)
+    }
+
+    /// Tells a player its source ended: `NetStream.Play.UnpublishNotify` and Stream EOF.
+    pub fn end_play(&mut self, stream_id: MessageStreamId) -> Result<(), Error> {
+        self.check_playing(stream_id)?;
+        self.status(
+            stream_id,
+            "status",
+            "NetStream.Play.UnpublishNotify",
+            "The stream was unpublished.",
+        )?;
+        self.outbound
+            .control(&ControlMessage::UserControl(UserControlEvent::StreamEof(
+                stream_id.0,
+            )))
+    }
+
+    fn check_playing(&self, stream_id: MessageStreamId) -> Result<(), Error> {
+        match self.streams.get(&stream_id.0) {
+            Some(StreamState::Playing) if !self.closed => Ok(()),
+            _ => Err(SessionError::NotPlaying {
+                stream_id: stream_id.0,
+            }
+            .into()),
+        }
+    }
+
+    fn take_request(&mut self, request: RequestId) -> Result<MessageStreamId, Error> {
+        self.requests.remove(&request).ok_or_else(|| {
+            SessionError::RequestNotPending {
+                request: request.as_u64(),
+            }
+            .into()
+        })
+    }
+
+    fn stream_begin(&mut self, stream_id: MessageStreamId) -> Result<(), Error> {
+        self.outbound
+            .control(&ControlMessage::UserControl(UserControlEvent::StreamBegin(
+                stream_id.0,
+            )))
+    }
+
+    fn status(
+        &mut self,
+        stream_id: MessageStreamId,
+        level: &str,
+        code: &str,
+        description: &str,
+    ) -> Result<(), Error> {
+        let cmd = CommandMessage::on_status(level, code, description);
+        self.outbound.command(CSID_STREAM, stream_id, &cmd)
+    }
+
+    fn reply(&mut self, cmd: &CommandMessage) -> Result<(), Error> {
+        self.outbound.command(CSID_COMMAND, MessageStreamId(0), cmd)
+    }
+
+    fn process(&mut self) -> Result<(), Error> {
+        if let Some(handshake) = &mut self.handshake {
+            handshake.handle_input(&mut self.inbound.buffer)?;
+            handshake.poll_transmit(self.outbound.raw());
+            if !handshake.is_complete() {
+                return Ok(());
+            }
+            self.handshake = None;
+        }
+        while let Some((message, control)) = self.inbound.next_message(&mut self.outbound)? {
+            if control.is_none() {
+                self.handle_message(message)?;
+            }
+            if self.closed {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn handle_message(&mut self, message: RawMessage) -> Result<(), Error> {
+        match message.type_id {
+            MessageType::COMMAND_AMF0 | MessageType::COMMAND_AMF3 => {
+                let command = CommandMessage::parse(message.type_id, &message.payload)?;
+                self.handle_command(message.stream_id, command)
+            }
+            MessageType::DATA_AMF0 | MessageType::DATA_AMF3 => {
+                self.handle_data(message.stream_id, message.type_id, &message.payload)
+            }
+            MessageType::AUDIO | MessageType::VIDEO => {
+                self.handle_media(
+                    message.stream_id,
+                    message.type_id,
+                    message.timestamp,
+                    message.payload,
+                );
+                Ok(())
+            }
+            MessageType::AGGREGATE => {
+                for sub in split_aggregate(&message) {
+                    match sub.type_id {
+                        MessageType::AUDIO | MessageType::VIDEO => self.handle_media(
+                            message.stream_id,
+                            sub.type_id,
+                            sub.timestamp,
+                            sub.payload,
+                        ),
+                        MessageType::DATA_AMF0 => {
+                            self.handle_data(message.stream_id, sub.type_id, &sub.payload)?
+                        }
+                        _ => {}
+                    }
+                }
+                Ok(())
+            }
+            // Shared objects and unknown types: not served.
+            _ => Ok(()),
+        }
+    }
+
+    fn is_publishing(&self, stream_id: MessageStreamId) -> bool {
+        matches!(
+            self.streams.get(&stream_id.0),
+            Some(StreamState::Publishing { .. })
+        )
+    }
+
+    fn handle_media(
+        &mut self,
+        stream_id: MessageStreamId,
+        type_id: MessageType,
+        timestamp: RtmpTimestamp,
+        data: Bytes,
+    ) {
+        if !self.is_publishing(stream_id) {
+            return;
+        }
+        let timestamp_ms = self.inbound.extend(stream_id, timestamp);
+        self.events.push_back(if type_id == MessageType::VIDEO {
+            ServerEvent::Video {
+                stream_id,
+                timestamp_ms,
+                data,
+            }
+        } else {
+            ServerEvent::Audio {
+                stream_id,
+                timestamp_ms,
+                data,
+            }
+        });
+    }
+
+    fn handle_data(
+        &mut self,
+        stream_id: MessageStreamId,
+        type_id: MessageType,
+        payload: &[u8],
+    ) -> Result<(), Error> {
+        if !self.is_publishing(stream_id) {
+            return Ok(());
+        }
+        if let Some(DataMessage::Metadata { metadata, .. }) = DataMessage::parse(type_id, payload)?
+        {
+            self.events.push_back(ServerEvent::Metadata {
+                stream_id,
+                metadata,
+            });
+        }
+        Ok(())
+    }
+
+    fn handle_command(
+        &mut self,
+        stream_id: MessageStreamId,
+        command: CommandMessage,
+    ) -> Result<(), Error> {
+        let tx = command.transaction_id;
+        if command.name == "connect" {
+            return self.on_connect(&command);
+        }
+        let Some(app) = self.app.clone() else {
+            return Err(SessionError::NotConnected.into());
+        };
+        match command.name.as_str() {
+            "releaseStream" | "FCSubscribe" | "FCUnsubscribe" => self.result_if_asked(tx),
+            "FCPublish" => {
+                let name = command.first_string_arg().unwrap_or_default().to_owned();
+                let on_fc = CommandMessage::new(
+                    "onFCPublish",
+                    0.0,
+                    Amf0Value::Null,
+                    vec![crate::command::status_object(
+                        "status",
+                        "NetStream.Publish.Start",
+                        &name,
+                    )],
+                );
+                self.reply(&on_fc)?;
+                self.result_if_asked(tx)
+            }
+            "createStream" => {
+                if self.streams.len() >= MAX_STREAMS {
+                    let error =
+                        CommandMessage::error(tx, "NetConnection.Call.Failed", "too many streams");
+                    return self.reply(&error);
+                }
+                let id = self.next_stream_id;
+                self.next_stream_id = self.next_stream_id.saturating_add(1);
+                self.streams.insert(id, StreamState::Idle);
+                let result =
+                    CommandMessage::result(tx, Amf0Value::Null, Amf0Value::Number(id.into()));
+                self.reply(&result)
+            }
+            "publish" => self.on_publish(stream_id, &command, app),
+            "play" => self.on_play(stream_id, &command, app),
+            "FCUnpublish" => {
+                let raw = command.first_string_arg().unwrap_or_default();
+                let (name, _) = split_query(raw);
+                let found = self.streams.iter().find_map(|(id, state)| match state {
+                    StreamState::Publishing { key } if key.as_str() == name => Some(*id),
+                    _ => None,
+                });
+                if let Some(id) = found {
+                    self.end_stream(MessageStreamId(id), false);
+                }
+                self.result_if_asked(tx)
+            }
+            "deleteStream" => {
+                let id = match command.args.first() {
+                    Some(Amf0Value::Number(n)) if *n >= 0.0 && *n <= f64::from(u32::MAX) => {
+                        *n as u32
+                    }
+                    _ => stream_id.0,
+                };
+                self.end_stream(MessageStreamId(id), true);
+                Ok(())
+            }
+            "closeStream" => {
+                self.end_stream(stream_id, false);
+                Ok(())
+            }
+            "getStreamLength" => {
+                let result = CommandMessage::result(tx, Amf0Value::Null, Amf0Value::Number(0.0));
+                self.reply(&result)
+            }
+            "receiveAudio" | "receiveVideo" | "pause" | "seek" | "_result" | "_error"
+            | "onStatus" => Ok(()),
+            _ if tx != 0.0 => {
+                let error =
+                    CommandMessage::error(tx, "NetConnection.Call.Failed", "unknown command");
+                self.reply(&error)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn result_if_asked(&mut self, tx: f64) -> Result<(), Error> {
+        if tx == 0.0 {
+            return Ok(());
+        }
+        self.reply(&CommandMessage::result(
+            tx,
+            Amf0Value::Null,
+            Amf0Value::Undefined,
+        ))
+    }
+
+    /// Stops whatever `stream_id` does; `delete` also forgets the stream.
+    fn end_stream(&mut self, stream_id: MessageStreamId, delete: bool) {
+        let state = if delete {
+            self.streams.remove(&stream_id.0)
+        } else {
+            self.streams
+                .get_mut(&stream_id.0)
+                .map(|s| std::mem::replace(s, StreamState::Idle))
+        };
+        match state {
+            Some(StreamState::Publishing { .. }) => self
+                .events
+                .push_back(ServerEvent::PublishEnded { stream_id }),
+            Some(StreamState::Playing) => {
+                self.events.push_back(ServerEvent::PlayEnded { stream_id })
+            }
+            Some(StreamState::PublishPending { request, .. })
+            | Some(StreamState::PlayPending { request, .. }) => {
+                self.requests.remove(&request);
+            }
+            Some(StreamState::Idle) | None => {}
+        }
+        self.inbound.forget_stream(stream_id);
+    }
+
+    fn on_connect(&mut self, command: &CommandMessage) -> Result<(), Error> {
+        let tx = command.transaction_id;
+        if self.app.is_some() {
+            let error = CommandMessage::error(tx, "NetConnection.Call.Failed", "already connected");
+            return self.reply(&error);
+        }
+        let params = match ConnectParams::from_command(command) {
+            Ok(params) => params,
+            Err(e) => {
+                self.connect_rejected(tx, "malformed connect")?;
+                return Err(e.into());
+            }
+        };
+        if let Err(e) = validate_app(&params.app, self.config.max_name_length) {
+            self.connect_rejected(tx, "invalid application name")?;
+            return Err(SessionError::InvalidName(e).into());
+        }
+        self.outbound
+            .control(&ControlMessage::WindowAckSize(self.config.window_ack_size))?;
+        self.outbound.control(&ControlMessage::SetPeerBandwidth {
+            size: self.config.peer_bandwidth,
+            limit: PeerBandwidthLimit::Dynamic,
+        })?;
+        self.outbound.set_chunk_size(self.config.out_chunk_size)?;
+
+        let mut properties = vec![
+            (
+                "fmsVer".to_owned(),
+                Amf0Value::String("FMS/3,0,1,123".to_owned()),
+            ),
+            ("capabilities".to_owned(), Amf0Value::Number(31.0)),
+        ];
+        // Enhanced RTMP: echo what the client offered, so it knows we take those codecs.
+        for key in [
+            "fourCcList",
+            "videoFourCcInfoMap",
+            "audioFourCcInfoMap",
+            "capsEx",
+        ] {
+            if let Some((k, v)) = params.properties.iter().find(|(k, _)| k == key) {
+                properties.push((k.clone(), v.clone()));
+            }
+        }
+        let information = Amf0Value::Object(vec![
+            ("level".to_owned(), Amf0Value::String("status".to_owned())),
+            (
+                "code".to_owned(),
+                Amf0Value::String("NetConnection.Connect.Success".to_owned()),
+            ),
+            (
+                "description".to_owned(),
+                Amf0Value::String("Connection succeeded.".to_owned()),
+            ),
+            (
+                "objectEncoding".to_owned(),
+                Amf0Value::Number(params.object_encoding.unwrap_or(0.0)),
+            ),
+        ]);
+        self.reply(&CommandMessage::result(
+            tx,
+            Amf0Value::Object(properties),
+            information,
+        ))?;
+        self.app = Some(params.app.clone());
+        self.events.push_back(ServerEvent::Connected {
+            app: params.app.clone(),
+            tc_url: params.tc_url.clone(),
+            params,
+        });
+        Ok(())
+    }
+
+    fn connect_rejected(&mut self, tx: f64, description: &str) -> Result<(), Error> {
+        let error = CommandMessage::error(tx, "NetConnection.Connect.Rejected", description);
+        self.reply(&error)
+    }
+
+    /// Checks that `stream_id` is an idle created stream; answers with an error status if not.
+    fn stream_ready(&mut self, stream_id: MessageStreamId, code: &str) -> Result<bool, Error> {
+        match self.streams.get(&stream_id.0) {
+            Some(StreamState::Idle) => Ok(true),
+            Some(_) => {
+                self.status(stream_id, "error", code, "stream is busy")?;
+                Ok(false)
+            }
+            None => {
+                self.status(stream_id, "error", code, "no such stream")?;
+                Ok(false)
+            }
+        }
+    }
+
+    fn on_publish(
+        &mut self,
+        stream_id: MessageStreamId,
+        command: &CommandMessage,
+        app: String,
+    ) -> Result<(), Error> {
+        let Ok(params) = PublishParams::from_command(command) else {
+            self.status(stream_id, "error", "NetStream.Publish.BadName", "no name")?;
+            return Err(SessionError::InvalidName(crate::error::NameError::Empty).into());
+        };
+        if !self.stream_ready(stream_id, "NetStream.Publish.BadConnection")? {
+            return Ok(());
+        }
+        let (name, query) = split_query(&params.name);
+        let key = match StreamKey::new(name, self.config.max_name_length) {
+            Ok(key) => key,
+            Err(e) => {
+                self.status(
+                    stream_id,
+                    "error",
+                    "NetStream.Publish.BadName",
+                    "invalid name",
+                )?;
+                return Err(SessionError::InvalidName(e).into());
+            }
+        };
+        let request = self.new_request(stream_id);
+        self.streams.insert(
+            stream_id.0,
+            StreamState::PublishPending {
+                request,
+                key: key.clone(),
+            },
+        );
+        self.events.push_back(ServerEvent::PublishRequested {
+            request,
+            stream_id,
+            app,
+            key,
+            query,
+            publish_type: params.publish_type,
+        });
+        Ok(())
+    }
+
+    fn on_play(
+        &mut self,
+        stream_id: MessageStreamId,
+        command: &CommandMessage,
+        app: String,
+    ) -> Result<(), Error> {
+        let Ok(params) = PlayParams::from_command(command) else {
+            self.status(
+                stream_id,
+                "error",
+                "NetStream.Play.StreamNotFound",
+                "no name",
+            )?;
+            return Err(SessionError::InvalidName(crate::error::NameError::Empty).into());
+        };
+        if !self.stream_ready(stream_id, "NetStream.Play.Failed")? {
+            return Ok(());
+        }
+        let (name, query) = split_query(&params.name);
+        let name = match StreamName::new(name, self.config.max_name_length) {
+            Ok(name) => name,
+            Err(e) => {
+                self.status(
+                    stream_id,
+                    "error",
+                    "NetStream.Play.StreamNotFound",
+                    "invalid name",
+                )?;
+                return Err(SessionError::InvalidName(e).into());
+            }
+        };
+        let request = self.new_request(stream_id);
+        self.streams.insert(
+            stream_id.0,
+            StreamState::PlayPending {
+                request,
+                name: name.clone(),
+            },
+        );
+        self.events.push_back(ServerEvent::PlayRequested {
+            request,
+            stream_id,
+            app,
+            name,
+            query,
+        });
+        Ok(())
+    }
+
+    fn new_request(&mut self, stream_id: MessageStreamId) -> RequestId {
+        let request = RequestId(self.next_request);
+        self.next_request += 1;
+        self.requests.insert(request, stream_id);
+        request
+    }
+}

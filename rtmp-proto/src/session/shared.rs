@@ -1,0 +1,308 @@
+//! What server and client sessions share: the outbound chunk writer, the inbound chunk reader
+//! with acknowledgements and pings, per-stream timestamp extension and aggregate messages.
+
+use std::collections::HashMap;
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use crate::amf0::{self, Amf0Value};
+use crate::chunk::{
+    ChunkDecoder, ChunkDecoderConfig, ChunkEncoder, ChunkStreamId, MessageStreamId, MessageType,
+    RawMessage,
+};
+use crate::command::CommandMessage;
+use crate::control::{ControlMessage, UserControlEvent};
+use crate::error::Error;
+use crate::timestamp::{RtmpTimestamp, TimestampExtender};
+
+/// Chunk stream for NetConnection commands (stream 0).
+pub(crate) const CSID_COMMAND: ChunkStreamId = ChunkStreamId(3);
+/// Chunk stream for NetStream commands and data messages.
+pub(crate) const CSID_STREAM: ChunkStreamId = ChunkStreamId(5);
+/// Chunk stream for audio.
+pub(crate) const CSID_AUDIO: ChunkStreamId = ChunkStreamId(6);
+/// Chunk stream for video.
+pub(crate) const CSID_VIDEO: ChunkStreamId = ChunkStreamId(7);
+
+/// Most streams one connection may create; real clients use one or two.
+pub(crate) const MAX_STREAMS: usize = 16;
+
+/// Serialises messages into chunks and queues them until `poll_transmit`.
+pub(crate) struct Outbound {
+    encoder: ChunkEncoder,
+    queue: BytesMut,
+    scratch: BytesMut,
+}
+
+impl Outbound {
+    pub(crate) fn new() -> Self {
+        Self {
+            encoder: ChunkEncoder::new(),
+            queue: BytesMut::new(),
+            scratch: BytesMut::new(),
+        }
+    }
+
+    /// Queues raw bytes (the handshake).
+    pub(crate) fn raw(&mut self) -> &mut BytesMut {
+        &mut self.queue
+    }
+
+    pub(crate) fn control(&mut self, message: &ControlMessage) -> Result<(), Error> {
+        self.scratch.clear();
+        message.write(&mut self.scratch);
+        self.encoder.encode(
+            ChunkStreamId::PROTOCOL_CONTROL,
+            RtmpTimestamp(0),
+            message.type_id(),
+            MessageStreamId(0),
+            &self.scratch,
+            &mut self.queue,
+        )?;
+        Ok(())
+    }
+
+    /// Sends Set Chunk Size and switches the encoder to it.
+    pub(crate) fn set_chunk_size(&mut self, size: u32) -> Result<(), Error> {
+        self.control(&ControlMessage::SetChunkSize(size))?;
+        self.encoder.set_chunk_size(size)?;
+        Ok(())
+    }
+
+    pub(crate) fn command(
+        &mut self,
+        csid: ChunkStreamId,
+        stream_id: MessageStreamId,
+        command: &CommandMessage,
+    ) -> Result<(), Error> {
+        self.scratch.clear();
+        command.write(&mut self.scratch);
+        self.encoder.encode(
+            csid,
+            RtmpTimestamp(0),
+            MessageType::COMMAND_AMF0,
+            stream_id,
+            &self.scratch,
+            &mut self.queue,
+        )?;
+        Ok(())
+    }
+
+    /// A data message (type 18) made of `values`.
+    pub(crate) fn data(
+        &mut self,
+        stream_id: MessageStreamId,
+        timestamp: RtmpTimestamp,
+        values: &[Amf0Value],
+    ) -> Result<(), Error> {
+        self.scratch.clear();
+        for value in values {
+            amf0::encode(value, &mut self.scratch);
+        }
+        self.encoder.encode(
+            CSID_STREAM,
+            timestamp,
+            MessageType::DATA_AMF0,
+            stream_id,
+            &self.scratch,
+            &mut self.queue,
+        )?;
+        Ok(())
+    }
+
+    /// A data message with an already encoded body.
+    pub(crate) fn data_raw(
+        &mut self,
+        stream_id: MessageStreamId,
+        body: &[u8],
+    ) -> Result<(), Error> {
+        self.encoder.encode(
+            CSID_STREAM,
+            RtmpTimestamp(0),
+            MessageType::DATA_AMF0,
+            stream_id,
+            body,
+            &mut self.queue,
+        )?;
+        Ok(())
+    }
+
+    /// Audio or video; the 64-bit media time wraps to the 32-bit RTMP timestamp.
+    pub(crate) fn media(
+        &mut self,
+        type_id: MessageType,
+        stream_id: MessageStreamId,
+        timestamp_ms: u64,
+        body: &[u8],
+    ) -> Result<(), Error> {
+        let csid = if type_id == MessageType::AUDIO {
+            CSID_AUDIO
+        } else {
+            CSID_VIDEO
+        };
+        // Truncation is the point: RTMP timestamps are the media time modulo 2^32.
+        let ts = RtmpTimestamp(timestamp_ms as u32);
+        self.encoder
+            .encode(csid, ts, type_id, stream_id, body, &mut self.queue)?;
+        Ok(())
+    }
+
+    pub(crate) fn drain(&mut self, out: &mut BytesMut) -> bool {
+        if self.queue.is_empty() {
+            return false;
+        }
+        out.extend_from_slice(&self.queue);
+        self.queue.clear();
+        true
+    }
+
+    pub(crate) fn pending(&self) -> usize {
+        self.queue.len()
+    }
+}
+
+/// Reassembles messages, tracks the peer's acknowledgement window and answers pings.
+pub(crate) struct Inbound {
+    pub(crate) buffer: BytesMut,
+    decoder: ChunkDecoder,
+    /// The window the peer asked us to acknowledge (its Window Acknowledgement Size).
+    ack_window: u32,
+    last_ack: u64,
+    extenders: HashMap<u32, TimestampExtender>,
+}
+
+impl Inbound {
+    pub(crate) fn new(config: ChunkDecoderConfig) -> Self {
+        Self {
+            buffer: BytesMut::new(),
+            decoder: ChunkDecoder::new(config),
+            ack_window: 0,
+            last_ack: 0,
+            extenders: HashMap::new(),
+        }
+    }
+
+    /// The next complete message in the buffer. Protocol control messages are handled here
+    /// (acks, pings, window size) and returned too, so the caller may look at them.
+    pub(crate) fn next_message(
+        &mut self,
+        out: &mut Outbound,
+    ) -> Result<Option<(RawMessage, Option<ControlMessage>)>, Error> {
+        let Some(message) = self.decoder.decode(&mut self.buffer)? else {
+            self.send_ack_if_due(out)?;
+            return Ok(None);
+        };
+        let control = ControlMessage::parse(message.type_id, &message.payload)?;
+        match &control {
+            Some(ControlMessage::WindowAckSize(size)) => self.ack_window = *size,
+            Some(ControlMessage::UserControl(UserControlEvent::PingRequest(t))) => {
+                out.control(&ControlMessage::UserControl(
+                    UserControlEvent::PingResponse(*t),
+                ))?;
+            }
+            _ => {}
+        }
+        self.send_ack_if_due(out)?;
+        Ok(Some((message, control)))
+    }
+
+    fn send_ack_if_due(&mut self, out: &mut Outbound) -> Result<(), Error> {
+        let received = self.decoder.bytes_received();
+        if self.ack_window > 0
+            && received.saturating_sub(self.last_ack) >= u64::from(self.ack_window)
+        {
+            // The sequence number is the byte count modulo 2^32 (RTMP 1.0 §5.4.3).
+            out.control(&ControlMessage::Acknowledgement(received as u32))?;
+            self.last_ack = received;
+        }
+        Ok(())
+    }
+
+    /// Monotonic media time of a message on `stream_id`.
+    pub(crate) fn extend(&mut self, stream_id: MessageStreamId, ts: RtmpTimestamp) -> u64 {
+        self.extenders.entry(stream_id.0).or_default().extend(ts)
+    }
+
+    /// Forgets the timestamp history of a deleted stream.
+    pub(crate) fn forget_stream(&mut self, stream_id: MessageStreamId) {
+        self.extenders.remove(&stream_id.0);
+    }
+}
+
+/// One message inside an aggregate message (RTMP 1.0 §7.1.6).
+pub(crate) struct SubMessage {
+    pub(crate) type_id: MessageType,
+    pub(crate) timestamp: RtmpTimestamp,
+    pub(crate) payload: Bytes,
+}
+
+/// Splits an aggregate message body into its audio/video/data sub-messages, with timestamps
+/// moved so that the first sub-message carries the aggregate's own timestamp. A truncated
+/// tail is ignored (the sub-messages before it are kept).
+pub(crate) fn split_aggregate(message: &RawMessage) -> Vec<SubMessage> {
+    let mut body = message.payload.clone();
+    let mut out = Vec::new();
+    let mut first_ts: Option<RtmpTimestamp> = None;
+    // Each sub-message: an FLV-tag-like 11-byte header, the body, a 4-byte back pointer.
+    while body.len() >= 11 {
+        let type_id = MessageType(body[0]);
+        let size = usize::from(body[1]) << 16 | usize::from(body[2]) << 8 | usize::from(body[3]);
+        let ts = u32::from(body[7]) << 24
+            | u32::from(body[4]) << 16
+            | u32::from(body[5]) << 8
+            | u32::from(body[6]);
+        if body.len() < 11 + size {
+            break;
+        }
+        body.advance(11);
+        let payload = body.split_to(size);
+        let base = *first_ts.get_or_insert(RtmpTimestamp(ts));
+        let timestamp = message
+            .timestamp
+            .wrapping_add(RtmpTimestamp(ts).wrapping_diff(base) as u32);
+        out.push(SubMessage {
+            type_id,
+            timestamp,
+            payload,
+        });
+        if body.len() < 4 {
+            break;
+        }
+        body.advance(4);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aggregate_is_split_with_rebased_timestamps() {
+        let mut body = Vec::new();
+        for (i, (t, ts)) in [(9u8, 1000u32), (8, 1010)].iter().enumerate() {
+            let payload = vec![i as u8; 3];
+            body.extend_from_slice(&[*t, 0, 0, 3]);
+            body.extend_from_slice(&[(ts >> 16) as u8, (ts >> 8) as u8, *ts as u8, 0]);
+            body.extend_from_slice(&[0, 0, 0]);
+            body.extend_from_slice(&payload);
+            body.extend_from_slice(&14u32.to_be_bytes());
+        }
+        // A truncated third header is ignored.
+        body.extend_from_slice(&[9, 0, 0, 50, 0]);
+        let message = RawMessage {
+            csid: ChunkStreamId(6),
+            timestamp: RtmpTimestamp(u32::MAX - 4),
+            type_id: MessageType::AGGREGATE,
+            stream_id: MessageStreamId(1),
+            payload: Bytes::from(body),
+        };
+        let subs = split_aggregate(&message);
+        assert_eq!(subs.len(), 2);
+        assert_eq!(subs[0].type_id, MessageType::VIDEO);
+        assert_eq!(subs[0].timestamp, RtmpTimestamp(u32::MAX - 4));
+        assert_eq!(subs[1].type_id, MessageType::AUDIO);
+        assert_eq!(subs[1].timestamp, RtmpTimestamp(5));
+        assert_eq!(&subs[1].payload[..], &[1, 1, 1]);
+    }
+}
