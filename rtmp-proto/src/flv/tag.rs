@@ -441,10 +441,10 @@ pub enum AacPacket {
 pub enum ChannelLayout {
     /// Order 0: unspecified.
     Unspecified,
-    /// Order 1: one `AudioChannel` byte per channel.
-    Custom(Bytes),
-    /// Order 2: `AudioChannelMask` flags.
+    /// Order 1: `AudioChannelMask` flags (FFmpeg writes 4 = front centre for mono).
     Native(u32),
+    /// Order 2: one `AudioChannel` byte per channel.
+    Custom(Bytes),
 }
 
 /// An Enhanced RTMP audio packet (`AudioPacketType`).
@@ -485,12 +485,12 @@ impl AudioPacket {
                 let channel_count = take_u8(&mut data, "audio channel count")?;
                 let layout = match order {
                     0 => ChannelLayout::Unspecified,
-                    1 => ChannelLayout::Custom(take(
+                    2 => ChannelLayout::Custom(take(
                         &mut data,
                         usize::from(channel_count),
                         "audio channel mapping",
                     )?),
-                    2 => {
+                    1 => {
                         let b = take(&mut data, 4, "audio channel flags")?;
                         ChannelLayout::Native(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
                     }
@@ -527,11 +527,11 @@ impl AudioPacket {
                 ChannelLayout::Custom(map) => {
                     // the count on the wire is the length of the map
                     let map = &map[..map.len().min(255)];
-                    out.put_slice(&[1, map.len() as u8]);
+                    out.put_slice(&[2, map.len() as u8]);
                     out.put_slice(map);
                 }
                 ChannelLayout::Native(flags) => {
-                    out.put_slice(&[2, *channel_count]);
+                    out.put_slice(&[1, *channel_count]);
                     out.put_u32(*flags);
                 }
             },
@@ -1025,7 +1025,7 @@ mod tests {
         );
         round_trip_audio(&hex!("91 664c6143 01"));
         round_trip_audio(&hex!("92 61632d33"));
-        let tag = round_trip_audio(&hex!("94 65632d33 02 06 0000003f"));
+        let tag = round_trip_audio(&hex!("94 65632d33 01 06 0000003f"));
         assert_eq!(
             tag.body,
             AudioBody::Enhanced {
@@ -1036,7 +1036,19 @@ mod tests {
                 }
             }
         );
-        round_trip_audio(&hex!("94 6d703461 01 02 0001"));
+        round_trip_audio(&hex!("94 6d703461 02 02 0001"));
+        // what FFmpeg 9 writes after the OpusHead of a mono stream
+        let tag = round_trip_audio(&hex!("94 4f707573 01 01 00000004"));
+        assert_eq!(
+            tag.body,
+            AudioBody::Enhanced {
+                fourcc: FourCc::OPUS,
+                packet: AudioPacket::MultichannelConfig {
+                    channel_count: 1,
+                    layout: ChannelLayout::Native(4)
+                }
+            }
+        );
         round_trip_audio(&hex!("94 2e6d7033 00 02"));
         // multitrack ManyTracks of Opus coded frames
         let tag = round_trip_audio(&hex!("95 11 4f707573 00 000001 aa 01 000000"));
