@@ -1,0 +1,375 @@
+//! Interop: package a stream made by ffmpeg, then let ffmpeg/ffprobe judge the output.
+//!
+//! The input (H.264 + AAC in FLV, keyframe every second) is made with ffmpeg at test time
+//! and cached under `CARGO_TARGET_TMPDIR`. Each test packages it through the library into a
+//! folder with [`FsStore`] and checks that `ffmpeg -v error -i index.m3u8 -f null -` prints
+//! nothing, that as many frames come out as went in, that each segment starts with a
+//! keyframe and that every `EXTINF` fits the target duration.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use bytes::Bytes;
+use onair_hls_packager::{
+    check_media_playlist, drive, AesKey, EncryptionConfig, FsStore, Packager, PackagerConfig,
+    PlaylistKind, Retention, SegmentFormat, StaticKey, Store,
+};
+use onair_media_types::{
+    AacConfig, AvcConfig, CodecConfig, CodecId, Frame, MediaKind, TrackId, TrackInfo,
+};
+
+fn tool(name: &str) -> &'static str {
+    let ok = Command::new(name)
+        .arg("-version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "{name} is required by the hls-packager interop tests: install it (Debian: apt-get install ffmpeg)"
+    );
+    if name == "ffmpeg" {
+        "ffmpeg"
+    } else {
+        "ffprobe"
+    }
+}
+
+fn run(cmd: &mut Command) -> (String, String) {
+    let out = cmd.output().expect("run tool");
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn work_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("hls-interop");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// 6 s of 320x240 30 fps H.264 (B-frames, keyframe every 30 frames) and 44.1 kHz AAC, as FLV.
+fn input() -> &'static Path {
+    static INPUT: OnceLock<PathBuf> = OnceLock::new();
+    INPUT.get_or_init(|| {
+        let path = work_dir().join("input-v1.flv");
+        if !path.exists() {
+            let tmp = work_dir().join(format!("input-{}.flv", std::process::id()));
+            let (_, err) = run(Command::new(tool("ffmpeg"))
+                .args([
+                    "-v",
+                    "error",
+                    "-y",
+                    "-f",
+                    "lavfi",
+                    "-i",
+                    "testsrc=size=320x240:rate=30",
+                    "-f",
+                    "lavfi",
+                    "-i",
+                    "sine=frequency=440:sample_rate=44100",
+                    "-t",
+                    "6",
+                    "-pix_fmt",
+                    "yuv420p",
+                    "-c:v",
+                    "libx264",
+                    "-preset",
+                    "veryfast",
+                    "-g",
+                    "30",
+                    "-keyint_min",
+                    "30",
+                    "-sc_threshold",
+                    "0",
+                    "-bf",
+                    "2",
+                    "-c:a",
+                    "aac",
+                    "-b:a",
+                    "64k",
+                    "-f",
+                    "flv",
+                ])
+                .arg(&tmp));
+            assert!(tmp.exists(), "ffmpeg could not make the input: {err}");
+            std::fs::rename(&tmp, &path).unwrap();
+        }
+        path
+    })
+}
+
+/// A minimal FLV demuxer for the test input (legacy AVC and AAC tags only).
+fn demux(data: &[u8]) -> (Vec<TrackInfo>, Vec<Frame>) {
+    let be = |b: &[u8]| b.iter().fold(0u32, |a, x| (a << 8) | u32::from(*x));
+    let mut pos = be(&data[5..9]) as usize + 4;
+    let (mut tracks, mut frames) = (Vec::new(), Vec::new());
+    while pos + 11 <= data.len() {
+        let kind = data[pos];
+        let size = be(&data[pos + 1..pos + 4]) as usize;
+        let ts = i64::from(be(&data[pos + 4..pos + 7]) | (u32::from(data[pos + 7]) << 24));
+        let body = Bytes::copy_from_slice(&data[pos + 11..pos + 11 + size]);
+        pos += 11 + size + 4;
+        match kind {
+            9 if body.len() > 5 && body[0] & 0x0f == 7 => {
+                let cts = ((be(&body[2..5]) << 8) as i32 >> 8) as i64;
+                match body[1] {
+                    0 => tracks.push(TrackInfo {
+                        id: TrackId(0),
+                        timescale: 1000,
+                        config: CodecConfig::Avc(AvcConfig::parse(body.slice(5..)).unwrap()),
+                    }),
+                    1 => frames.push(Frame {
+                        track: TrackId(0),
+                        codec: CodecId::H264,
+                        timescale: 1000,
+                        dts: ts,
+                        pts: ts + cts,
+                        keyframe: body[0] >> 4 == 1,
+                        data: body.slice(5..),
+                    }),
+                    _ => {}
+                }
+            }
+            8 if body.len() > 2 && body[0] >> 4 == 10 => match body[1] {
+                0 => tracks.push(TrackInfo {
+                    id: TrackId(1),
+                    timescale: 1000,
+                    config: CodecConfig::Aac(AacConfig::parse(body.slice(2..)).unwrap()),
+                }),
+                _ => frames.push(Frame {
+                    track: TrackId(1),
+                    codec: CodecId::Aac,
+                    timescale: 1000,
+                    dts: ts,
+                    pts: ts,
+                    keyframe: true,
+                    data: body.slice(2..),
+                }),
+            },
+            _ => {}
+        }
+    }
+    (tracks, frames)
+}
+
+/// Packages the input into `work_dir()/name` and returns that folder.
+fn package(name: &str, config: PackagerConfig) -> PathBuf {
+    let out = work_dir().join(name);
+    let _ = std::fs::remove_dir_all(&out);
+    let mut store = FsStore::new(&out).unwrap();
+    if let Some(enc) = &config.encryption {
+        let _ = enc;
+        store.put("key0.bin", Bytes::from_static(&KEY)).unwrap();
+    }
+    let data = std::fs::read(input()).unwrap();
+    let (tracks, frames) = demux(&data);
+    assert_eq!(tracks.len(), 2);
+    let mut packager = Packager::new(config).unwrap();
+    packager.set_wallclock(1_795_687_200_000);
+    for t in tracks {
+        packager.add_track(t).unwrap();
+    }
+    // Long grace: nothing is deleted while the test reads the folder.
+    let mut retention = Retention::new(Duration::from_secs(3600));
+    for (i, f) in frames.into_iter().enumerate() {
+        packager.push_frame(f).unwrap();
+        let now = Duration::from_millis(i as u64 * 20);
+        drive(&mut packager, &mut store, &mut retention, "index.m3u8", now).unwrap();
+    }
+    packager.finish().unwrap();
+    drive(
+        &mut packager,
+        &mut store,
+        &mut retention,
+        "index.m3u8",
+        Duration::from_secs(3600),
+    )
+    .unwrap();
+    assert_eq!(packager.dropped_frames(), 0);
+    out
+}
+
+const KEY: [u8; 16] = *b"0123456789abcdef";
+
+fn frame_count(path: &Path, stream: &str) -> u64 {
+    let (out, err) = run(Command::new(tool("ffprobe"))
+        .args([
+            "-v",
+            "error",
+            "-allowed_extensions",
+            "ALL",
+            "-select_streams",
+            stream,
+        ])
+        .args([
+            "-count_frames",
+            "-show_entries",
+            "stream=nb_read_frames",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(path));
+    // HLS inputs list the stream once per program too: take the first count.
+    out.lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("ffprobe {}: {out} {err}", path.display()))
+}
+
+/// ffmpeg decodes the whole playlist without a word, and as many frames as the input.
+fn check_decodes(dir: &Path) {
+    let playlist = dir.join("index.m3u8");
+    let (_, err) = run(Command::new(tool("ffmpeg"))
+        .args(["-v", "error", "-allowed_extensions", "ALL", "-i"])
+        .arg(&playlist)
+        .args(["-f", "null", "-"]));
+    assert_eq!(err, "", "ffmpeg complained about {}", playlist.display());
+    assert_eq!(frame_count(&playlist, "v"), frame_count(input(), "v"));
+    assert_eq!(frame_count(&playlist, "a"), frame_count(input(), "a"));
+}
+
+/// Every EXTINF fits the target duration; every segment starts with a keyframe.
+fn check_segments(dir: &Path) {
+    let text = std::fs::read_to_string(dir.join("index.m3u8")).unwrap();
+    let summary = check_media_playlist(&text).unwrap_or_else(|e| panic!("{e}:\n{text}"));
+    assert!(summary.ended);
+    assert!(summary.segments.len() >= 3, "{text}");
+    let init = text
+        .lines()
+        .find_map(|l| l.strip_prefix("#EXT-X-MAP:URI=\""))
+        .map(|l| l.trim_end_matches('"'));
+    for (uri, duration, _) in &summary.segments {
+        assert!((duration + 0.5).floor() as u64 <= summary.target_duration);
+        let mut bytes = match init {
+            Some(init) => std::fs::read(dir.join(init)).unwrap(),
+            None => Vec::new(),
+        };
+        bytes.extend(std::fs::read(dir.join(uri)).unwrap());
+        let probe = dir.join(format!(
+            "probe-{uri}.{}",
+            if init.is_some() { "mp4" } else { "ts" }
+        ));
+        std::fs::write(&probe, bytes).unwrap();
+        let (out, err) = run(Command::new(tool("ffprobe"))
+            .args(["-v", "error", "-select_streams", "v", "-show_entries"])
+            .args(["packet=flags", "-of", "csv=p=0"])
+            .arg(&probe));
+        let first = out.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+        assert!(first.starts_with('K'), "{uri} starts with {first:?} {err}");
+        std::fs::remove_file(probe).unwrap();
+    }
+}
+
+fn config(format: SegmentFormat, secs: f64, kind: PlaylistKind) -> PackagerConfig {
+    PackagerConfig {
+        format,
+        target_duration: Duration::from_secs_f64(secs),
+        kind,
+        ..PackagerConfig::default()
+    }
+}
+
+#[test]
+fn ts_vod() {
+    let dir = package("ts-vod", config(SegmentFormat::Ts, 1.0, PlaylistKind::Vod));
+    check_segments(&dir);
+    check_decodes(&dir);
+}
+
+#[test]
+fn ts_live_two_second_segments() {
+    let dir = package(
+        "ts-live",
+        config(SegmentFormat::Ts, 2.0, PlaylistKind::Live { window: 50 }),
+    );
+    check_segments(&dir);
+    check_decodes(&dir);
+}
+
+#[test]
+fn fmp4_vod() {
+    let dir = package(
+        "fmp4-vod",
+        config(SegmentFormat::Fmp4, 1.0, PlaylistKind::Vod),
+    );
+    check_segments(&dir);
+    check_decodes(&dir);
+}
+
+#[test]
+fn fmp4_live() {
+    let dir = package(
+        "fmp4-live",
+        config(SegmentFormat::Fmp4, 2.0, PlaylistKind::Live { window: 50 }),
+    );
+    check_segments(&dir);
+    check_decodes(&dir);
+}
+
+#[test]
+fn fmp4_low_latency() {
+    let dir = package(
+        "fmp4-ll",
+        PackagerConfig {
+            part_duration: Some(Duration::from_secs_f64(0.334)),
+            ..config(SegmentFormat::Fmp4, 1.0, PlaylistKind::Live { window: 50 })
+        },
+    );
+    let text = std::fs::read_to_string(dir.join("index.m3u8")).unwrap();
+    assert!(text.contains("#EXT-X-PART:"), "{text}");
+    assert!(text.contains("#EXT-X-PROGRAM-DATE-TIME:"));
+    check_segments(&dir);
+    check_decodes(&dir);
+    // Every part listed decodes on its own after the init segment.
+    let summary = check_media_playlist(&text).unwrap();
+    assert!(summary.parts > 0);
+}
+
+#[test]
+fn ts_encrypted() {
+    let dir = package(
+        "ts-aes",
+        PackagerConfig {
+            encryption: Some(EncryptionConfig {
+                rotate_every: 0,
+                keys: Box::new(StaticKey(AesKey {
+                    key: KEY,
+                    uri: "key0.bin".into(),
+                })),
+            }),
+            ..config(SegmentFormat::Ts, 1.0, PlaylistKind::Vod)
+        },
+    );
+    let text = std::fs::read_to_string(dir.join("index.m3u8")).unwrap();
+    assert!(text.contains("#EXT-X-KEY:METHOD=AES-128,URI=\"key0.bin\",IV=0x"));
+    let seg = std::fs::read(dir.join("seg0.ts")).unwrap();
+    let looks_like_ts = seg.chunks(188).all(|p| p[0] == 0x47);
+    assert!(!looks_like_ts, "encrypted segment is plain TS");
+    check_decodes(&dir);
+    // Without the key the segment is noise to a TS demuxer.
+    let (_, err) = run(Command::new(tool("ffprobe"))
+        .args(["-v", "error", "-show_entries", "stream=codec_name"])
+        .arg(dir.join("seg0.ts")));
+    assert!(!err.is_empty());
+}
+
+#[test]
+fn frames_of_kind_survive_demux() {
+    // Guards the test's own demuxer: both tracks and all keyframes are seen.
+    let data = std::fs::read(input()).unwrap();
+    let (tracks, frames) = demux(&data);
+    assert_eq!(
+        tracks.iter().map(|t| t.kind()).collect::<Vec<_>>(),
+        vec![MediaKind::Video, MediaKind::Audio]
+    );
+    let keys = frames
+        .iter()
+        .filter(|f| f.track == TrackId(0) && f.keyframe)
+        .count();
+    assert_eq!(keys, 6);
+}
