@@ -1,0 +1,468 @@
+//! FLV tag bodies, files and the media bridge against files made by FFmpeg at test time
+//! (Debian's 5.1: H.264 with B-frames + AAC, H.264 + MP3; FFmpeg 9: Enhanced FLV with HEVC +
+//! Opus), and AMF0 against the commands of a captured RTMP session.
+//!
+//! The generated files are cached under the cargo target dir. FFmpeg missing is a failure with
+//! a message saying what to install, never a skip.
+
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use onair_media_types::{CodecConfig, CodecId, TrackInfo};
+use onair_rtmp_proto::amf0::{self, Amf0Value};
+use onair_rtmp_proto::flv::{
+    AudioTag, FlvReader, FlvTag, FlvTagType, FlvWriter, MediaDemuxer, MediaEvent, MediaMuxer,
+    VideoTag,
+};
+use onair_rtmp_proto::{DataMessage, MessageType};
+
+fn cache_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("flv-interop");
+    std::fs::create_dir_all(&dir).expect("create the test cache dir");
+    dir
+}
+
+fn run(cmd: &mut Command) -> std::process::Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("could not run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Debian's ffmpeg/ffprobe 5.1 (libx264, aac, libmp3lame).
+fn debian_ffmpeg() -> &'static str {
+    for tool in ["ffmpeg", "ffprobe"] {
+        let ok = Command::new(tool)
+            .arg("-version")
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        assert!(
+            ok,
+            "`{tool}` not found: these interop tests need FFmpeg's command line tools \
+             (Debian: `apt-get install ffmpeg`)"
+        );
+    }
+    "ffmpeg"
+}
+
+/// The static FFmpeg 9 of the `imageio-ffmpeg` PyPI package (libx265, libopus, Enhanced FLV).
+fn ffmpeg9() -> String {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import imageio_ffmpeg; print(imageio_ffmpeg.get_ffmpeg_exe())",
+        ])
+        .output();
+    match out {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().to_owned(),
+        _ => panic!(
+            "FFmpeg 9 not found: the Enhanced RTMP tests need it \
+             (`pip install imageio-ffmpeg==0.8.1`)"
+        ),
+    }
+}
+
+/// Makes (once) an FLV file with `ffmpeg` from lavfi test sources.
+fn make_flv(name: &str, ffmpeg: &str, codec_args: &[&str]) -> PathBuf {
+    let path = cache_dir().join(format!("{name}.flv"));
+    if path.exists() {
+        return path;
+    }
+    let tmp = cache_dir().join(format!("{name}.{}.tmp.flv", std::process::id()));
+    let mut cmd = Command::new(ffmpeg);
+    cmd.args(["-y", "-v", "error", "-f", "lavfi", "-i"])
+        .arg("testsrc2=size=320x240:rate=25")
+        .args(["-f", "lavfi", "-i"])
+        .arg("sine=frequency=440:sample_rate=48000")
+        .args(["-t", "2"])
+        .args(codec_args)
+        .args(["-f", "flv"])
+        .arg(&tmp);
+    run(&mut cmd);
+    std::fs::rename(&tmp, &path).expect("move the generated file into the cache");
+    path
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Packet {
+    /// 0 video, 1 audio
+    stream: u32,
+    dts: i64,
+    pts: i64,
+    size: usize,
+}
+
+fn ffprobe_packets(path: &Path) -> Vec<Packet> {
+    let out = run(Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "packet=stream_index,pts,dts,size",
+        ])
+        .args(["-of", "compact=p=0"])
+        .arg(path));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let field = |key: &str| -> i64 {
+                line.split('|')
+                    .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or_else(|| panic!("no {key} in ffprobe line {line:?}"))
+            };
+            Packet {
+                stream: field("stream_index") as u32,
+                dts: field("dts"),
+                pts: field("pts"),
+                size: field("size") as usize,
+            }
+        })
+        .collect()
+}
+
+/// Packets as `ffmpeg -copyts -c copy -f framecrc` lists them (for FFmpeg 9, which has no
+/// ffprobe): `stream, dts, pts, duration, size, crc`.
+fn framecrc_packets(ffmpeg: &str, path: &Path) -> Vec<Packet> {
+    let out = run(Command::new(ffmpeg)
+        .args(["-v", "error", "-copyts", "-i"])
+        .arg(path)
+        .args(["-map", "0", "-c", "copy", "-f", "framecrc", "-"]));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|line| {
+            let f: Vec<&str> = line.split(',').map(str::trim).collect();
+            let num = |i: usize| -> i64 {
+                f.get(i)
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or_else(|| panic!("bad framecrc line {line:?}"))
+            };
+            Packet {
+                stream: num(0) as u32,
+                dts: num(1),
+                pts: num(2),
+                size: num(4) as usize,
+            }
+        })
+        .collect()
+}
+
+fn ffprobe_count(path: &Path, select: &str) -> usize {
+    let out = run(Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", select, "-count_packets"])
+        .args(["-show_entries", "stream=nb_read_packets", "-of", "csv=p=0"])
+        .arg(path));
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("ffprobe packet count")
+}
+
+fn assert_decodes_cleanly(ffmpeg: &str, path: &Path) {
+    let out = run(Command::new(ffmpeg)
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args(["-f", "null", "-"]));
+    assert!(
+        out.stderr.is_empty(),
+        "{} does not decode cleanly: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// What reading a file gave.
+struct Demuxed {
+    tags: Vec<FlvTag>,
+    tracks: Vec<TrackInfo>,
+    packets: Vec<Packet>,
+    metadata: Vec<(String, Amf0Value)>,
+}
+
+/// Reads every tag (from bytes and through `Read`, which must agree), parses and re-writes
+/// every body (byte-identical), and runs the bodies through the media demuxer.
+fn demux(path: &Path) -> Demuxed {
+    let data = std::fs::read(path).expect("read the flv file");
+    let mut reader = FlvReader::from_bytes(data.clone());
+    let header = reader.read_header().expect("flv header");
+    assert!(header.has_audio && header.has_video);
+    let mut tags = Vec::new();
+    while let Some(tag) = reader.next_tag().expect("flv tag") {
+        tags.push(tag);
+    }
+    let mut via_read = FlvReader::new(std::fs::File::open(path).expect("open"));
+    for tag in &tags {
+        assert_eq!(via_read.next_tag().unwrap().as_ref(), Some(tag));
+    }
+    assert_eq!(via_read.next_tag().unwrap(), None);
+
+    let mut demuxer = MediaDemuxer::new();
+    let mut out = Demuxed {
+        tags: Vec::new(),
+        tracks: Vec::new(),
+        packets: Vec::new(),
+        metadata: Vec::new(),
+    };
+    for tag in &tags {
+        let ts = u64::from(tag.timestamp);
+        let mut rewritten = bytes::BytesMut::new();
+        match tag.tag_type {
+            FlvTagType::Video => {
+                VideoTag::parse(&tag.data)
+                    .unwrap_or_else(|e| panic!("video tag at {ts}: {e}"))
+                    .write(&mut rewritten);
+                assert_eq!(&rewritten[..], &tag.data[..], "video tag at {ts}");
+                demuxer.push_video(ts, &tag.data).expect("demux video");
+            }
+            FlvTagType::Audio => {
+                AudioTag::parse(&tag.data)
+                    .unwrap_or_else(|e| panic!("audio tag at {ts}: {e}"))
+                    .write(&mut rewritten);
+                assert_eq!(&rewritten[..], &tag.data[..], "audio tag at {ts}");
+                demuxer.push_audio(ts, &tag.data).expect("demux audio");
+            }
+            FlvTagType::Script => match DataMessage::parse(MessageType::DATA_AMF0, &tag.data) {
+                Ok(Some(DataMessage::Metadata { metadata, .. })) => {
+                    assert_eq!(metadata.width, Some(320.0));
+                    assert_eq!(metadata.height, Some(240.0));
+                    out.metadata = metadata.properties;
+                }
+                other => panic!("unexpected script tag {other:?}"),
+            },
+            FlvTagType::Other(t) => panic!("unexpected tag type {t}"),
+        }
+        while let Some(event) = demuxer.poll_event() {
+            match event {
+                MediaEvent::Track(info) => out.tracks.push(info),
+                MediaEvent::Frame(f) => {
+                    assert_eq!(f.timescale, 1000);
+                    out.packets.push(Packet {
+                        stream: f.track.0 % 2,
+                        dts: f.dts,
+                        pts: f.pts,
+                        size: f.data.len(),
+                    });
+                }
+                _ => panic!("unknown event"),
+            }
+        }
+    }
+    out.tags = tags;
+    out
+}
+
+/// Writes the file again through `MediaMuxer` and `FlvWriter` (with patched metadata).
+fn remux(original: &Demuxed, path: &Path) -> PathBuf {
+    let mut writer = FlvWriter::new(Cursor::new(Vec::new()), true, true).unwrap();
+    writer.write_metadata(&original.metadata).unwrap();
+    let mut demuxer = MediaDemuxer::new();
+    let mut muxer = MediaMuxer::new();
+    let mut last_ts = 0;
+    for tag in &original.tags {
+        let ts = u64::from(tag.timestamp);
+        match tag.tag_type {
+            FlvTagType::Video => demuxer.push_video(ts, &tag.data).unwrap(),
+            FlvTagType::Audio => demuxer.push_audio(ts, &tag.data).unwrap(),
+            _ => continue,
+        }
+        while let Some(event) = demuxer.poll_event() {
+            let muxed = match event {
+                MediaEvent::Track(info) => match muxer.track(&info).unwrap() {
+                    Some(m) => m,
+                    None => continue,
+                },
+                MediaEvent::Frame(f) => muxer.frame(&f).unwrap(),
+                _ => continue,
+            };
+            let ts = u32::try_from(muxed.timestamp_ms.max(0)).unwrap();
+            last_ts = last_ts.max(ts);
+            writer.write_tag(muxed.tag_type, ts, &muxed.data).unwrap();
+        }
+    }
+    let file = writer.finish(u64::from(last_ts)).unwrap().into_inner();
+    let copy = path.with_extension("copy.flv");
+    std::fs::write(&copy, &file).unwrap();
+
+    // the patched onMetaData
+    let meta = FlvReader::from_bytes(file.clone())
+        .next_tag()
+        .unwrap()
+        .unwrap();
+    let values = amf0::decode_all(&meta.data).unwrap();
+    assert_eq!(
+        values[1].get("filesize").and_then(Amf0Value::as_number),
+        Some(file.len() as f64)
+    );
+    assert_eq!(
+        values[1].get("duration").and_then(Amf0Value::as_number),
+        Some(f64::from(last_ts) / 1000.0)
+    );
+    copy
+}
+
+fn split(packets: &[Packet]) -> (Vec<Packet>, Vec<Packet>) {
+    packets.iter().partition(|p| p.stream == 0)
+}
+
+#[test]
+fn h264_with_b_frames_and_aac() {
+    let ffmpeg = debian_ffmpeg();
+    let path = make_flv(
+        "h264_bf2_aac",
+        ffmpeg,
+        &["-c:v", "libx264", "-bf", "2", "-g", "25", "-c:a", "aac"],
+    );
+    let d = demux(&path);
+    assert_eq!(d.tracks.len(), 2);
+    let CodecConfig::Avc(avc) = &d.tracks[0].config else {
+        panic!("{:?}", d.tracks[0])
+    };
+    assert_eq!(
+        (avc.sps.len(), avc.pps.len(), avc.nal_length_size),
+        (1, 1, 4)
+    );
+    let CodecConfig::Aac(aac) = &d.tracks[1].config else {
+        panic!("{:?}", d.tracks[1])
+    };
+    assert_eq!((aac.sample_rate, aac.channel_config), (48_000, 1));
+
+    let (video, audio) = split(&d.packets);
+    assert_eq!(video.len(), ffprobe_count(&path, "v"));
+    assert_eq!(audio.len(), ffprobe_count(&path, "a"));
+    assert_eq!(video.len(), 50);
+    // B-frames: some frames are presented later than decoded
+    assert!(video.iter().any(|p| p.pts > p.dts));
+    assert_eq!(d.packets, ffprobe_packets(&path));
+
+    let copy = remux(&d, &path);
+    assert_eq!(ffprobe_packets(&copy), d.packets);
+    assert_decodes_cleanly(ffmpeg, &copy);
+}
+
+#[test]
+fn h264_and_mp3() {
+    let ffmpeg = debian_ffmpeg();
+    let path = make_flv(
+        "h264_mp3",
+        ffmpeg,
+        &["-c:v", "libx264", "-c:a", "libmp3lame", "-ar", "44100"],
+    );
+    let d = demux(&path);
+    let audio_track = d
+        .tracks
+        .iter()
+        .find(|t| t.config.codec() == CodecId::Mp3)
+        .expect("mp3 track");
+    let CodecConfig::Mp3(mp3) = &audio_track.config else {
+        unreachable!()
+    };
+    assert_eq!((mp3.sample_rate, mp3.channels), (44_100, 1));
+    let (video, audio) = split(&d.packets);
+    assert_eq!(video.len(), ffprobe_count(&path, "v"));
+    assert_eq!(audio.len(), ffprobe_count(&path, "a"));
+    assert_eq!(d.packets, ffprobe_packets(&path));
+
+    let copy = remux(&d, &path);
+    assert_eq!(ffprobe_packets(&copy), d.packets);
+    assert_decodes_cleanly(ffmpeg, &copy);
+}
+
+#[test]
+fn enhanced_flv_hevc_and_opus_from_ffmpeg9() {
+    let ffmpeg = ffmpeg9();
+    let path = make_flv(
+        "hevc_opus",
+        &ffmpeg,
+        &[
+            "-c:v",
+            "libx265",
+            "-x265-params",
+            "log-level=error",
+            "-c:a",
+            "libopus",
+        ],
+    );
+    let d = demux(&path);
+    assert_eq!(d.tracks.len(), 2);
+    let CodecConfig::Hevc(hevc) = &d.tracks[0].config else {
+        panic!("{:?}", d.tracks[0])
+    };
+    assert_eq!((hevc.vps.len(), hevc.sps.len(), hevc.pps.len()), (1, 1, 1));
+    assert!(d.tracks[0].config.rfc6381().starts_with("hvc1.1.6.L"));
+    // FFmpeg 9 puts the OpusHead identification header in the SequenceStart
+    let CodecConfig::Opus(opus) = &d.tracks[1].config else {
+        panic!("{:?}", d.tracks[1])
+    };
+    assert_eq!(&opus.record[..8], b"OpusHead");
+    assert_eq!((opus.channels, opus.pre_skip), (1, 312));
+
+    let expected = framecrc_packets(&ffmpeg, &path);
+    let (video, _) = split(&d.packets);
+    assert_eq!(video.len(), 50);
+    assert!(video.iter().any(|p| p.pts != p.dts));
+    assert_eq!(d.packets, expected);
+
+    let copy = remux(&d, &path);
+    assert_eq!(framecrc_packets(&ffmpeg, &copy), expected);
+    assert_decodes_cleanly(&ffmpeg, &copy);
+}
+
+/// The `connect` command ffmpeg 5.1 sent in a captured publish session.
+#[test]
+fn amf0_connect_command_of_a_captured_session() {
+    let capture = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/captures/ffmpeg_publish.c2s.bin"),
+    )
+    .expect("capture");
+    // C0 + C1 + C2 of the handshake
+    let after = &capture[3073..];
+    let needle = b"\x02\x00\x07connect";
+    let at = after
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .expect("connect command");
+    // a type 0 chunk header: basic header, timestamp, length, type id, stream id
+    let header = &after[at - 12..at];
+    assert_eq!(header[7], 20, "amf0 command message");
+    let len = usize::from(header[4]) << 16 | usize::from(header[5]) << 8 | usize::from(header[6]);
+    // the message is longer than the initial chunk size of 128: continuation chunks start
+    // with a one-byte type 3 header for chunk stream 3 (0xC3)
+    let mut payload = Vec::new();
+    let mut pos = at;
+    while payload.len() < len {
+        if !payload.is_empty() {
+            assert_eq!(after[pos], 0xc3, "continuation chunk header");
+            pos += 1;
+        }
+        let n = (len - payload.len()).min(128);
+        payload.extend_from_slice(&after[pos..pos + n]);
+        pos += n;
+    }
+    let payload = &payload[..];
+    let values = amf0::decode_all(payload).expect("decode connect");
+    assert_eq!(values[0].as_str(), Some("connect"));
+    assert_eq!(values[1].as_number(), Some(1.0));
+    let obj = &values[2];
+    assert_eq!(obj.get("app").and_then(Amf0Value::as_str), Some("live"));
+    assert!(obj
+        .get("tcUrl")
+        .and_then(Amf0Value::as_str)
+        .is_some_and(|u| u.starts_with("rtmp://") && u.ends_with("/live")));
+    assert!(obj
+        .get("flashVer")
+        .and_then(Amf0Value::as_str)
+        .is_some_and(|v| v.starts_with("FMLE/3.0")));
+    // re-encoding gives the same bytes
+    let mut out = bytes::BytesMut::new();
+    amf0::encode_all(&values, &mut out);
+    assert_eq!(&out[..], payload);
+}
