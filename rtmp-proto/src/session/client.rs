@@ -17,7 +17,6 @@ use crate::timestamp::RtmpTimestamp;
 
 /// Settings of a [`ClientSession`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct ClientSessionConfig {
     /// Limits of the chunk decoder.
     pub chunk: ChunkDecoderConfig,
@@ -34,6 +33,10 @@ pub struct ClientSessionConfig {
     pub fourcc_list: Vec<String>,
     /// Buffer length announced before `play`, in ms (default 3000).
     pub buffer_length_ms: u32,
+    /// Give `releaseStream` and `FCPublish` their own transaction ids, as ffmpeg and librtmp
+    /// (OBS) do (default true); false sends them with id 0 (no answer expected), as
+    /// GStreamer's rtmp2sink does.
+    pub numbered_publish_setup: bool,
 }
 
 impl Default for ClientSessionConfig {
@@ -46,6 +49,7 @@ impl Default for ClientSessionConfig {
             flash_ver: "FMLE/3.0 (compatible; onair)".to_owned(),
             fourcc_list: ["hvc1", "av01", "vp09", "Opus"].map(str::to_owned).to_vec(),
             buffer_length_ms: 3000,
+            numbered_publish_setup: true,
         }
     }
 }
@@ -139,8 +143,8 @@ pub struct ClientSession {
     inbound: Inbound,
     outbound: Outbound,
     events: VecDeque<ClientEvent>,
-    /// `connect` waiting for the handshake.
-    queued: Option<CommandMessage>,
+    /// Commands waiting for the handshake (`connect`, and `publish`/`play` issued early).
+    queued: Vec<CommandMessage>,
     connected: bool,
     pending: HashMap<u64, Pending>,
     next_tx: u64,
@@ -175,7 +179,7 @@ impl ClientSession {
             handshake: Some(handshake),
             outbound,
             events: VecDeque::new(),
-            queued: None,
+            queued: Vec::new(),
             connected: false,
             pending: HashMap::new(),
             next_tx: 1,
@@ -186,7 +190,7 @@ impl ClientSession {
 
     /// Sends `connect` for `app` (queued until the handshake completes).
     pub fn connect(&mut self, app: &str, tc_url: &str) -> Result<(), Error> {
-        if self.connected || self.queued.is_some() || self.pending_connect() {
+        if self.connected || self.pending_connect() || self.closed {
             return Err(SessionError::InvalidState {
                 operation: "connect",
             }
@@ -217,24 +221,25 @@ impl ClientSession {
         }
         let tx = self.transaction(Pending::Connect);
         let command = CommandMessage::new("connect", tx, Amf0Value::Object(object), Vec::new());
-        if self.handshake.is_some() {
-            self.queued = Some(command);
-            Ok(())
-        } else {
-            self.send_connect(&command)
-        }
+        self.send_command(command)
     }
 
     /// Starts publishing `key` (which may carry `?query`): releaseStream, FCPublish,
     /// createStream, then publish. [`ClientEvent::PublishStarted`] follows on success.
+    ///
+    /// May be called right after `connect`, before [`ClientEvent::Connected`]: the commands
+    /// are pipelined behind `connect`, as ffmpeg does.
     pub fn publish(&mut self, key: &str) -> Result<(), Error> {
         self.check_can_start("publish")?;
         let name = Amf0Value::from(key);
         for command in ["releaseStream", "FCPublish"] {
-            let tx = self.bare_transaction();
+            let tx = if self.config.numbered_publish_setup {
+                self.bare_transaction()
+            } else {
+                0.0
+            };
             let cmd = CommandMessage::new(command, tx, Amf0Value::Null, vec![name.clone()]);
-            self.outbound
-                .command(CSID_COMMAND, MessageStreamId(0), &cmd)?;
+            self.send_command(cmd)?;
         }
         self.create_stream(Intent::Publish {
             key: key.to_owned(),
@@ -242,6 +247,7 @@ impl ClientSession {
     }
 
     /// Starts playing `name`: createStream, then play. [`ClientEvent::PlayStarted`] follows.
+    /// May be called right after `connect`, like `publish`.
     pub fn play(&mut self, name: &str) -> Result<(), Error> {
         self.check_can_start("play")?;
         self.create_stream(Intent::Play {
@@ -346,7 +352,7 @@ impl ClientSession {
                 .pending
                 .values()
                 .any(|p| matches!(p, Pending::CreateStream(_)));
-        if !self.connected || busy || self.closed {
+        if !(self.connected || self.pending_connect()) || busy || self.closed {
             return Err(SessionError::InvalidState { operation }.into());
         }
         Ok(())
@@ -380,15 +386,22 @@ impl ClientSession {
     fn create_stream(&mut self, intent: Intent) -> Result<(), Error> {
         let tx = self.transaction(Pending::CreateStream(intent));
         let cmd = CommandMessage::new("createStream", tx, Amf0Value::Null, Vec::new());
-        self.outbound
-            .command(CSID_COMMAND, MessageStreamId(0), &cmd)
+        self.send_command(cmd)
     }
 
-    fn send_connect(&mut self, command: &CommandMessage) -> Result<(), Error> {
+    /// Sends a NetConnection command now, or after the handshake.
+    fn send_command(&mut self, command: CommandMessage) -> Result<(), Error> {
+        if self.handshake.is_some() {
+            self.queued.push(command);
+            return Ok(());
+        }
         self.outbound
-            .command(CSID_COMMAND, MessageStreamId(0), command)?;
-        self.outbound
-            .control(&ControlMessage::WindowAckSize(self.config.window_ack_size))
+            .command(CSID_COMMAND, MessageStreamId(0), &command)?;
+        if command.name == "connect" {
+            self.outbound
+                .control(&ControlMessage::WindowAckSize(self.config.window_ack_size))?;
+        }
+        Ok(())
     }
 
     fn process(&mut self) -> Result<(), Error> {
@@ -399,8 +412,8 @@ impl ClientSession {
                 return Ok(());
             }
             self.handshake = None;
-            if let Some(command) = self.queued.take() {
-                self.send_connect(&command)?;
+            for command in std::mem::take(&mut self.queued) {
+                self.send_command(command)?;
             }
         }
         while let Some((message, control)) = self.inbound.next_message(&mut self.outbound)? {

@@ -23,7 +23,6 @@ use crate::timestamp::RtmpTimestamp;
 
 /// Settings of a [`ServerSession`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct ServerSessionConfig {
     /// Limits of the chunk decoder (chunk size, message length, partial messages).
     pub chunk: ChunkDecoderConfig,
@@ -189,6 +188,9 @@ pub struct ServerSession {
     app: Option<String>,
     streams: BTreeMap<u32, StreamState>,
     requests: HashMap<RequestId, MessageStreamId>,
+    /// Requests whose stream the peer closed before the application answered:
+    /// `(stream, was a publish)`.
+    cancelled: HashMap<RequestId, (MessageStreamId, bool)>,
     next_stream_id: u32,
     next_request: u64,
     closed: bool,
@@ -216,6 +218,7 @@ impl ServerSession {
             app: None,
             streams: BTreeMap::new(),
             requests: HashMap::new(),
+            cancelled: HashMap::new(),
             next_stream_id: 1,
             next_request: 1,
             closed: false,
@@ -266,7 +269,19 @@ impl ServerSession {
     /// Accepts a publish or play request: the publisher gets `NetStream.Publish.Start` and its
     /// media starts flowing as events; the player gets `NetStream.Play.Start` and may be sent
     /// media.
+    ///
+    /// If the client closed the stream before the answer (a deleteStream right behind the
+    /// play, as ffmpeg sends when it gives up), this succeeds without sending anything and
+    /// queues the matching `PublishEnded`/`PlayEnded`.
     pub fn accept(&mut self, request: RequestId) -> Result<(), Error> {
+        if let Some((stream_id, publish)) = self.cancelled.remove(&request) {
+            self.events.push_back(if publish {
+                ServerEvent::PublishEnded { stream_id }
+            } else {
+                ServerEvent::PlayEnded { stream_id }
+            });
+            return Ok(());
+        }
         let stream_id = self.take_request(request)?;
         match self.streams.remove(&stream_id.0) {
             Some(StreamState::PublishPending { key, .. }) => {
@@ -317,6 +332,10 @@ impl ServerSession {
     /// request (`NetStream.Play.StreamNotFound`). The session is then closed: flush
     /// `poll_transmit` and close the connection.
     pub fn reject(&mut self, request: RequestId, description: &str) -> Result<(), Error> {
+        if self.cancelled.remove(&request).is_some() {
+            self.closed = true;
+            return Ok(());
+        }
         let stream_id = self.take_request(request)?;
         let code = match self.streams.get(&stream_id.0) {
             Some(StreamState::PublishPending { .. }) => "NetStream.Publish.BadName",
@@ -650,9 +669,13 @@ impl ServerSession {
             Some(StreamState::Playing) => {
                 self.events.push_back(ServerEvent::PlayEnded { stream_id })
             }
-            Some(StreamState::PublishPending { request, .. })
-            | Some(StreamState::PlayPending { request, .. }) => {
+            Some(StreamState::PublishPending { request, .. }) => {
                 self.requests.remove(&request);
+                self.cancelled.insert(request, (stream_id, true));
+            }
+            Some(StreamState::PlayPending { request, .. }) => {
+                self.requests.remove(&request);
+                self.cancelled.insert(request, (stream_id, false));
             }
             Some(StreamState::Idle) | None => {}
         }
