@@ -173,14 +173,34 @@ struct Traits {
     weight: usize,
 }
 
+/// An entry of the object reference table.
+enum Slot {
+    /// Still being decoded (a reference to it would be a cycle).
+    Open {
+        /// Its nesting depth.
+        depth: usize,
+        /// The decoder's `deepest` when it began.
+        saved_deepest: usize,
+    },
+    Done {
+        value: Amf3Value,
+        /// Budget units its decoding spent (what a copy costs).
+        weight: usize,
+        /// How many levels it nests below itself.
+        height: usize,
+    },
+}
+
 /// The reference tables and budget of one AMF3 decode.
 struct Decoder<'r, 'a> {
     r: &'r mut Reader<'a>,
     strings: Vec<String>,
-    /// Complex values in the order they began; `None` while still being decoded.
-    objects: Vec<Option<(Amf3Value, usize)>>,
+    /// Complex values in the order they began.
+    objects: Vec<Slot>,
     traits: Vec<Traits>,
     spent: usize,
+    /// The deepest nesting reached inside the innermost open complex value.
+    deepest: usize,
 }
 
 /// Decodes one AMF3 value from the front of `input` (with fresh reference tables) and advances
@@ -218,6 +238,7 @@ impl<'r, 'a> Decoder<'r, 'a> {
             objects: Vec::new(),
             traits: Vec::new(),
             spent: 0,
+            deepest: 0,
         }
     }
 
@@ -270,38 +291,71 @@ impl<'r, 'a> Decoder<'r, 'a> {
 
     /// Reads the U29 header of a complex value: `Ok(Err(value))` for a resolved reference,
     /// `Ok(Ok((slot, bits)))` for an inline value whose table slot is reserved.
-    fn complex_header(&mut self) -> Result<Result<(usize, u32), Amf3Value>, AmfError> {
+    ///
+    /// A copy counts as if it were written inline at `depth`: against the budget and against
+    /// [`MAX_DEPTH`], so re-encoding a decoded value always decodes again.
+    fn complex_header(
+        &mut self,
+        depth: usize,
+    ) -> Result<Result<(usize, u32), Amf3Value>, AmfError> {
         let h = self.u29()?;
         if h & 1 == 0 {
             let index = h >> 1;
+            let (weight, height) = match self.objects.get(index as usize) {
+                None => {
+                    return Err(AmfError::InvalidReference {
+                        table: "object",
+                        index,
+                    })
+                }
+                Some(Slot::Open { .. }) => return Err(AmfError::CyclicReference { index }),
+                Some(Slot::Done { weight, height, .. }) => (*weight, *height),
+            };
+            if depth + height >= MAX_DEPTH {
+                return Err(AmfError::TooDeep { limit: MAX_DEPTH });
+            }
+            self.charge(weight)?;
+            self.deepest = self.deepest.max(depth + height);
             return match self.objects.get(index as usize) {
-                None => Err(AmfError::InvalidReference {
+                Some(Slot::Done { value, .. }) => Ok(Err(value.clone())),
+                _ => Err(AmfError::InvalidReference {
                     table: "object",
                     index,
                 }),
-                Some(None) => Err(AmfError::CyclicReference { index }),
-                Some(Some((v, weight))) => {
-                    let (v, weight) = (v.clone(), *weight);
-                    self.charge(weight)?;
-                    Ok(Err(v))
-                }
             };
         }
-        self.objects.push(None);
+        self.objects.push(Slot::Open {
+            depth,
+            saved_deepest: self.deepest,
+        });
+        self.deepest = depth;
         Ok(Ok((self.objects.len() - 1, h >> 1)))
     }
 
-    fn finish(&mut self, slot: usize, start: usize, v: Amf3Value) -> Amf3Value {
+    fn finish(&mut self, slot: usize, start: usize, value: Amf3Value) -> Amf3Value {
         if let Some(entry) = self.objects.get_mut(slot) {
-            *entry = Some((v.clone(), self.spent - start));
+            if let Slot::Open {
+                depth,
+                saved_deepest,
+            } = *entry
+            {
+                let height = self.deepest.saturating_sub(depth);
+                self.deepest = self.deepest.max(saved_deepest);
+                *entry = Slot::Done {
+                    value: value.clone(),
+                    weight: self.spent - start,
+                    height,
+                };
+            }
         }
-        v
+        value
     }
 
     fn value(&mut self, depth: usize) -> Result<Amf3Value, AmfError> {
         if depth >= MAX_DEPTH {
             return Err(AmfError::TooDeep { limit: MAX_DEPTH });
         }
+        self.deepest = self.deepest.max(depth);
         let m = self.r.u8()?;
         self.charge(1)?;
         Ok(match m {
@@ -318,7 +372,7 @@ impl<'r, 'a> Decoder<'r, 'a> {
             marker::STRING => Amf3Value::String(self.string()?),
             marker::XML_DOC | marker::XML | marker::BYTE_ARRAY => {
                 let start = self.spent;
-                let (slot, len) = match self.complex_header()? {
+                let (slot, len) = match self.complex_header(depth)? {
                     Err(v) => return Ok(v),
                     Ok(x) => x,
                 };
@@ -333,7 +387,7 @@ impl<'r, 'a> Decoder<'r, 'a> {
             }
             marker::DATE => {
                 let start = self.spent;
-                let slot = match self.complex_header()? {
+                let slot = match self.complex_header(depth)? {
                     Err(v) => return Ok(v),
                     Ok((slot, _)) => slot,
                 };
@@ -342,7 +396,7 @@ impl<'r, 'a> Decoder<'r, 'a> {
             }
             marker::ARRAY => {
                 let start = self.spent;
-                let (slot, dense_len) = match self.complex_header()? {
+                let (slot, dense_len) = match self.complex_header(depth)? {
                     Err(v) => return Ok(v),
                     Ok(x) => x,
                 };
@@ -364,7 +418,7 @@ impl<'r, 'a> Decoder<'r, 'a> {
             marker::OBJECT => self.object(depth)?,
             marker::VECTOR_INT | marker::VECTOR_UINT | marker::VECTOR_DOUBLE => {
                 let start = self.spent;
-                let (slot, count) = match self.complex_header()? {
+                let (slot, count) = match self.complex_header(depth)? {
                     Err(v) => return Ok(v),
                     Ok(x) => x,
                 };
@@ -392,7 +446,7 @@ impl<'r, 'a> Decoder<'r, 'a> {
             }
             marker::VECTOR_OBJECT => {
                 let start = self.spent;
-                let (slot, count) = match self.complex_header()? {
+                let (slot, count) = match self.complex_header(depth)? {
                     Err(v) => return Ok(v),
                     Ok(x) => x,
                 };
@@ -413,7 +467,7 @@ impl<'r, 'a> Decoder<'r, 'a> {
             }
             marker::DICTIONARY => {
                 let start = self.spent;
-                let (slot, count) = match self.complex_header()? {
+                let (slot, count) = match self.complex_header(depth)? {
                     Err(v) => return Ok(v),
                     Ok(x) => x,
                 };
@@ -433,7 +487,7 @@ impl<'r, 'a> Decoder<'r, 'a> {
 
     fn object(&mut self, depth: usize) -> Result<Amf3Value, AmfError> {
         let start = self.spent;
-        let (slot, bits) = match self.complex_header()? {
+        let (slot, bits) = match self.complex_header(depth)? {
             Err(v) => return Ok(v),
             Ok(x) => x,
         };
@@ -861,6 +915,16 @@ mod tests {
             Err(AmfError::Externalizable {
                 class_name: "a".into()
             })
+        );
+        // an array nested 40 deep, then referenced from depth 40: 80 levels if inlined
+        let mut data = hex!("09 05 01").to_vec();
+        data.extend_from_slice(&hex!("09 03 01").repeat(39));
+        data.push(0x01);
+        data.extend_from_slice(&hex!("09 03 01").repeat(39));
+        data.extend_from_slice(&hex!("09 02"));
+        assert_eq!(
+            decode_all(&data),
+            Err(AmfError::TooDeep { limit: MAX_DEPTH })
         );
         let deep = hex!("09 03 01").repeat(100);
         assert_eq!(
