@@ -165,8 +165,8 @@ struct ClientReplay {
 }
 
 /// Feeds nginx's bytes to a client session that issued the same commands as the recorded
-/// client. The simple handshake is used: a complex one would check nginx's S2 against the
-/// recorded client's C1.
+/// client. The simple handshake is used: nginx's S2 answers the recorded client's C1, not
+/// ours, so there is no digest to agree on.
 fn replay_client(
     name: &str,
     publish: Option<&str>,

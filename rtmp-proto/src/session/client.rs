@@ -11,7 +11,7 @@ use crate::command::CommandMessage;
 use crate::control::{ControlMessage, UserControlEvent};
 use crate::error::{Error, SessionError};
 use crate::metadata::{DataMessage, StreamMetadata};
-use crate::session::hs_stub::ClientHandshake;
+use crate::handshake::ClientHandshake;
 use crate::session::shared::{split_aggregate, Inbound, Outbound, CSID_COMMAND, CSID_STREAM};
 use crate::timestamp::RtmpTimestamp;
 
@@ -166,7 +166,7 @@ impl ClientSession {
     /// C1.
     pub fn new(config: ClientSessionConfig, epoch: u32, random: &[u8; 1528]) -> Self {
         let handshake = if config.complex_handshake {
-            ClientHandshake::new_complex(epoch, random)
+            ClientHandshake::new(epoch, random)
         } else {
             ClientHandshake::new_simple(epoch, random)
         };

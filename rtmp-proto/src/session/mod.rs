@@ -5,7 +5,6 @@
 //! (bytes for the socket) and `poll_event` (what happened) until they are empty.
 
 mod client;
-mod hs_stub;
 mod names;
 mod server;
 mod shared;

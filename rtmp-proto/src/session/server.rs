@@ -12,7 +12,7 @@ use crate::command::{CommandMessage, ConnectParams, PlayParams, PublishParams};
 use crate::control::{ControlMessage, PeerBandwidthLimit, UserControlEvent};
 use crate::error::{Error, SessionError};
 use crate::metadata::{DataMessage, StreamMetadata};
-use crate::session::hs_stub::ServerHandshake;
+use crate::handshake::ServerHandshake;
 use crate::session::names::{
     split_query, validate_app, QueryString, RequestId, StreamKey, StreamName,
 };
