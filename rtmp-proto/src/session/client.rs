@@ -10,8 +10,8 @@ use crate::chunk::{ChunkDecoderConfig, MessageStreamId, MessageType, RawMessage}
 use crate::command::CommandMessage;
 use crate::control::{ControlMessage, UserControlEvent};
 use crate::error::{Error, SessionError};
-use crate::metadata::{DataMessage, StreamMetadata};
 use crate::handshake::ClientHandshake;
+use crate::metadata::{DataMessage, StreamMetadata};
 use crate::session::shared::{split_aggregate, Inbound, Outbound, CSID_COMMAND, CSID_STREAM};
 use crate::timestamp::RtmpTimestamp;
 

@@ -1,0 +1,327 @@
+//! The server's NetConnection and NetStream command handlers (RTMP 1.0 §7.2.1, §7.2.2).
+
+use crate::amf0::Amf0Value;
+use crate::chunk::MessageStreamId;
+use crate::command::{status_object, CommandMessage, ConnectParams, PlayParams, PublishParams};
+use crate::control::{ControlMessage, PeerBandwidthLimit};
+use crate::error::{Error, NameError, SessionError};
+use crate::session::names::{split_query, validate_app, RequestId, StreamKey, StreamName};
+use crate::session::shared::MAX_STREAMS;
+
+use super::{ServerEvent, ServerSession, StreamState};
+
+impl ServerSession {
+    pub(super) fn handle_command(
+        &mut self,
+        stream_id: MessageStreamId,
+        command: CommandMessage,
+    ) -> Result<(), Error> {
+        let tx = command.transaction_id;
+        if command.name == "connect" {
+            return self.on_connect(&command);
+        }
+        let Some(app) = self.app.clone() else {
+            return Err(SessionError::NotConnected.into());
+        };
+        match command.name.as_str() {
+            "releaseStream" | "FCSubscribe" | "FCUnsubscribe" => self.result_if_asked(tx),
+            "FCPublish" => {
+                let name = command.first_string_arg().unwrap_or_default().to_owned();
+                let on_fc = CommandMessage::new(
+                    "onFCPublish",
+                    0.0,
+                    Amf0Value::Null,
+                    vec![status_object("status", "NetStream.Publish.Start", &name)],
+                );
+                self.reply(&on_fc)?;
+                self.result_if_asked(tx)
+            }
+            "createStream" => {
+                if self.streams.len() >= MAX_STREAMS {
+                    let error =
+                        CommandMessage::error(tx, "NetConnection.Call.Failed", "too many streams");
+                    return self.reply(&error);
+                }
+                let id = self.next_stream_id;
+                self.next_stream_id = self.next_stream_id.saturating_add(1);
+                self.streams.insert(id, StreamState::Idle);
+                let result =
+                    CommandMessage::result(tx, Amf0Value::Null, Amf0Value::Number(id.into()));
+                self.reply(&result)
+            }
+            "publish" => self.on_publish(stream_id, &command, app),
+            "play" => self.on_play(stream_id, &command, app),
+            "FCUnpublish" => {
+                let raw = command.first_string_arg().unwrap_or_default();
+                let (name, _) = split_query(raw);
+                let found = self.streams.iter().find_map(|(id, state)| match state {
+                    StreamState::Publishing { key } if key.as_str() == name => Some(*id),
+                    _ => None,
+                });
+                if let Some(id) = found {
+                    self.end_stream(MessageStreamId(id), false);
+                }
+                self.result_if_asked(tx)
+            }
+            "deleteStream" => {
+                let id = match command.args.first() {
+                    Some(Amf0Value::Number(n)) if *n >= 0.0 && *n <= f64::from(u32::MAX) => {
+                        *n as u32
+                    }
+                    _ => stream_id.0,
+                };
+                self.end_stream(MessageStreamId(id), true);
+                Ok(())
+            }
+            "closeStream" => {
+                self.end_stream(stream_id, false);
+                Ok(())
+            }
+            "getStreamLength" => {
+                let result = CommandMessage::result(tx, Amf0Value::Null, Amf0Value::Number(0.0));
+                self.reply(&result)
+            }
+            "receiveAudio" | "receiveVideo" | "pause" | "seek" | "_result" | "_error"
+            | "onStatus" => Ok(()),
+            _ if tx != 0.0 => {
+                let error =
+                    CommandMessage::error(tx, "NetConnection.Call.Failed", "unknown command");
+                self.reply(&error)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn result_if_asked(&mut self, tx: f64) -> Result<(), Error> {
+        if tx == 0.0 {
+            return Ok(());
+        }
+        self.reply(&CommandMessage::result(
+            tx,
+            Amf0Value::Null,
+            Amf0Value::Undefined,
+        ))
+    }
+
+    /// Stops whatever `stream_id` does; `delete` also forgets the stream.
+    fn end_stream(&mut self, stream_id: MessageStreamId, delete: bool) {
+        let state = if delete {
+            self.streams.remove(&stream_id.0)
+        } else {
+            self.streams
+                .get_mut(&stream_id.0)
+                .map(|s| std::mem::replace(s, StreamState::Idle))
+        };
+        match state {
+            Some(StreamState::Publishing { .. }) => self
+                .events
+                .push_back(ServerEvent::PublishEnded { stream_id }),
+            Some(StreamState::Playing) => {
+                self.events.push_back(ServerEvent::PlayEnded { stream_id })
+            }
+            Some(StreamState::PublishPending { request, .. }) => {
+                self.requests.remove(&request);
+                self.cancelled.insert(request, (stream_id, true));
+            }
+            Some(StreamState::PlayPending { request, .. }) => {
+                self.requests.remove(&request);
+                self.cancelled.insert(request, (stream_id, false));
+            }
+            Some(StreamState::Idle) | None => {}
+        }
+        self.inbound.forget_stream(stream_id);
+    }
+
+    fn on_connect(&mut self, command: &CommandMessage) -> Result<(), Error> {
+        let tx = command.transaction_id;
+        if self.app.is_some() {
+            let error = CommandMessage::error(tx, "NetConnection.Call.Failed", "already connected");
+            return self.reply(&error);
+        }
+        let params = match ConnectParams::from_command(command) {
+            Ok(params) => params,
+            Err(e) => {
+                self.connect_rejected(tx, "malformed connect")?;
+                return Err(e.into());
+            }
+        };
+        if let Err(e) = validate_app(&params.app, self.config.max_name_length) {
+            self.connect_rejected(tx, "invalid application name")?;
+            return Err(SessionError::InvalidName(e).into());
+        }
+        self.outbound
+            .control(&ControlMessage::WindowAckSize(self.config.window_ack_size))?;
+        self.outbound.control(&ControlMessage::SetPeerBandwidth {
+            size: self.config.peer_bandwidth,
+            limit: PeerBandwidthLimit::Dynamic,
+        })?;
+        self.outbound.set_chunk_size(self.config.out_chunk_size)?;
+
+        let mut properties = vec![
+            (
+                "fmsVer".to_owned(),
+                Amf0Value::String("FMS/3,0,1,123".to_owned()),
+            ),
+            ("capabilities".to_owned(), Amf0Value::Number(31.0)),
+        ];
+        // Enhanced RTMP: echo what the client offered, so it knows we take those codecs.
+        for key in [
+            "fourCcList",
+            "videoFourCcInfoMap",
+            "audioFourCcInfoMap",
+            "capsEx",
+        ] {
+            if let Some((k, v)) = params.properties.iter().find(|(k, _)| k == key) {
+                properties.push((k.clone(), v.clone()));
+            }
+        }
+        let information = Amf0Value::Object(vec![
+            ("level".to_owned(), Amf0Value::String("status".to_owned())),
+            (
+                "code".to_owned(),
+                Amf0Value::String("NetConnection.Connect.Success".to_owned()),
+            ),
+            (
+                "description".to_owned(),
+                Amf0Value::String("Connection succeeded.".to_owned()),
+            ),
+            (
+                "objectEncoding".to_owned(),
+                Amf0Value::Number(params.object_encoding.unwrap_or(0.0)),
+            ),
+        ]);
+        self.reply(&CommandMessage::result(
+            tx,
+            Amf0Value::Object(properties),
+            information,
+        ))?;
+        self.app = Some(params.app.clone());
+        self.events.push_back(ServerEvent::Connected {
+            app: params.app.clone(),
+            tc_url: params.tc_url.clone(),
+            params,
+        });
+        Ok(())
+    }
+
+    fn connect_rejected(&mut self, tx: f64, description: &str) -> Result<(), Error> {
+        let error = CommandMessage::error(tx, "NetConnection.Connect.Rejected", description);
+        self.reply(&error)
+    }
+
+    /// Checks that `stream_id` is an idle created stream; answers with an error status if not.
+    fn stream_ready(&mut self, stream_id: MessageStreamId, code: &str) -> Result<bool, Error> {
+        match self.streams.get(&stream_id.0) {
+            Some(StreamState::Idle) => Ok(true),
+            Some(_) => {
+                self.status(stream_id, "error", code, "stream is busy")?;
+                Ok(false)
+            }
+            None => {
+                self.status(stream_id, "error", code, "no such stream")?;
+                Ok(false)
+            }
+        }
+    }
+
+    fn on_publish(
+        &mut self,
+        stream_id: MessageStreamId,
+        command: &CommandMessage,
+        app: String,
+    ) -> Result<(), Error> {
+        let Ok(params) = PublishParams::from_command(command) else {
+            self.status(stream_id, "error", "NetStream.Publish.BadName", "no name")?;
+            return Err(SessionError::InvalidName(NameError::Empty).into());
+        };
+        if !self.stream_ready(stream_id, "NetStream.Publish.BadConnection")? {
+            return Ok(());
+        }
+        let (name, query) = split_query(&params.name);
+        let key = match StreamKey::new(name, self.config.max_name_length) {
+            Ok(key) => key,
+            Err(e) => {
+                self.status(
+                    stream_id,
+                    "error",
+                    "NetStream.Publish.BadName",
+                    "invalid name",
+                )?;
+                return Err(SessionError::InvalidName(e).into());
+            }
+        };
+        let request = self.new_request(stream_id);
+        self.streams.insert(
+            stream_id.0,
+            StreamState::PublishPending {
+                request,
+                key: key.clone(),
+            },
+        );
+        self.events.push_back(ServerEvent::PublishRequested {
+            request,
+            stream_id,
+            app,
+            key,
+            query,
+            publish_type: params.publish_type,
+        });
+        Ok(())
+    }
+
+    fn on_play(
+        &mut self,
+        stream_id: MessageStreamId,
+        command: &CommandMessage,
+        app: String,
+    ) -> Result<(), Error> {
+        let Ok(params) = PlayParams::from_command(command) else {
+            self.status(
+                stream_id,
+                "error",
+                "NetStream.Play.StreamNotFound",
+                "no name",
+            )?;
+            return Err(SessionError::InvalidName(NameError::Empty).into());
+        };
+        if !self.stream_ready(stream_id, "NetStream.Play.Failed")? {
+            return Ok(());
+        }
+        let (name, query) = split_query(&params.name);
+        let name = match StreamName::new(name, self.config.max_name_length) {
+            Ok(name) => name,
+            Err(e) => {
+                self.status(
+                    stream_id,
+                    "error",
+                    "NetStream.Play.StreamNotFound",
+                    "invalid name",
+                )?;
+                return Err(SessionError::InvalidName(e).into());
+            }
+        };
+        let request = self.new_request(stream_id);
+        self.streams.insert(
+            stream_id.0,
+            StreamState::PlayPending {
+                request,
+                name: name.clone(),
+            },
+        );
+        self.events.push_back(ServerEvent::PlayRequested {
+            request,
+            stream_id,
+            app,
+            name,
+            query,
+        });
+        Ok(())
+    }
+
+    fn new_request(&mut self, stream_id: MessageStreamId) -> RequestId {
+        let request = RequestId(self.next_request);
+        self.next_request += 1;
+        self.requests.insert(request, stream_id);
+        request
+    }
+}
