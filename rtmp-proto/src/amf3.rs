@@ -3,8 +3,10 @@
 //!
 //! The decoder keeps the three reference tables of the specification (strings, objects,
 //! traits) and resolves references by copying the referenced value, so callers see a plain
-//! tree. Copies are charged to a budget ([`EXPANSION_LIMIT`] units, about one per value plus
-//! one per string byte) so that a few bytes of references cannot expand into gigabytes. A
+//! tree. Memory is charged to a budget of [`EXPANSION_LIMIT`] bytes (the size of each value,
+//! each string byte, and the copies kept in the reference table) so that a few bytes of
+//! references cannot expand into gigabytes; a copied reference costs exactly what the same
+//! value written inline would, so whatever decodes also decodes after re-encoding. A
 //! reference to an object that is still being decoded (a cycle) is an error. Externalizable
 //! objects, whose body only their class understands, are an error too.
 //!
@@ -14,9 +16,12 @@ use bytes::{BufMut, BytesMut};
 
 use crate::amf0::{lossy_string, AmfError, Reader, MAX_DEPTH};
 
-/// Units of decoded output (values plus string bytes) one decode call may produce, counting
-/// copies made to resolve references.
-pub const EXPANSION_LIMIT: usize = 8 * 1024 * 1024;
+/// Bytes of memory (decoded values, string bytes, reference table copies) one decode call may
+/// use, approximately.
+pub const EXPANSION_LIMIT: usize = 32 * 1024 * 1024;
+
+/// What one decoded value costs against the budget, besides its string or byte content.
+const VALUE_COST: usize = std::mem::size_of::<Amf3Value>();
 
 /// One AMF3 value.
 #[derive(Debug, Clone, PartialEq)]
@@ -184,8 +189,10 @@ enum Slot {
     },
     Done {
         value: Amf3Value,
-        /// Budget units its decoding spent (what a copy costs).
-        weight: usize,
+        /// Bytes of output it holds.
+        out_weight: usize,
+        /// Budget its decoding spent, including table copies of what it contains.
+        total_weight: usize,
         /// How many levels it nests below itself.
         height: usize,
     },
@@ -198,7 +205,10 @@ struct Decoder<'r, 'a> {
     /// Complex values in the order they began.
     objects: Vec<Slot>,
     traits: Vec<Traits>,
+    /// Budget spent: output plus reference table copies.
     spent: usize,
+    /// Output produced.
+    out: usize,
     /// The deepest nesting reached inside the innermost open complex value.
     deepest: usize,
 }
@@ -238,11 +248,22 @@ impl<'r, 'a> Decoder<'r, 'a> {
             objects: Vec::new(),
             traits: Vec::new(),
             spent: 0,
+            out: 0,
             deepest: 0,
         }
     }
 
+    /// Charges output (which also counts against the budget).
     fn charge(&mut self, units: usize) -> Result<(), AmfError> {
+        self.out = self.out.saturating_add(units);
+        self.charge_total(units)
+    }
+
+    fn mark(&self) -> (usize, usize) {
+        (self.out, self.spent)
+    }
+
+    fn charge_total(&mut self, units: usize) -> Result<(), AmfError> {
         self.spent = self.spent.saturating_add(units);
         if self.spent > EXPANSION_LIMIT {
             return Err(AmfError::ExpansionLimit {
@@ -301,7 +322,7 @@ impl<'r, 'a> Decoder<'r, 'a> {
         let h = self.u29()?;
         if h & 1 == 0 {
             let index = h >> 1;
-            let (weight, height) = match self.objects.get(index as usize) {
+            let (out_weight, total_weight, height) = match self.objects.get(index as usize) {
                 None => {
                     return Err(AmfError::InvalidReference {
                         table: "object",
@@ -309,12 +330,19 @@ impl<'r, 'a> Decoder<'r, 'a> {
                     })
                 }
                 Some(Slot::Open { .. }) => return Err(AmfError::CyclicReference { index }),
-                Some(Slot::Done { weight, height, .. }) => (*weight, *height),
+                Some(Slot::Done {
+                    out_weight,
+                    total_weight,
+                    height,
+                    ..
+                }) => (*out_weight, *total_weight, *height),
             };
             if depth + height >= MAX_DEPTH {
                 return Err(AmfError::TooDeep { limit: MAX_DEPTH });
             }
-            self.charge(weight)?;
+            // as if inline: its output, what its contents' table copies cost, and its own copy
+            self.out = self.out.saturating_add(out_weight);
+            self.charge_total(total_weight.saturating_add(out_weight))?;
             self.deepest = self.deepest.max(depth + height);
             return match self.objects.get(index as usize) {
                 Some(Slot::Done { value, .. }) => Ok(Err(value.clone())),
@@ -332,7 +360,16 @@ impl<'r, 'a> Decoder<'r, 'a> {
         Ok(Ok((self.objects.len() - 1, h >> 1)))
     }
 
-    fn finish(&mut self, slot: usize, start: usize, value: Amf3Value) -> Amf3Value {
+    /// Completes the table entry of a complex value, charging the copy kept there.
+    fn finish(
+        &mut self,
+        slot: usize,
+        start: (usize, usize),
+        value: Amf3Value,
+    ) -> Result<Amf3Value, AmfError> {
+        let out_weight = self.out - start.0;
+        let total_weight = self.spent - start.1;
+        self.charge_total(out_weight)?;
         if let Some(entry) = self.objects.get_mut(slot) {
             if let Slot::Open {
                 depth,
@@ -343,12 +380,13 @@ impl<'r, 'a> Decoder<'r, 'a> {
                 self.deepest = self.deepest.max(saved_deepest);
                 *entry = Slot::Done {
                     value: value.clone(),
-                    weight: self.spent - start,
+                    out_weight,
+                    total_weight,
                     height,
                 };
             }
         }
-        value
+        Ok(value)
     }
 
     fn value(&mut self, depth: usize) -> Result<Amf3Value, AmfError> {
@@ -357,7 +395,7 @@ impl<'r, 'a> Decoder<'r, 'a> {
         }
         self.deepest = self.deepest.max(depth);
         let m = self.r.u8()?;
-        self.charge(1)?;
+        self.charge(VALUE_COST)?;
         Ok(match m {
             marker::UNDEFINED => Amf3Value::Undefined,
             marker::NULL => Amf3Value::Null,
@@ -371,7 +409,7 @@ impl<'r, 'a> Decoder<'r, 'a> {
             marker::DOUBLE => Amf3Value::Double(self.r.f64()?),
             marker::STRING => Amf3Value::String(self.string()?),
             marker::XML_DOC | marker::XML | marker::BYTE_ARRAY => {
-                let start = self.spent;
+                let start = self.mark();
                 let (slot, len) = match self.complex_header(depth)? {
                     Err(v) => return Ok(v),
                     Ok(x) => x,
@@ -383,19 +421,19 @@ impl<'r, 'a> Decoder<'r, 'a> {
                     marker::XML => Amf3Value::Xml(lossy_string(bytes)),
                     _ => Amf3Value::ByteArray(bytes.to_vec()),
                 };
-                self.finish(slot, start, v)
+                self.finish(slot, start, v)?
             }
             marker::DATE => {
-                let start = self.spent;
+                let start = self.mark();
                 let slot = match self.complex_header(depth)? {
                     Err(v) => return Ok(v),
                     Ok((slot, _)) => slot,
                 };
                 let v = Amf3Value::Date(self.r.f64()?);
-                self.finish(slot, start, v)
+                self.finish(slot, start, v)?
             }
             marker::ARRAY => {
-                let start = self.spent;
+                let start = self.mark();
                 let (slot, dense_len) = match self.complex_header(depth)? {
                     Err(v) => return Ok(v),
                     Ok(x) => x,
@@ -413,11 +451,11 @@ impl<'r, 'a> Decoder<'r, 'a> {
                 for _ in 0..dense_len {
                     dense.push(self.value(depth + 1)?);
                 }
-                self.finish(slot, start, Amf3Value::Array { assoc, dense })
+                self.finish(slot, start, Amf3Value::Array { assoc, dense })?
             }
             marker::OBJECT => self.object(depth)?,
             marker::VECTOR_INT | marker::VECTOR_UINT | marker::VECTOR_DOUBLE => {
-                let start = self.spent;
+                let start = self.mark();
                 let (slot, count) = match self.complex_header(depth)? {
                     Err(v) => return Ok(v),
                     Ok(x) => x,
@@ -425,7 +463,7 @@ impl<'r, 'a> Decoder<'r, 'a> {
                 let fixed = self.r.u8()? != 0;
                 let size = if m == marker::VECTOR_DOUBLE { 8 } else { 4 };
                 self.r.check_count("amf3 vector", u64::from(count), size)?;
-                self.charge(count as usize)?;
+                self.charge((count as usize).saturating_mul(size as usize))?;
                 let v = match m {
                     marker::VECTOR_INT => Amf3Value::VectorInt {
                         fixed,
@@ -442,10 +480,10 @@ impl<'r, 'a> Decoder<'r, 'a> {
                         items: (0..count).map(|_| self.r.f64()).collect::<Result<_, _>>()?,
                     },
                 };
-                self.finish(slot, start, v)
+                self.finish(slot, start, v)?
             }
             marker::VECTOR_OBJECT => {
-                let start = self.spent;
+                let start = self.mark();
                 let (slot, count) = match self.complex_header(depth)? {
                     Err(v) => return Ok(v),
                     Ok(x) => x,
@@ -463,10 +501,10 @@ impl<'r, 'a> Decoder<'r, 'a> {
                     type_name,
                     items,
                 };
-                self.finish(slot, start, v)
+                self.finish(slot, start, v)?
             }
             marker::DICTIONARY => {
-                let start = self.spent;
+                let start = self.mark();
                 let (slot, count) = match self.complex_header(depth)? {
                     Err(v) => return Ok(v),
                     Ok(x) => x,
@@ -479,14 +517,14 @@ impl<'r, 'a> Decoder<'r, 'a> {
                     let v = self.value(depth + 1)?;
                     entries.push((k, v));
                 }
-                self.finish(slot, start, Amf3Value::Dictionary { weak_keys, entries })
+                self.finish(slot, start, Amf3Value::Dictionary { weak_keys, entries })?
             }
             other => return Err(AmfError::UnknownAmf3Marker { marker: other }),
         })
     }
 
     fn object(&mut self, depth: usize) -> Result<Amf3Value, AmfError> {
-        let start = self.spent;
+        let start = self.mark();
         let (slot, bits) = match self.complex_header(depth)? {
             Err(v) => return Ok(v),
             Ok(x) => x,
@@ -504,7 +542,7 @@ impl<'r, 'a> Decoder<'r, 'a> {
             self.charge(t.weight)?;
             t
         } else {
-            let t_start = self.spent;
+            let t_start = self.out;
             let externalizable = bits & 2 != 0;
             let dynamic = bits & 4 != 0;
             let count = bits >> 3;
@@ -520,7 +558,7 @@ impl<'r, 'a> Decoder<'r, 'a> {
                 dynamic,
                 externalizable,
                 sealed,
-                weight: self.spent - t_start,
+                weight: self.out - t_start,
             };
             self.traits.push(t.clone());
             t
@@ -551,7 +589,7 @@ impl<'r, 'a> Decoder<'r, 'a> {
             sealed,
             dynamic_members,
         });
-        Ok(self.finish(slot, start, v))
+        self.finish(slot, start, v)
     }
 }
 
