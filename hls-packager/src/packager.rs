@@ -187,7 +187,7 @@ pub struct VariantInfo {
     pub codecs: String,
     /// Picture size from the SPS (`RESOLUTION`).
     pub resolution: Option<(u32, u32)>,
-    /// Frames per second, measured from the frames (`FRAME-RATE`).
+    /// Frames per second from the SPS timing info, else measured from the frames (`FRAME-RATE`).
     pub frame_rate: Option<f64>,
 }
 
@@ -881,16 +881,16 @@ impl Packager {
                 (self.video_frames - 1) as f64 / MediaTime::new(last - first, CLOCK).as_secs_f64()
             })
         });
-        let frame_rate = measured.or_else(|| {
-            self.tracks.iter().find_map(|t| match &t.info.config {
-                CodecConfig::Avc(c) => c
-                    .sps
-                    .first()
-                    .and_then(|s| parse_h264_sps(s))
-                    .and_then(|s| s.frame_rate),
-                _ => None,
-            })
+        // The SPS timing info is exact; millisecond timestamps (FLV) make measurements wobble.
+        let from_sps = self.tracks.iter().find_map(|t| match &t.info.config {
+            CodecConfig::Avc(c) => c
+                .sps
+                .first()
+                .and_then(|s| parse_h264_sps(s))
+                .and_then(|s| s.frame_rate),
+            _ => None,
         });
+        let frame_rate = from_sps.or(measured);
         VariantInfo {
             bandwidth: self.peak_bps,
             average_bandwidth: if self.total_secs > 0.0 {
