@@ -1,5 +1,35 @@
 //! FLV: tag bodies as RTMP audio/video messages carry them (FLV 10.1 specification, annex E,
 //! and Enhanced RTMP v2), FLV files, and the bridge to `onair_media_types` frames.
+//!
+//! - [`VideoTag`] / [`AudioTag`]: parse and write one tag body (an RTMP video/audio message
+//!   payload), legacy or Enhanced RTMP; payloads stay slices of the input.
+//! - [`FlvReader`] / [`FlvWriter`]: FLV files.
+//! - [`MediaDemuxer`] / [`MediaMuxer`]: tag bodies to and from [`TrackInfo`] and [`Frame`].
+//!
+//! ```
+//! use bytes::Bytes;
+//! use onair_rtmp_proto::flv::{MediaDemuxer, MediaEvent};
+//!
+//! let mut demuxer = MediaDemuxer::new();
+//! // AAC sequence header (AudioSpecificConfig: AAC-LC, 48 kHz, stereo), then one frame
+//! demuxer.push_audio(0, &Bytes::from_static(&[0xaf, 0x00, 0x11, 0x90])).unwrap();
+//! demuxer.push_audio(21, &Bytes::from_static(&[0xaf, 0x01, 0x21, 0x10])).unwrap();
+//! let mut frames = 0;
+//! while let Some(event) = demuxer.poll_event() {
+//!     match event {
+//!         MediaEvent::Track(info) => assert_eq!(info.config.rfc6381(), "mp4a.40.2"),
+//!         MediaEvent::Frame(frame) => {
+//!             assert_eq!((frame.dts, &frame.data[..]), (21, &[0x21, 0x10][..]));
+//!             frames += 1;
+//!         }
+//!         _ => {}
+//!     }
+//! }
+//! assert_eq!(frames, 1);
+//! ```
+//!
+//! [`TrackInfo`]: onair_media_types::TrackInfo
+//! [`Frame`]: onair_media_types::Frame
 
 use onair_media_types::ConfigError;
 
