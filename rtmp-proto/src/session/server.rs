@@ -295,9 +295,6 @@ impl ServerSession {
             }
             Some(StreamState::PlayPending { name, .. }) => {
                 self.streams.insert(stream_id.0, StreamState::Playing);
-                self.outbound.control(&ControlMessage::UserControl(
-                    UserControlEvent::StreamIsRecorded(stream_id.0),
-                ))?;
                 self.stream_begin(stream_id)?;
                 let reset = format!("Playing and resetting {name}.");
                 self.status(stream_id, "status", "NetStream.Play.Reset", &reset)?;
