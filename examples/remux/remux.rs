@@ -6,6 +6,7 @@ use std::io::Write;
 
 use bytes::Bytes;
 use onair_media_types::{Frame, MediaKind, TrackInfo};
+use onair_rtmp_proto::flv::{FlvReader, FlvTagType, MediaDemuxer, MediaEvent};
 use onair_ts_mux::{TsMuxer, TsMuxerConfig};
 
 #[path = "mp4.rs"]
@@ -34,8 +35,28 @@ pub(crate) fn read_events(file: &Bytes) -> Result<Vec<Event>, BoxError> {
     Ok(events)
 }
 
-fn read_flv(_file: &Bytes) -> Result<Vec<Event>, BoxError> {
-    Err("flv input needs rtmp-proto's FlvReader and MediaDemuxer".into())
+/// FLV through rtmp-proto: `FlvReader` for the tags, `MediaDemuxer` for tracks and frames.
+fn read_flv(file: &Bytes) -> Result<Vec<Event>, BoxError> {
+    let mut reader = FlvReader::<std::io::Empty>::from_bytes(file.clone());
+    reader.read_header()?;
+    let mut demuxer = MediaDemuxer::new();
+    let mut events = Vec::new();
+    while let Some(tag) = reader.next_tag()? {
+        let ms = u64::from(tag.timestamp);
+        match tag.tag_type {
+            FlvTagType::Video => demuxer.push_video(ms, &tag.data)?,
+            FlvTagType::Audio => demuxer.push_audio(ms, &tag.data)?,
+            _ => continue,
+        }
+        while let Some(event) = demuxer.poll_event() {
+            events.push(match event {
+                MediaEvent::Track(info) => Event::Track(info),
+                MediaEvent::Frame(frame) => Event::Frame(frame),
+                _ => continue,
+            });
+        }
+    }
+    Ok(events)
 }
 
 /// Counts of what went through the muxer.
@@ -60,13 +81,20 @@ pub(crate) fn mux_events<W: Write>(events: &[Event], mut out: W) -> Result<Summa
     let mut buf: Vec<u8> = Vec::with_capacity(FLUSH_AT + (1 << 20));
     let mut summary = Summary::default();
     let mut kinds = Vec::new();
+    // Announce every track in the first PMT: a file's tracks are known up front, and a PMT
+    // that changes version mid-stream makes some demuxers drop the PES packets in flight.
+    for event in events {
+        if let Event::Track(info) = event {
+            if !kinds.iter().any(|(id, _)| *id == info.id) {
+                muxer.add_track(info)?;
+                kinds.push((info.id, info.kind()));
+            }
+        }
+    }
     for event in events {
         match event {
             Event::Track(info) => {
                 muxer.add_track(info)?;
-                if !kinds.iter().any(|(id, _)| *id == info.id) {
-                    kinds.push((info.id, info.kind()));
-                }
             }
             Event::Frame(frame) => {
                 let n = muxer.write_frame(frame, &mut buf)?;

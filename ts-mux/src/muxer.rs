@@ -207,9 +207,10 @@ impl TsMuxer {
             } else {
                 Some(0)
             });
+        // The PAT never changes (one program, fixed PMT PID): its version stays 0.
         self.pat = pat_packet(
             self.config.transport_stream_id,
-            self.version,
+            0,
             self.config.program_number,
             self.pmt_pid,
         );

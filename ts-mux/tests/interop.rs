@@ -243,7 +243,8 @@ mod oracle {
                     state
                         .borrow_mut()
                         .streams
-                        .insert(pid, (u8::from(stream_type), Vec::new()));
+                        .entry(pid)
+                        .or_insert_with(|| (u8::from(stream_type), Vec::new()));
                     Filters::Pes(pes::PesPacketFilter::new(Collector { pid, state }))
                 }
                 demultiplex::FilterRequest::Pmt {
