@@ -1,12 +1,26 @@
-//! The RTMP runtime (in progress): names that become paths, the stream registry with its GOP
-//! cache and bounded per-player queues. The tokio server and client land with the sessions.
-#![allow(dead_code)]
+//! The RTMP runtime: a tokio server driving `onair_rtmp_proto::ServerSession` per connection,
+//! a registry of live streams (one publisher, many players each), a GOP cache so players
+//! start on a keyframe at once, bounded per-player queues, FLV recording, and a client driver.
+//!
+//! Data path: socket -> `ServerSession` events -> `Publication` (GOP cache, fan-out into each
+//! player's bounded queue without waiting) and `Recorder` (a writer thread) -> player
+//! connections pull from their queue into their own `ServerSession` and socket. A slow player
+//! only ever affects itself: it skips to the next keyframe, then gets disconnected.
 
+mod client;
+mod connection;
 mod gop;
+mod handler;
 mod names;
 mod packet;
 mod queue;
+mod recorder;
 mod registry;
+mod server;
 
+pub use client::{ClientError, RtmpClient};
+pub use handler::{AcceptAll, PlayRequest, PublishRequest, Rejection, RtmpHandler};
 pub use names::{validate_app, validate_name, NameError, MAX_NAME_BYTES};
 pub use queue::QueueLimits;
+pub use recorder::{RecordError, RecordingSummary};
+pub use server::{shutdown_signal, RtmpServer, RtmpServerConfig};

@@ -1,0 +1,454 @@
+//! One task per TCP connection, driving a sans-IO `ServerSession`: socket bytes in, events to
+//! the registry and recorder, player queues out. Buffers live as long as the connection.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::BytesMut;
+use onair_rtmp_proto::{
+    MessageStreamId, RequestId, ServerEvent, ServerSession, StreamKey, StreamName,
+};
+use rand::RngCore;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{watch, Notify};
+use tracing::{debug, error, info, warn};
+
+use super::handler::{PlayRequest, PublishRequest, RtmpHandler};
+use super::names::{validate_app, validate_name};
+use super::packet::{MediaPacket, MetadataProps, Packet};
+use super::queue::{PlayerSlot, PopOutcome};
+use super::recorder::Recorder;
+use super::registry::{Publication, Subscription};
+use super::server::Shared;
+
+/// Stop pulling from player queues while this much is waiting to be written.
+const HIGH_WATER: usize = 256 * 1024;
+const READ_CHUNK: usize = 64 * 1024;
+
+struct Publishing {
+    app: String,
+    name: StreamName,
+    publication: Publication,
+    recorder: Option<Recorder>,
+}
+
+struct Playing {
+    stream_id: MessageStreamId,
+    slot: Arc<PlayerSlot>,
+    _subscription: Subscription,
+}
+
+struct Connection<H: RtmpHandler> {
+    id: u64,
+    peer: SocketAddr,
+    shared: Arc<Shared<H>>,
+    session: ServerSession,
+    notify: Arc<Notify>,
+    publishing: HashMap<u32, Publishing>,
+    playing: HashMap<u32, Playing>,
+}
+
+#[derive(Debug)]
+enum Exit {
+    PeerClosed,
+    Shutdown,
+    Idle,
+    SlowPlayer,
+    Io(std::io::Error),
+    Protocol(String),
+}
+
+/// Serves one connection until the peer leaves, the session fails or the server shuts down.
+/// Recordings of streams published here are finalized before this returns.
+pub(crate) async fn serve<H: RtmpHandler>(
+    shared: Arc<Shared<H>>,
+    socket: TcpStream,
+    peer: SocketAddr,
+    id: u64,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut random = [0u8; 1528];
+    rand::thread_rng().fill_bytes(&mut random);
+    // RTMP's epoch is a 32-bit millisecond counter that wraps: truncation is intended.
+    let epoch = shared.started.elapsed().as_millis() as u32;
+    let session = ServerSession::new(shared.config.session.clone(), epoch, &random);
+    let _ = socket.set_nodelay(true);
+    let mut conn = Connection {
+        id,
+        peer,
+        shared,
+        session,
+        notify: Arc::new(Notify::new()),
+        publishing: HashMap::new(),
+        playing: HashMap::new(),
+    };
+    debug!(conn = id, %peer, "connection accepted");
+
+    let (mut rd, mut wr) = socket.into_split();
+    let mut inbuf = BytesMut::with_capacity(READ_CHUNK);
+    let mut out = BytesMut::with_capacity(READ_CHUNK);
+    let idle_timeout = conn.shared.config.idle_timeout;
+    let mut last_input = Instant::now();
+    let notify = conn.notify.clone();
+
+    let exit = loop {
+        if out.len() + conn.session.bytes_pending() < HIGH_WATER && !conn.playing.is_empty() {
+            if let Err(e) = conn.drain_players() {
+                break e;
+            }
+        }
+        conn.session.poll_transmit(&mut out);
+        let deadline = tokio::time::Instant::from_std(last_input + idle_timeout);
+        let playing = !conn.playing.is_empty();
+        tokio::select! {
+            biased;
+            _ = shutdown.changed() => break Exit::Shutdown,
+            r = rd.read_buf(&mut inbuf) => {
+                match r {
+                    Ok(0) => break Exit::PeerClosed,
+                    Ok(_) => {
+                        last_input = Instant::now();
+                        let result = conn.session.handle_input(&inbuf);
+                        inbuf.clear();
+                        if inbuf.capacity() < READ_CHUNK {
+                            inbuf.reserve(READ_CHUNK);
+                        }
+                        // Events raised before an error still count (e.g. the last media).
+                        conn.process_events().await;
+                        if let Err(e) = result {
+                            break Exit::Protocol(e.to_string());
+                        }
+                    }
+                    Err(e) => break Exit::Io(e),
+                }
+            }
+            r = wr.write_buf(&mut out), if !out.is_empty() => {
+                if let Err(e) = r {
+                    break Exit::Io(e);
+                }
+            }
+            _ = notify.notified(), if playing && out.len() < HIGH_WATER => {}
+            _ = tokio::time::sleep_until(deadline), if !playing => break Exit::Idle,
+        }
+    };
+
+    if matches!(exit, Exit::Shutdown) {
+        // What the peer sent before the shutdown still belongs in the recording.
+        drain_received(&mut conn, &rd, &mut inbuf).await;
+    }
+    match &exit {
+        Exit::PeerClosed | Exit::Shutdown => {
+            debug!(conn = id, %peer, reason = ?exit, "connection closing")
+        }
+        Exit::Idle => info!(conn = id, %peer, "closing idle connection"),
+        Exit::SlowPlayer => warn!(conn = id, %peer, "closing a player that stayed behind"),
+        Exit::Io(e) => debug!(conn = id, %peer, error = %e, "connection i/o error"),
+        Exit::Protocol(e) => {
+            warn!(conn = id, %peer, error = %e, "closing connection on protocol error")
+        }
+    }
+    conn.close().await;
+    // Best effort: the last onStatus / _error, briefly.
+    conn.session.poll_transmit(&mut out);
+    if !out.is_empty() && !matches!(exit, Exit::Io(_)) {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), wr.write_all(&out)).await;
+    }
+    let _ = wr.shutdown().await;
+}
+
+/// Feeds the session whatever has already arrived, without waiting for more.
+async fn drain_received<H: RtmpHandler>(
+    conn: &mut Connection<H>,
+    rd: &tokio::net::tcp::OwnedReadHalf,
+    inbuf: &mut BytesMut,
+) {
+    loop {
+        inbuf.clear();
+        inbuf.reserve(READ_CHUNK);
+        match rd.try_read_buf(inbuf) {
+            Ok(n) if n > 0 => {
+                let result = conn.session.handle_input(inbuf);
+                conn.process_events().await;
+                if result.is_err() {
+                    return;
+                }
+            }
+            _ => return,
+        }
+    }
+}
+
+impl<H: RtmpHandler> Connection<H> {
+    async fn process_events(&mut self) {
+        while let Some(event) = self.session.poll_event() {
+            match event {
+                ServerEvent::Connected { app, tc_url, .. } => {
+                    debug!(conn = self.id, %app, tc_url = tc_url.as_deref().unwrap_or(""), "connected");
+                }
+                ServerEvent::PublishRequested {
+                    request,
+                    stream_id,
+                    app,
+                    key,
+                    query,
+                    publish_type,
+                } => {
+                    self.on_publish(request, stream_id, app, key, query.as_ref(), &publish_type);
+                }
+                ServerEvent::PlayRequested {
+                    request,
+                    stream_id,
+                    app,
+                    name,
+                    query,
+                } => self.on_play(request, stream_id, app, name, query.as_ref()),
+                ServerEvent::Metadata {
+                    stream_id,
+                    metadata,
+                } => {
+                    if let Some(p) = self.publishing.get(&stream_id.0) {
+                        let props: MetadataProps = Arc::new(metadata.properties);
+                        p.publication.metadata(props.clone());
+                        if let Some(r) = &p.recorder {
+                            r.metadata(props).await;
+                        }
+                    }
+                }
+                ServerEvent::Video {
+                    stream_id,
+                    timestamp_ms,
+                    data,
+                } => {
+                    if let Some(p) = self.publishing.get(&stream_id.0) {
+                        let packet = MediaPacket::video(timestamp_ms, data);
+                        p.publication.media(packet.clone());
+                        if let Some(r) = &p.recorder {
+                            r.media(packet).await;
+                        }
+                    }
+                }
+                ServerEvent::Audio {
+                    stream_id,
+                    timestamp_ms,
+                    data,
+                } => {
+                    if let Some(p) = self.publishing.get(&stream_id.0) {
+                        let packet = MediaPacket::audio(timestamp_ms, data);
+                        p.publication.media(packet.clone());
+                        if let Some(r) = &p.recorder {
+                            r.media(packet).await;
+                        }
+                    }
+                }
+                ServerEvent::PublishEnded { stream_id } => {
+                    if let Some(p) = self.publishing.remove(&stream_id.0) {
+                        self.end_publishing(p).await;
+                    }
+                }
+                ServerEvent::PlayEnded { stream_id } if self.playing.contains_key(&stream_id.0) => {
+                    self.playing.remove(&stream_id.0);
+                    debug!(conn = self.id, "player stopped");
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn on_publish(
+        &mut self,
+        request: RequestId,
+        stream_id: MessageStreamId,
+        app: String,
+        key: StreamKey,
+        query: Option<&onair_rtmp_proto::QueryString>,
+        publish_type: &str,
+    ) {
+        if let Err(e) = validate_app(&app).and_then(|()| validate_name(key.as_str())) {
+            info!(conn = self.id, %app, error = %e, "publish refused: invalid name");
+            self.reject(request, "invalid stream name");
+            return;
+        }
+        let req = PublishRequest {
+            peer: self.peer,
+            app: &app,
+            key: &key,
+            query,
+            publish_type,
+        };
+        let name = match self.shared.handler.on_publish(&req) {
+            Ok(name) => name,
+            Err(rejection) => {
+                info!(conn = self.id, %app, "publish refused by the application");
+                self.reject(request, &rejection.description);
+                return;
+            }
+        };
+        let publication = match self.shared.registry.publish(&app, name.as_str(), self.id) {
+            Ok(p) => p,
+            Err(_) => {
+                info!(conn = self.id, %app, name = %name, "publish refused: already publishing");
+                self.reject(request, "Already publishing");
+                return;
+            }
+        };
+        let recorder = match &self.shared.config.record_dir {
+            Some(dir) => match Recorder::start(dir, &app, key.as_str()) {
+                Ok(r) => Some(r),
+                Err(super::recorder::RecordError::Name(e)) => {
+                    info!(conn = self.id, %app, error = %e, "publish refused: name unusable for recording");
+                    drop(publication);
+                    self.reject(request, "invalid stream name");
+                    return;
+                }
+                Err(e) => {
+                    error!(conn = self.id, %app, error = %e, "cannot record, publishing without recording");
+                    None
+                }
+            },
+            None => None,
+        };
+        if let Err(e) = self.session.accept(request) {
+            warn!(conn = self.id, error = %e, "accepting publish failed");
+            return;
+        }
+        info!(conn = self.id, peer = %self.peer, %app, name = %name,
+            recording = ?recorder.as_ref().map(|r| r.path().display().to_string()), "publishing");
+        self.publishing.insert(
+            stream_id.0,
+            Publishing {
+                app,
+                name,
+                publication,
+                recorder,
+            },
+        );
+    }
+
+    fn on_play(
+        &mut self,
+        request: RequestId,
+        stream_id: MessageStreamId,
+        app: String,
+        name: StreamName,
+        query: Option<&onair_rtmp_proto::QueryString>,
+    ) {
+        let req = PlayRequest {
+            peer: self.peer,
+            app: &app,
+            name: &name,
+            query,
+        };
+        if let Err(rejection) = self.shared.handler.on_play(&req) {
+            info!(conn = self.id, %app, name = %name, "play refused by the application");
+            self.reject(request, &rejection.description);
+            return;
+        }
+        if let Err(e) = self.session.accept(request) {
+            warn!(conn = self.id, error = %e, "accepting play failed");
+            return;
+        }
+        let slot = Arc::new(PlayerSlot::new(
+            self.shared.config.queue.clone(),
+            self.notify.clone(),
+        ));
+        let subscription =
+            self.shared
+                .registry
+                .subscribe(&app, name.as_str(), self.id, slot.clone());
+        info!(conn = self.id, peer = %self.peer, %app, name = %name, "playing");
+        self.playing.insert(
+            stream_id.0,
+            Playing {
+                stream_id,
+                slot,
+                _subscription: subscription,
+            },
+        );
+    }
+
+    fn reject(&mut self, request: RequestId, description: &str) {
+        if let Err(e) = self.session.reject(request, description) {
+            debug!(conn = self.id, error = %e, "rejecting failed");
+        }
+    }
+
+    /// Moves queued packets into the session until enough is waiting to be written.
+    fn drain_players(&mut self) -> Result<(), Exit> {
+        let mut ended = Vec::new();
+        for (key, p) in &self.playing {
+            while self.session.bytes_pending() < HIGH_WATER {
+                let result = match p.slot.pop() {
+                    PopOutcome::Empty => break,
+                    PopOutcome::Disconnected => return Err(Exit::SlowPlayer),
+                    PopOutcome::Packet(Packet::Metadata(props)) => {
+                        self.session.send_metadata(p.stream_id, &props)
+                    }
+                    PopOutcome::Packet(Packet::Media(m)) => match m.media {
+                        super::packet::MediaType::Video => {
+                            self.session
+                                .send_video(p.stream_id, m.timestamp_ms, &m.data)
+                        }
+                        super::packet::MediaType::Audio => {
+                            self.session
+                                .send_audio(p.stream_id, m.timestamp_ms, &m.data)
+                        }
+                    },
+                    PopOutcome::Packet(Packet::End) => {
+                        ended.push(*key);
+                        self.session.end_play(p.stream_id)
+                    }
+                };
+                if let Err(e) = result {
+                    return Err(Exit::Protocol(e.to_string()));
+                }
+            }
+        }
+        for key in ended {
+            if let Some(p) = self.playing.remove(&key) {
+                if p.slot.skipped_total() > 0 {
+                    info!(
+                        conn = self.id,
+                        skips = p.slot.skipped_total(),
+                        "player skipped ahead while behind"
+                    );
+                }
+                debug!(conn = self.id, "stream ended for player");
+            }
+        }
+        Ok(())
+    }
+
+    async fn end_publishing(&self, p: Publishing) {
+        let Publishing {
+            app,
+            name,
+            publication,
+            recorder,
+        } = p;
+        drop(publication);
+        self.shared.handler.on_unpublish(&app, &name);
+        info!(conn = self.id, %app, name = %name, "publish ended");
+        if let Some(r) = recorder {
+            match r.finish().await {
+                Ok(summary) => info!(
+                    path = %summary.path.display(),
+                    tags = summary.tags,
+                    duration_ms = summary.duration_ms,
+                    "recording complete"
+                ),
+                Err(e) => error!(error = %e, "recording failed"),
+            }
+        }
+    }
+
+    async fn close(&mut self) {
+        self.playing.clear();
+        let publishing: Vec<Publishing> = self.publishing.drain().map(|(_, p)| p).collect();
+        for p in publishing {
+            self.end_publishing(p).await;
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! The RTMP server: accept loop, per-connection tasks, graceful shutdown.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use onair_rtmp_proto::ServerSessionConfig;
+use tokio::net::{TcpListener, ToSocketAddrs};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tracing::{info, warn};
+
+use super::connection;
+use super::handler::RtmpHandler;
+use super::queue::QueueLimits;
+use super::registry::Registry;
+
+/// How an [`RtmpServer`] behaves.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RtmpServerConfig {
+    /// Protocol limits and settings of every connection.
+    pub session: ServerSessionConfig,
+    /// Record each published stream to `DIR/APP/KEY.flv` when set.
+    pub record_dir: Option<PathBuf>,
+    /// Bounds of each player's queue.
+    pub queue: QueueLimits,
+    /// A connection that is not playing and sends nothing for this long is closed.
+    pub idle_timeout: Duration,
+    /// On shutdown, how long connections get to close and recordings to be finalized.
+    pub shutdown_grace: Duration,
+    /// Connections beyond this many are refused at once.
+    pub max_connections: usize,
+}
+
+impl Default for RtmpServerConfig {
+    fn default() -> Self {
+        Self {
+            session: ServerSessionConfig::default(),
+            record_dir: None,
+            queue: QueueLimits::default(),
+            idle_timeout: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(10),
+            max_connections: 1024,
+        }
+    }
+}
+
+impl RtmpServerConfig {
+    /// The defaults, recording into `dir`.
+    pub fn with_record_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.record_dir = Some(dir.into());
+        self
+    }
+}
+
+/// What every connection task shares.
+#[derive(Debug)]
+pub(crate) struct Shared<H> {
+    pub(crate) config: RtmpServerConfig,
+    pub(crate) handler: H,
+    pub(crate) registry: Arc<Registry>,
+    pub(crate) started: Instant,
+}
+
+/// A tokio RTMP server: publishers on `rtmp://HOST:PORT/APP/KEY`, players of live streams,
+/// optional recording. See `examples/server.rs`.
+///
+/// ```no_run
+/// # async fn demo() -> std::io::Result<()> {
+/// use onair::rtmp::{AcceptAll, RtmpServer, RtmpServerConfig};
+/// let server = RtmpServer::bind("127.0.0.1:1935", RtmpServerConfig::default(), AcceptAll).await?;
+/// server.run_until(onair::rtmp::shutdown_signal()).await
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct RtmpServer<H> {
+    listener: TcpListener,
+    shared: Arc<Shared<H>>,
+}
+
+impl<H: RtmpHandler> RtmpServer<H> {
+    /// Binds the listening socket.
+    pub async fn bind(
+        addr: impl ToSocketAddrs,
+        config: RtmpServerConfig,
+        handler: H,
+    ) -> io::Result<Self> {
+        let listener = TcpListener::bind(addr).await?;
+        Ok(Self {
+            listener,
+            shared: Arc::new(Shared {
+                config,
+                handler,
+                registry: Arc::new(Registry::default()),
+                started: Instant::now(),
+            }),
+        })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, closes every connection and
+    /// waits (up to `shutdown_grace`) until recordings are finalized.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut tasks = JoinSet::new();
+        let mut next_id = 0u64;
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+                accepted = self.listener.accept() => match accepted {
+                    Ok((socket, peer)) => {
+                        if tasks.len() >= self.shared.config.max_connections {
+                            warn!(%peer, "too many connections, refusing");
+                            continue;
+                        }
+                        next_id += 1;
+                        tasks.spawn(connection::serve(
+                            self.shared.clone(),
+                            socket,
+                            peer,
+                            next_id,
+                            stop_rx.clone(),
+                        ));
+                    }
+                    Err(e) => {
+                        // e.g. out of file descriptors: back off instead of spinning
+                        warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                },
+            }
+        }
+        drop(self.listener);
+        info!(connections = tasks.len(), "shutting down");
+        let _ = stop_tx.send(true);
+        let grace = self.shared.config.shutdown_grace;
+        let drained =
+            tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
+        if drained.is_err() {
+            warn!(
+                remaining = tasks.len(),
+                "connections did not close in time, aborting them"
+            );
+            tasks.shutdown().await;
+        }
+        info!("stopped");
+        Ok(())
+    }
+}
+
+/// Completes on Ctrl-C (SIGINT) or, on Unix, SIGTERM.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

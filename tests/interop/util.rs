@@ -1,0 +1,375 @@
+//! Shared helpers: finding the real programs, running them under timeouts, cached test media,
+//! an in-process server, ffprobe packet lists and a minimal FLV tag reader.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use anyhow::{bail, ensure, Context, Result};
+use onair::rtmp::{AcceptAll, RtmpServer, RtmpServerConfig};
+use tokio::process::Command;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Finds a program on PATH or fails with a clear message.
+pub(crate) fn tool(name: &str) -> Result<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&path) {
+        let p = dir.join(name);
+        if p.is_file() {
+            return Ok(p);
+        }
+    }
+    bail!("`{name}` not found on PATH: the interop tests need it (run `scripts/dev setup`)")
+}
+
+/// FFmpeg 9 from the imageio-ffmpeg PyPI package (Enhanced RTMP: HEVC/Opus in FLV).
+pub(crate) fn ffmpeg9() -> Result<PathBuf> {
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import imageio_ffmpeg; print(imageio_ffmpeg.get_ffmpeg_exe())",
+        ])
+        .output()
+        .context("python3 is needed to locate FFmpeg 9 (imageio-ffmpeg)")?;
+    ensure!(
+        out.status.success(),
+        "imageio-ffmpeg is not installed (pip install imageio-ffmpeg==0.8.1): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    ensure!(p.is_file(), "FFmpeg 9 binary missing at {}", p.display());
+    Ok(p)
+}
+
+/// Output of a finished program.
+#[derive(Debug)]
+pub(crate) struct Finished {
+    pub(crate) success: bool,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+}
+
+/// Runs a program to completion, killed if it takes longer than `limit`.
+pub(crate) async fn run(program: &Path, args: &[&str], limit: Duration) -> Result<Finished> {
+    let child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("starting {}", program.display()))?;
+    let out = tokio::time::timeout(limit, child.wait_with_output())
+        .await
+        .with_context(|| format!("{} {:?} timed out after {limit:?}", program.display(), args))??;
+    Ok(Finished {
+        success: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    })
+}
+
+/// Like [`run`], failing unless the program exits 0.
+pub(crate) async fn run_ok(program: &Path, args: &[&str], limit: Duration) -> Result<Finished> {
+    let f = run(program, args, limit).await?;
+    ensure!(
+        f.success,
+        "{} {:?} failed:\n{}",
+        program.display(),
+        args,
+        f.stderr
+    );
+    Ok(f)
+}
+
+/// A directory for one test, under cargo's test tmpdir.
+pub(crate) fn test_dir(name: &str) -> Result<tempfile::TempDir> {
+    let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join("interop");
+    std::fs::create_dir_all(&base)?;
+    Ok(tempfile::Builder::new().prefix(name).tempdir_in(base)?)
+}
+
+static MEDIA_LOCK: Mutex<()> = Mutex::new(());
+
+/// Generates (once, then cached under the target tmpdir) a media file with `args` given to
+/// `program` before the output path.
+fn cached_media(program: &Path, file_name: &str, args: &[&str]) -> Result<PathBuf> {
+    let _guard = MEDIA_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("interop-media");
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join(file_name);
+    if path.is_file() {
+        return Ok(path);
+    }
+    let tmp = dir.join(format!("partial-{file_name}"));
+    let out = std::process::Command::new(program)
+        .args(["-y", "-v", "error"])
+        .args(args)
+        .arg(&tmp)
+        .output()
+        .with_context(|| format!("running {}", program.display()))?;
+    ensure!(
+        out.status.success(),
+        "generating {file_name} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::rename(&tmp, &path)?;
+    Ok(path)
+}
+
+/// 10 s of H.264 (with B-frames, 2 s GOP) + AAC in FLV, from lavfi sources.
+pub(crate) fn h264_aac_10s() -> Result<PathBuf> {
+    cached_media(
+        &tool("ffmpeg")?,
+        "h264_aac_10s.flv",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=640x360:rate=30",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=44100",
+            "-t",
+            "10",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-g",
+            "60",
+            "-pix_fmt",
+            "yuv420p",
+            "-b:v",
+            "1M",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "96k",
+            "-f",
+            "flv",
+        ],
+    )
+}
+
+/// 4 s of HEVC + Opus in (Enhanced RTMP) FLV, made with FFmpeg 9.
+pub(crate) fn hevc_opus_4s() -> Result<PathBuf> {
+    cached_media(
+        &ffmpeg9()?,
+        "hevc_opus_4s.flv",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=25",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000",
+            "-t",
+            "4",
+            "-c:v",
+            "libx265",
+            "-preset",
+            "ultrafast",
+            "-x265-params",
+            "log-level=error:keyint=25",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "libopus",
+            "-b:a",
+            "64k",
+            "-f",
+            "flv",
+        ],
+    )
+}
+
+/// An in-process server on an ephemeral loopback port.
+pub(crate) struct TestServer {
+    pub(crate) addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestServer {
+    pub(crate) async fn start(record_dir: Option<&Path>) -> Result<Self> {
+        // RUST_LOG=onair=debug shows the server's logs with --nocapture
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+        let mut config = RtmpServerConfig::default();
+        if let Some(dir) = record_dir {
+            config = config.with_record_dir(dir);
+        }
+        let server = RtmpServer::bind("127.0.0.1:0", config, AcceptAll).await?;
+        let addr = server.local_addr()?;
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(server.run_until(async move {
+            let _ = rx.await;
+        }));
+        Ok(Self {
+            addr,
+            stop: Some(tx),
+            task: Some(task),
+        })
+    }
+
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("rtmp://{}/{path}", self.addr)
+    }
+
+    /// Stops the server and waits until every recording is finalized. A publisher process
+    /// that just exited may still have bytes in flight on loopback: give them a moment.
+    pub(crate) async fn stop(mut self) -> Result<()> {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(Duration::from_secs(20), task)
+                .await
+                .context("server did not stop in time")???;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
+}
+
+/// One packet as ffprobe reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ProbePacket {
+    pub(crate) pts: Option<i64>,
+    pub(crate) dts: Option<i64>,
+}
+
+/// Video and audio packets of a file, in file order, with their pts/dts (ms for FLV).
+pub(crate) async fn probe_packets(file: &Path) -> Result<(Vec<ProbePacket>, Vec<ProbePacket>)> {
+    let f = run_ok(
+        &tool("ffprobe")?,
+        &[
+            "-v",
+            "error",
+            "-show_entries",
+            "packet=codec_type,pts,dts",
+            "-of",
+            "csv=p=0",
+            path_str(file)?,
+        ],
+        Duration::from_secs(60),
+    )
+    .await?;
+    let mut video = Vec::new();
+    let mut audio = Vec::new();
+    for line in f.stdout.lines().filter(|l| !l.trim().is_empty()) {
+        let mut parts = line.split(',');
+        let kind = parts.next().unwrap_or("");
+        let num = |s: Option<&str>| s.and_then(|v| v.trim().parse::<i64>().ok());
+        let pkt = ProbePacket {
+            pts: num(parts.next()),
+            dts: num(parts.next()),
+        };
+        match kind {
+            "video" => video.push(pkt),
+            "audio" => audio.push(pkt),
+            _ => {}
+        }
+    }
+    Ok((video, audio))
+}
+
+/// Decodes a file completely with `ffmpeg -v error -f null -`; returns the frames decoded and
+/// fails if anything was reported.
+pub(crate) async fn decode_clean(ffmpeg: &Path, file: &Path) -> Result<u64> {
+    let f = run(
+        ffmpeg,
+        &[
+            "-v",
+            "error",
+            "-nostats",
+            "-i",
+            path_str(file)?,
+            "-progress",
+            "pipe:1",
+            "-f",
+            "null",
+            "-",
+        ],
+        Duration::from_secs(60),
+    )
+    .await?;
+    ensure!(
+        f.success,
+        "decoding {} failed: {}",
+        file.display(),
+        f.stderr
+    );
+    ensure!(
+        f.stderr.trim().is_empty(),
+        "decoding {} reported errors:\n{}",
+        file.display(),
+        f.stderr
+    );
+    Ok(last_progress_frames(&f.stdout))
+}
+
+/// The last `frame=N` of ffmpeg's `-progress` output.
+pub(crate) fn last_progress_frames(progress: &str) -> u64 {
+    progress
+        .lines()
+        .rev()
+        .filter_map(|l| l.strip_prefix("frame="))
+        .find_map(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+pub(crate) fn path_str(p: &Path) -> Result<&str> {
+    p.to_str().context("non-UTF-8 path")
+}
+
+/// One FLV tag.
+#[derive(Debug, Clone)]
+pub(crate) struct Tag {
+    pub(crate) tag_type: u8,
+    pub(crate) timestamp: u32,
+    pub(crate) data: Vec<u8>,
+}
+
+/// Reads every tag of an FLV file (a deliberately independent reader: test oracle).
+pub(crate) fn read_flv_tags(file: &Path) -> Result<Vec<Tag>> {
+    let bytes = std::fs::read(file)?;
+    ensure!(
+        bytes.len() >= 13 && &bytes[..3] == b"FLV",
+        "not an FLV file"
+    );
+    let header_len = u32::from_be_bytes([bytes[5], bytes[6], bytes[7], bytes[8]]) as usize;
+    let mut pos = header_len + 4;
+    let mut tags = Vec::new();
+    while pos + 11 <= bytes.len() {
+        let h = &bytes[pos..pos + 11];
+        let size = u32::from_be_bytes([0, h[1], h[2], h[3]]) as usize;
+        let timestamp = u32::from_be_bytes([h[7], h[4], h[5], h[6]]);
+        let end = pos + 11 + size;
+        ensure!(end + 4 <= bytes.len(), "truncated tag at {pos}");
+        tags.push(Tag {
+            tag_type: h[0] & 0x1f,
+            timestamp,
+            data: bytes[pos + 11..end].to_vec(),
+        });
+        pos = end + 4;
+    }
+    Ok(tags)
+}
