@@ -344,6 +344,10 @@ fn publish_accept_media_metadata_unpublish() {
         pair.server_events,
         vec![ServerEvent::PublishEnded { stream_id: sid }]
     );
+    assert!(pair.client_events.iter().any(|e| matches!(
+        e,
+        ClientEvent::Status { code, .. } if code == "NetStream.Unpublish.Success"
+    )));
     assert!(pair.server_error.is_none() && pair.client_error.is_none());
 }
 

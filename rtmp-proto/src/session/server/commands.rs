@@ -59,7 +59,7 @@ impl ServerSession {
                     _ => None,
                 });
                 if let Some(id) = found {
-                    self.end_stream(MessageStreamId(id), false);
+                    self.end_stream(MessageStreamId(id), false)?;
                 }
                 self.result_if_asked(tx)
             }
@@ -70,13 +70,9 @@ impl ServerSession {
                     }
                     _ => stream_id.0,
                 };
-                self.end_stream(MessageStreamId(id), true);
-                Ok(())
+                self.end_stream(MessageStreamId(id), true)
             }
-            "closeStream" => {
-                self.end_stream(stream_id, false);
-                Ok(())
-            }
+            "closeStream" => self.end_stream(stream_id, false),
             "getStreamLength" => {
                 let result = CommandMessage::result(tx, Amf0Value::Null, Amf0Value::Number(0.0));
                 self.reply(&result)
@@ -104,7 +100,7 @@ impl ServerSession {
     }
 
     /// Stops whatever `stream_id` does; `delete` also forgets the stream.
-    fn end_stream(&mut self, stream_id: MessageStreamId, delete: bool) {
+    fn end_stream(&mut self, stream_id: MessageStreamId, delete: bool) -> Result<(), Error> {
         let state = if delete {
             self.streams.remove(&stream_id.0)
         } else {
@@ -112,10 +108,19 @@ impl ServerSession {
                 .get_mut(&stream_id.0)
                 .map(|s| std::mem::replace(s, StreamState::Idle))
         };
+        self.inbound.forget_stream(stream_id);
         match state {
-            Some(StreamState::Publishing { .. }) => self
-                .events
-                .push_back(ServerEvent::PublishEnded { stream_id }),
+            Some(StreamState::Publishing { .. }) => {
+                self.events
+                    .push_back(ServerEvent::PublishEnded { stream_id });
+                // As nginx-rtmp: the publisher hears that its stream is down.
+                return self.status(
+                    stream_id,
+                    "status",
+                    "NetStream.Unpublish.Success",
+                    "Stop publishing",
+                );
+            }
             Some(StreamState::Playing) => {
                 self.events.push_back(ServerEvent::PlayEnded { stream_id })
             }
@@ -129,7 +134,7 @@ impl ServerSession {
             }
             Some(StreamState::Idle) | None => {}
         }
-        self.inbound.forget_stream(stream_id);
+        Ok(())
     }
 
     fn on_connect(&mut self, command: &CommandMessage) -> Result<(), Error> {
