@@ -215,7 +215,6 @@ pub struct VariantInfo {
 ///                 store.put("index.m3u8", text.into()).unwrap();
 ///             }
 ///             Event::Expired { name } => { /* delete after a grace period */ }
-///             _ => {}
 ///         }
 ///     }
 /// }
@@ -241,6 +240,7 @@ pub struct Packager {
     ts: Option<TsWriter>,
     events: VecDeque<Event>,
     generation: u64,
+    playlist_dirty: bool,
     pub(crate) ended: bool,
     max_extinf_rounded: u64,
     max_part: f64,
@@ -320,6 +320,7 @@ impl Packager {
             ts,
             events: VecDeque::new(),
             generation: 0,
+            playlist_dirty: false,
             ended: false,
             max_extinf_rounded,
             max_part,
@@ -777,9 +778,11 @@ impl Packager {
         }
     }
 
+    /// The playlist changed; [`Event::PlaylistChanged`] is reported after every file of
+    /// this input, so a playlist rendered then never names a file not yet stored.
     fn changed(&mut self) {
         self.generation += 1;
-        self.events.push_back(Event::PlaylistChanged);
+        self.playlist_dirty = true;
     }
 
     /// The stream ended: closes the last segment and, for EVENT and VOD playlists (and live
@@ -799,7 +802,9 @@ impl Packager {
 
     /// Next thing to do; call until `None` after every input.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        self.events
+            .pop_front()
+            .or_else(|| std::mem::take(&mut self.playlist_dirty).then_some(Event::PlaylistChanged))
     }
 
     /// Bumped every time the playlist changes. A runtime can compare it to decide whether
