@@ -139,6 +139,27 @@ struct ActiveStream {
 /// every call; drain [`poll_event`](Self::poll_event) until `None` after every
 /// [`handle_input`](Self::handle_input). `connect` may be called at once: it is sent when the
 /// handshake completes.
+///
+/// ```no_run
+/// # use onair_rtmp_proto::{ClientEvent, ClientSession, ClientSessionConfig};
+/// # fn read(_: &mut [u8]) -> usize { 0 } fn write(_: &[u8]) {}
+/// let mut client = ClientSession::new(ClientSessionConfig::default(), 0, &[7; 1528]);
+/// client.connect("live", "rtmp://127.0.0.1/live").unwrap();
+/// client.publish("key?token=abc").unwrap(); // pipelined behind connect
+/// let (mut buf, mut out) = ([0u8; 4096], bytes::BytesMut::new());
+/// loop {
+///     client.poll_transmit(&mut out);
+///     write(&out);
+///     out.clear();
+///     let n = read(&mut buf);
+///     client.handle_input(&buf[..n]).unwrap();
+///     while let Some(event) = client.poll_event() {
+///         if let ClientEvent::PublishStarted { .. } = event {
+///             client.send_video(0, &[0x17, 0, 0, 0, 0]).unwrap();
+///         }
+///     }
+/// }
+/// ```
 pub struct ClientSession {
     config: ClientSessionConfig,
     handshake: Option<ClientHandshake>,

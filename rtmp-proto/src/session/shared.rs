@@ -151,8 +151,13 @@ impl Outbound {
         if self.queue.is_empty() {
             return false;
         }
-        out.extend_from_slice(&self.queue);
-        self.queue.clear();
+        if out.is_empty() {
+            // Hand the queue over instead of copying it (the common case).
+            std::mem::swap(out, &mut self.queue);
+        } else {
+            out.extend_from_slice(&self.queue);
+            self.queue.clear();
+        }
         true
     }
 

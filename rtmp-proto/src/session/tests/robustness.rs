@@ -270,3 +270,15 @@ fn status_objects_are_objects() {
     let cmd = CommandMessage::on_status("status", "X", "y");
     assert!(object_properties(&cmd.args[0]).is_some());
 }
+
+#[test]
+fn bad_handshake_is_an_error() {
+    let mut server = ServerSession::new(ServerSessionConfig::default(), 0, &[0; 1528]);
+    // Version 6 is RTMPE, not served.
+    let result = server.handle_input(&[6; 1537]);
+    assert!(matches!(result, Err(Error::Handshake(_))), "{result:?}");
+    assert!(server.is_closed());
+    let mut client = ClientSession::new(ClientSessionConfig::default(), 0, &[0; 1528]);
+    let result = client.handle_input(&[9; 3073]);
+    assert!(matches!(result, Err(Error::Handshake(_))), "{result:?}");
+}
