@@ -540,11 +540,13 @@ impl Packager {
             if let Some(wall) = self.wallclock.take() {
                 self.anchor = Some((wall, t));
             }
-            self.next_boundary = t;
         }
-        while self.next_boundary <= t {
-            self.next_boundary = self.next_boundary.saturating_add(self.target);
-        }
+        // Boundaries sit on multiples of the target duration in media time, not relative to
+        // the first frame, so renditions that joined at different times still cut together.
+        self.next_boundary = t
+            .div_euclid(self.target)
+            .saturating_add(1)
+            .saturating_mul(self.target);
         let msn = self.next_msn;
         let key = self.segment_key(msn);
         let pdt_ms = self

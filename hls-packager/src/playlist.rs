@@ -151,20 +151,29 @@ impl Packager {
             if s.discontinuity {
                 out.push_str("#EXT-X-DISCONTINUITY\n");
             }
-            if s.key.as_ref() != key {
-                key = s.key.as_ref();
-                if let Some(k) = key {
-                    let _ = writeln!(
-                        out,
-                        "#EXT-X-KEY:METHOD=AES-128,URI=\"{}\",IV=0x{:032X}",
-                        k.uri, k.iv
-                    );
-                }
-            }
             if s.map.as_deref() != map {
                 map = s.map.as_deref();
                 if let Some(m) = map {
+                    // An EXT-X-KEY applies to the EXT-X-MAP after it too (RFC 8216 4.3.2.4);
+                    // init segments are not encrypted, so close the key around the map.
+                    if key.is_some() {
+                        out.push_str("#EXT-X-KEY:METHOD=NONE\n");
+                        key = None;
+                    }
                     let _ = writeln!(out, "#EXT-X-MAP:URI=\"{m}\"");
+                }
+            }
+            if s.key.as_ref() != key {
+                key = s.key.as_ref();
+                match key {
+                    Some(k) => {
+                        let _ = writeln!(
+                            out,
+                            "#EXT-X-KEY:METHOD=AES-128,URI=\"{}\",IV=0x{:032X}",
+                            k.uri, k.iv
+                        );
+                    }
+                    None => out.push_str("#EXT-X-KEY:METHOD=NONE\n"),
                 }
             }
             if let Some(pdt) = s.pdt_ms {

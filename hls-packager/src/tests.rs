@@ -429,3 +429,35 @@ fn fs_store_renames_into_place() {
     assert!(!dir.join("a.m3u8").exists());
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn renditions_cut_at_the_same_pts_even_when_joining_late() {
+    let run = |from: i64| {
+        let mut p = Packager::new(PackagerConfig {
+            target_duration: Duration::from_secs(2),
+            kind: PlaylistKind::Vod,
+            ..PackagerConfig::default()
+        })
+        .unwrap();
+        p.add_track(video_track()).unwrap();
+        for i in from..300 {
+            p.push_frame(vframe(i, 30, 0)).unwrap();
+        }
+        p.finish().unwrap();
+        let (mut store, mut expired) = (MemoryStore::default(), Vec::new());
+        drain(&mut p, &mut store, &mut expired);
+        let s = check_media_playlist(&p.media_playlist(&PlaylistRequest::default())).unwrap();
+        // segment end times, in seconds
+        s.segments
+            .iter()
+            .scan(from as f64 / 30.0, |t, s| {
+                *t += s.1;
+                Some((*t * 1000.0).round() as i64)
+            })
+            .collect::<Vec<_>>()
+    };
+    let full = run(0);
+    let late = run(30);
+    assert_eq!(full, vec![2000, 4000, 6000, 8000, 10000]);
+    assert_eq!(late, full);
+}

@@ -160,8 +160,7 @@ fn package(name: &str, config: PackagerConfig) -> PathBuf {
     let out = work_dir().join(name);
     let _ = std::fs::remove_dir_all(&out);
     let mut store = FsStore::new(&out).unwrap();
-    if let Some(enc) = &config.encryption {
-        let _ = enc;
+    if config.encryption.is_some() {
         store.put("key0.bin", Bytes::from_static(&KEY)).unwrap();
     }
     let data = std::fs::read(input()).unwrap();
@@ -356,6 +355,30 @@ fn ts_encrypted() {
         .args(["-v", "error", "-show_entries", "stream=codec_name"])
         .arg(dir.join("seg0.ts")));
     assert!(!err.is_empty());
+}
+
+fn static_key() -> Option<EncryptionConfig> {
+    Some(EncryptionConfig {
+        rotate_every: 0,
+        keys: Box::new(StaticKey(AesKey {
+            key: KEY,
+            uri: "key0.bin".into(),
+        })),
+    })
+}
+
+#[test]
+fn fmp4_encrypted() {
+    let dir = package(
+        "fmp4-aes",
+        PackagerConfig {
+            encryption: static_key(),
+            ..config(SegmentFormat::Fmp4, 1.0, PlaylistKind::Vod)
+        },
+    );
+    let seg = std::fs::read(dir.join("seg0.m4s")).unwrap();
+    assert_ne!(&seg[4..8], b"moof", "encrypted segment is plain fMP4");
+    check_decodes(&dir);
 }
 
 #[test]
