@@ -45,8 +45,9 @@ struct ServerReplay {
     last_video_ms: u64,
 }
 
-/// Feeds the client's bytes to a server session in uneven pieces, accepting every request.
-fn replay_server(name: &str) -> ServerReplay {
+/// Feeds the client's bytes to a server session in uneven pieces (or all at once), accepting
+/// every request.
+fn replay_server(name: &str, all_at_once: bool) -> ServerReplay {
     let bytes = capture(name);
     let mut session = ServerSession::new(ServerSessionConfig::default(), 0, &[1; 1528]);
     let mut out = BytesMut::new();
@@ -55,7 +56,11 @@ fn replay_server(name: &str) -> ServerReplay {
     let mut step = 1;
     while pos < bytes.len() {
         // 1, 2, 3, ... 4000-byte pieces: every chunk boundary lands mid-input somewhere.
-        let end = (pos + step).min(bytes.len());
+        let end = if all_at_once {
+            bytes.len()
+        } else {
+            (pos + step).min(bytes.len())
+        };
         step = step % 4000 + 7;
         session
             .handle_input(&bytes[pos..end])
@@ -106,7 +111,7 @@ fn replay_server(name: &str) -> ServerReplay {
 
 #[test]
 fn ffmpeg_publish_through_server() {
-    let r = replay_server("ffmpeg_publish.c2s.bin");
+    let r = replay_server("ffmpeg_publish.c2s.bin", false);
     assert_eq!(r.connected_app.as_deref(), Some("live"));
     assert_eq!(r.publish, Some(("live".to_owned(), "cap1".to_owned())));
     // 120 H.264 frames and 188 AAC frames, plus the sequence headers and ffmpeg's AVC end of
@@ -126,8 +131,23 @@ fn ffmpeg_publish_through_server() {
 }
 
 #[test]
+fn whole_publish_in_one_read() {
+    // Publish, metadata and media in one input: what arrives before `accept` is kept for it.
+    for (name, metadata) in [
+        ("ffmpeg_publish.c2s.bin", 1),
+        ("gstreamer_publish.c2s.bin", 17),
+    ] {
+        let r = replay_server(name, true);
+        assert_eq!(r.video, [1, 120, 1], "{name}");
+        assert_eq!(r.audio, [1, 188], "{name}");
+        assert_eq!(r.metadata, metadata, "{name}");
+        assert_eq!(r.publish_ended, 1, "{name}");
+    }
+}
+
+#[test]
 fn gstreamer_publish_through_server() {
-    let r = replay_server("gstreamer_publish.c2s.bin");
+    let r = replay_server("gstreamer_publish.c2s.bin", false);
     assert_eq!(r.connected_app.as_deref(), Some("live"));
     assert_eq!(r.publish, Some(("live".to_owned(), "cap2".to_owned())));
     assert_eq!(r.video, [1, 120, 1]);
@@ -139,7 +159,7 @@ fn gstreamer_publish_through_server() {
 
 #[test]
 fn rtmpdump_play_through_server() {
-    let r = replay_server("rtmpdump_play.c2s.bin");
+    let r = replay_server("rtmpdump_play.c2s.bin", false);
     assert_eq!(r.play, Some(("live".to_owned(), "cap3".to_owned())));
     assert_eq!(r.connected_app.as_deref(), Some("live"));
     assert_eq!(r.play_ended, 1);
@@ -148,7 +168,7 @@ fn rtmpdump_play_through_server() {
 
 #[test]
 fn ffmpeg_play_through_server() {
-    let r = replay_server("ffmpeg_play.c2s.bin");
+    let r = replay_server("ffmpeg_play.c2s.bin", false);
     assert_eq!(r.play, Some(("live".to_owned(), "cap3".to_owned())));
     assert_eq!(r.connected_app.as_deref(), Some("live"));
     // ffmpeg sent deleteStream right behind play: accepting the cancelled request reports

@@ -128,6 +128,20 @@ pub enum ServerEvent {
     },
 }
 
+/// A request whose stream ended before the application answered it.
+#[derive(Debug)]
+struct Cancelled {
+    stream_id: MessageStreamId,
+    /// `Some` with what the publisher sent meanwhile; `None` for a play request.
+    publish: Option<Vec<ServerEvent>>,
+}
+
+/// Most events kept for a publisher the application has not answered yet (a client that
+/// doesn't wait for `NetStream.Publish.Start`, or a runtime that answers asynchronously).
+const MAX_EARLY_EVENTS: usize = 512;
+/// Most payload bytes kept for such a publisher; what comes beyond is dropped.
+const MAX_EARLY_BYTES: usize = 4 << 20;
+
 #[derive(Debug)]
 enum StreamState {
     /// Created by createStream, nothing requested yet.
@@ -135,6 +149,9 @@ enum StreamState {
     PublishPending {
         request: RequestId,
         key: StreamKey,
+        /// Media and metadata that arrived before the answer, delivered on accept.
+        early: Vec<ServerEvent>,
+        early_bytes: usize,
     },
     Publishing {
         key: StreamKey,
@@ -175,8 +192,9 @@ enum StreamState {
 /// }
 /// ```
 ///
-/// Media or data from a stream that is not an accepted publisher is ignored, as nginx-rtmp
-/// does. Unknown commands with a transaction id get an `_error`; they don't end the session.
+/// Media or data from a stream that is not a publisher is ignored, as nginx-rtmp does. What a
+/// publisher sends before its request is answered is kept (up to 512 messages / 4 MiB) and
+/// delivered after `accept`, dropped on `reject`. Unknown commands with a transaction id get an `_error`; they don't end the session.
 pub struct ServerSession {
     config: ServerSessionConfig,
     handshake: Option<ServerHandshake>,
@@ -186,9 +204,8 @@ pub struct ServerSession {
     app: Option<String>,
     streams: BTreeMap<u32, StreamState>,
     requests: HashMap<RequestId, MessageStreamId>,
-    /// Requests whose stream the peer closed before the application answered:
-    /// `(stream, was a publish)`.
-    cancelled: HashMap<RequestId, (MessageStreamId, bool)>,
+    /// Requests whose stream the peer closed before the application answered.
+    cancelled: HashMap<RequestId, Cancelled>,
     next_stream_id: u32,
     next_request: u64,
     closed: bool,
@@ -270,21 +287,26 @@ impl ServerSession {
     ///
     /// If the client closed the stream before the answer (a deleteStream right behind the
     /// play, as ffmpeg sends when it gives up), this succeeds without sending anything and
-    /// queues the matching `PublishEnded`/`PlayEnded`.
+    /// queues what a publisher sent meanwhile and then the matching
+    /// `PublishEnded`/`PlayEnded`.
     pub fn accept(&mut self, request: RequestId) -> Result<(), Error> {
-        if let Some((stream_id, publish)) = self.cancelled.remove(&request) {
-            self.events.push_back(if publish {
-                ServerEvent::PublishEnded { stream_id }
-            } else {
-                ServerEvent::PlayEnded { stream_id }
-            });
+        if let Some(Cancelled { stream_id, publish }) = self.cancelled.remove(&request) {
+            match publish {
+                Some(early) => {
+                    self.events.extend(early);
+                    self.events
+                        .push_back(ServerEvent::PublishEnded { stream_id });
+                }
+                None => self.events.push_back(ServerEvent::PlayEnded { stream_id }),
+            }
             return Ok(());
         }
         let stream_id = self.take_request(request)?;
         match self.streams.remove(&stream_id.0) {
-            Some(StreamState::PublishPending { key, .. }) => {
+            Some(StreamState::PublishPending { key, early, .. }) => {
                 self.streams
                     .insert(stream_id.0, StreamState::Publishing { key });
+                self.events.extend(early);
                 self.stream_begin(stream_id)?;
                 self.status(
                     stream_id,
@@ -500,11 +522,30 @@ impl ServerSession {
         }
     }
 
-    fn is_publishing(&self, stream_id: MessageStreamId) -> bool {
+    /// Whether media and data on `stream_id` are wanted: an accepted publisher, or one
+    /// waiting for the application's answer (kept until then).
+    fn takes_media(&self, stream_id: MessageStreamId) -> bool {
         matches!(
             self.streams.get(&stream_id.0),
-            Some(StreamState::Publishing { .. })
+            Some(StreamState::Publishing { .. } | StreamState::PublishPending { .. })
         )
+    }
+
+    /// Queues a media or metadata event of a publisher, or keeps it (bounded) until the
+    /// publish request is answered.
+    fn deliver(&mut self, stream_id: MessageStreamId, event: ServerEvent, size: usize) {
+        match self.streams.get_mut(&stream_id.0) {
+            Some(StreamState::Publishing { .. }) => self.events.push_back(event),
+            Some(StreamState::PublishPending {
+                early, early_bytes, ..
+            }) => {
+                if early.len() < MAX_EARLY_EVENTS && *early_bytes + size <= MAX_EARLY_BYTES {
+                    *early_bytes += size;
+                    early.push(event);
+                }
+            }
+            _ => {}
+        }
     }
 
     fn handle_media(
@@ -514,11 +555,12 @@ impl ServerSession {
         timestamp: RtmpTimestamp,
         data: Bytes,
     ) {
-        if !self.is_publishing(stream_id) {
+        if !self.takes_media(stream_id) {
             return;
         }
         let timestamp_ms = self.inbound.extend(stream_id, timestamp);
-        self.events.push_back(if type_id == MessageType::VIDEO {
+        let size = data.len();
+        let event = if type_id == MessageType::VIDEO {
             ServerEvent::Video {
                 stream_id,
                 timestamp_ms,
@@ -530,7 +572,8 @@ impl ServerSession {
                 timestamp_ms,
                 data,
             }
-        });
+        };
+        self.deliver(stream_id, event, size);
     }
 
     fn handle_data(
@@ -539,15 +582,16 @@ impl ServerSession {
         type_id: MessageType,
         payload: &[u8],
     ) -> Result<(), Error> {
-        if !self.is_publishing(stream_id) {
+        if !self.takes_media(stream_id) {
             return Ok(());
         }
         if let Some(DataMessage::Metadata { metadata, .. }) = DataMessage::parse(type_id, payload)?
         {
-            self.events.push_back(ServerEvent::Metadata {
+            let event = ServerEvent::Metadata {
                 stream_id,
                 metadata,
-            });
+            };
+            self.deliver(stream_id, event, payload.len());
         }
         Ok(())
     }

@@ -8,7 +8,7 @@ use crate::error::{Error, NameError, SessionError};
 use crate::session::names::{split_query, validate_app, RequestId, StreamKey, StreamName};
 use crate::session::shared::MAX_STREAMS;
 
-use super::{ServerEvent, ServerSession, StreamState};
+use super::{Cancelled, ServerEvent, ServerSession, StreamState};
 
 impl ServerSession {
     pub(super) fn handle_command(
@@ -52,25 +52,25 @@ impl ServerSession {
             "publish" => self.on_publish(stream_id, &command, app),
             "play" => self.on_play(stream_id, &command, app),
             "FCUnpublish" => {
-                let raw = command.first_string_arg().unwrap_or_default();
-                let (name, _) = split_query(raw);
-                let found = self.streams.iter().find_map(|(id, state)| match state {
-                    StreamState::Publishing { key } if key.as_str() == name => Some(*id),
-                    _ => None,
-                });
-                if let Some(id) = found {
-                    self.end_stream(MessageStreamId(id), false)?;
+                let name = command.first_string_arg().unwrap_or_default();
+                if let Some(id) = self.find_publisher(name) {
+                    self.end_stream(id, false)?;
                 }
                 self.result_if_asked(tx)
             }
             "deleteStream" => {
                 let id = match command.args.first() {
                     Some(Amf0Value::Number(n)) if *n >= 0.0 && *n <= f64::from(u32::MAX) => {
-                        *n as u32
+                        MessageStreamId(*n as u32)
                     }
-                    _ => stream_id.0,
+                    // GStreamer's rtmp2sink names the stream instead of giving its id.
+                    Some(Amf0Value::String(name)) => match self.find_publisher(name) {
+                        Some(id) => id,
+                        None => return Ok(()),
+                    },
+                    _ => stream_id,
                 };
-                self.end_stream(MessageStreamId(id), true)
+                self.end_stream(id, true)
             }
             "closeStream" => self.end_stream(stream_id, false),
             "getStreamLength" => {
@@ -86,6 +86,19 @@ impl ServerSession {
             }
             _ => Ok(()),
         }
+    }
+
+    /// The stream publishing (or asking to publish) `name` (`key?query`).
+    fn find_publisher(&self, name: &str) -> Option<MessageStreamId> {
+        let (name, _) = split_query(name);
+        self.streams.iter().find_map(|(id, state)| match state {
+            StreamState::Publishing { key } | StreamState::PublishPending { key, .. }
+                if key.as_str() == name =>
+            {
+                Some(MessageStreamId(*id))
+            }
+            _ => None,
+        })
     }
 
     fn result_if_asked(&mut self, tx: f64) -> Result<(), Error> {
@@ -124,13 +137,21 @@ impl ServerSession {
             Some(StreamState::Playing) => {
                 self.events.push_back(ServerEvent::PlayEnded { stream_id })
             }
-            Some(StreamState::PublishPending { request, .. }) => {
+            Some(StreamState::PublishPending { request, early, .. }) => {
                 self.requests.remove(&request);
-                self.cancelled.insert(request, (stream_id, true));
+                let cancelled = Cancelled {
+                    stream_id,
+                    publish: Some(early),
+                };
+                self.cancelled.insert(request, cancelled);
             }
             Some(StreamState::PlayPending { request, .. }) => {
                 self.requests.remove(&request);
-                self.cancelled.insert(request, (stream_id, false));
+                let cancelled = Cancelled {
+                    stream_id,
+                    publish: None,
+                };
+                self.cancelled.insert(request, cancelled);
             }
             Some(StreamState::Idle) | None => {}
         }
@@ -261,6 +282,8 @@ impl ServerSession {
             StreamState::PublishPending {
                 request,
                 key: key.clone(),
+                early: Vec::new(),
+                early_bytes: 0,
             },
         );
         self.events.push_back(ServerEvent::PublishRequested {

@@ -130,22 +130,71 @@ fn unknown_commands_get_error_and_session_survives() {
 }
 
 #[test]
-fn media_from_unaccepted_streams_is_ignored() {
+fn media_from_non_publishers_is_ignored_and_early_media_kept() {
     let mut pair = Pair::new();
     pair.connect();
+    pair.server_events.clear();
     pair.client.publish("pending").unwrap();
     pair.drive();
-    pair.server_events.clear();
-    // Stream 1 is pending, stream 7 doesn't exist, stream 0 is the connection.
+    let Some(ServerEvent::PublishRequested { request, .. }) = pair.server_events.pop() else {
+        panic!("no request");
+    };
+    // Stream 1 waits for the answer, stream 7 doesn't exist, stream 0 is the connection.
     for stream in [1, 7, 0] {
         pair.inject(MessageType::VIDEO, stream, 10, &[0x17, 1, 0, 0, 0]);
-        pair.inject(MessageType::AUDIO, stream, 10, &[0xaf, 1]);
+        pair.inject(MessageType::AUDIO, stream, 12, &[0xaf, 1]);
         let mut data = BytesMut::new();
         crate::metadata::DataMessage::write_set_data_frame(&[], &mut data);
         pair.inject(MessageType::DATA_AMF0, stream, 0, &data);
     }
     assert!(pair.server_events.is_empty(), "{:?}", pair.server_events);
     assert!(pair.server_error.is_none());
+    // Accepting delivers what stream 1 sent early, in order, and nothing else.
+    pair.server.accept(request).unwrap();
+    let mut events = Vec::new();
+    while let Some(e) = pair.server.poll_event() {
+        events.push(e);
+    }
+    match &events[..] {
+        [ServerEvent::Video {
+            timestamp_ms: 10, ..
+        }, ServerEvent::Audio {
+            timestamp_ms: 12, ..
+        }, ServerEvent::Metadata { stream_id, .. }] => assert_eq!(stream_id.0, 1),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn early_media_is_bounded_and_dropped_on_reject() {
+    let mut pair = Pair::new();
+    pair.connect();
+    pair.client.publish("flood").unwrap();
+    pair.drive();
+    let Some(ServerEvent::PublishRequested { request, .. }) = pair.server_events.pop() else {
+        panic!("no request");
+    };
+    for i in 0..600 {
+        pair.inject(MessageType::VIDEO, 1, i, &[0x27, 1, 0, 0, 0]);
+    }
+    pair.server.accept(request).unwrap();
+    let mut kept = 0;
+    while let Some(e) = pair.server.poll_event() {
+        assert!(matches!(e, ServerEvent::Video { .. }));
+        kept += 1;
+    }
+    assert_eq!(kept, 512);
+
+    let mut pair = Pair::new();
+    pair.connect();
+    pair.client.publish("refused").unwrap();
+    pair.drive();
+    let Some(ServerEvent::PublishRequested { request, .. }) = pair.server_events.pop() else {
+        panic!("no request");
+    };
+    pair.inject(MessageType::VIDEO, 1, 0, &[0x17, 0, 0, 0, 0]);
+    pair.server.reject(request, "no").unwrap();
+    assert_eq!(pair.server.poll_event(), None);
 }
 
 #[test]
