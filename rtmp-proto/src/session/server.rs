@@ -538,11 +538,9 @@ impl ServerSession {
             Some(StreamState::Publishing { .. }) => self.events.push_back(event),
             Some(StreamState::PublishPending {
                 early, early_bytes, ..
-            }) => {
-                if early.len() < MAX_EARLY_EVENTS && *early_bytes + size <= MAX_EARLY_BYTES {
-                    *early_bytes += size;
-                    early.push(event);
-                }
+            }) if early.len() < MAX_EARLY_EVENTS && *early_bytes + size <= MAX_EARLY_BYTES => {
+                *early_bytes += size;
+                early.push(event);
             }
             _ => {}
         }
