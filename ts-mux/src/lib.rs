@@ -25,9 +25,10 @@
 //! - AAC (0x0F): an ADTS header built from the AudioSpecificConfig before every frame.
 //! - MP3 (0x03): frames as they are.
 //! - Opus (0x06, PES stream id private_stream_1): a registration descriptor `Opus` and the
-//!   DVB extension descriptor carrying the `opus_audio_descriptor` in the PMT, and every
-//!   packet behind an `opus_control_header` (0x7FE0 then the size), as ETSI TS 102 366's
-//!   Opus counterpart and FFmpeg do.
+//!   DVB extension descriptor carrying the `opus_audio_descriptor` (channel count) in the
+//!   PMT, and every packet behind an `opus_control_header` (11-bit sync 0x3FF, no trim
+//!   fields, then the size in 0xFF-continued bytes), the ETSI Opus-in-TS carriage that FFmpeg
+//!   reads and writes.
 //!
 //! # Example
 //!

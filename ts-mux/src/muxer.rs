@@ -742,6 +742,62 @@ mod tests {
     }
 
     #[test]
+    fn hevc_gets_its_aud_and_vps_sps_pps_before_irap() {
+        let mut rec =
+            hex!("01 01 60 00 00 00 b0 00 00 00 00 00 5d f0 00 fc fd f8 f8 00 00 0f 03").to_vec();
+        for (t, nal) in [
+            (32u8, &[0x40u8, 0x01][..]),
+            (33, &[0x42, 0x01]),
+            (34, &[0x44, 0x01]),
+        ] {
+            rec.extend_from_slice(&[0x80 | t, 0, 1, 0, nal.len() as u8]);
+            rec.extend_from_slice(nal);
+        }
+        let config = onair_media_types::HevcConfig::parse(Bytes::from(rec))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut m = muxer();
+        let track = TrackInfo {
+            id: TrackId(0),
+            timescale: 1000,
+            config: CodecConfig::Hevc(config),
+        };
+        assert_eq!(m.add_track(&track).map(Pid::get), Ok(0x100));
+        let mut out = Vec::new();
+        // CRA picture (type 21): 0x2a 0x01.
+        let mut frame = video(0, 0, true, &hex!("00 00 00 03 2a 01 af"));
+        frame.codec = CodecId::H265;
+        assert!(m.write_frame(&frame, &mut out).is_ok());
+        let pes = pes_of(&out, 0x100);
+        assert_eq!(
+            &pes[0][14..],
+            &hex!("00 00 00 01 46 01 50 00 00 00 01 40 01 00 00 00 01 42 01 00 00 00 01 44 01 00 00 00 01 2a 01 af")
+        );
+        // The PMT names stream type 0x24.
+        assert_eq!(&out[188 + 17..188 + 20], &hex!("24 e1 00"));
+    }
+
+    #[test]
+    fn a_late_track_bumps_the_pmt_version() {
+        let mut m = muxer();
+        let _ = m.add_track(&avc_track());
+        let mut out = Vec::new();
+        let _ = m.write_frame(&video(0, 0, true, &hex!("00 00 00 01 65")), &mut out);
+        assert_eq!(out[188 + 10], 0xc1, "version 0");
+        let aac = TrackInfo {
+            id: TrackId(1),
+            timescale: 48_000,
+            config: CodecConfig::Aac(AacConfig::new(2, 3, 2)),
+        };
+        assert_eq!(m.add_track(&aac).map(Pid::get), Ok(0x101));
+        let at = out.len();
+        let _ = m.write_frame(&video(40, 40, false, &hex!("00 00 00 01 41")), &mut out);
+        assert_eq!(&out[at..at + 4], &hex!("47 40 00 11"), "PAT again");
+        assert_eq!(out[at + 188 + 10], 0xc3, "PMT version 1");
+        // Re-announcing a track with the same codec keeps its PID.
+        assert_eq!(m.add_track(&aac).map(Pid::get), Ok(0x101));
+    }
+
+    #[test]
     fn bad_input_gives_typed_errors() {
         let mut m = muxer();
         let _ = m.add_track(&avc_track());
