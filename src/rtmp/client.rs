@@ -69,6 +69,15 @@ impl RtmpClient {
         tc_url: &str,
     ) -> Result<Self, ClientError> {
         let socket = TcpStream::connect(addr).await?;
+        Self::connect_over(socket, app, tc_url).await
+    }
+
+    /// Like [`RtmpClient::connect`] over a socket the caller connected (and tuned).
+    pub async fn connect_over(
+        socket: TcpStream,
+        app: &str,
+        tc_url: &str,
+    ) -> Result<Self, ClientError> {
         let _ = socket.set_nodelay(true);
         let mut random = [0u8; 1528];
         rand::thread_rng().fill_bytes(&mut random);

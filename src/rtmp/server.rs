@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use onair_rtmp_proto::ServerSessionConfig;
-use tokio::net::{TcpListener, ToSocketAddrs};
+use tokio::net::{TcpListener, TcpSocket, ToSocketAddrs};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::{info, warn};
@@ -34,6 +34,9 @@ pub struct RtmpServerConfig {
     pub shutdown_grace: Duration,
     /// Connections beyond this many are refused at once.
     pub max_connections: usize,
+    /// `SO_SNDBUF` of every connection (None: the system's autotuning). A small buffer makes
+    /// a slow player's backlog show in its queue sooner instead of in the kernel.
+    pub send_buffer_size: Option<u32>,
 }
 
 impl Default for RtmpServerConfig {
@@ -45,6 +48,7 @@ impl Default for RtmpServerConfig {
             idle_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),
             max_connections: 1024,
+            send_buffer_size: None,
         }
     }
 }
@@ -89,7 +93,24 @@ impl<H: RtmpHandler> RtmpServer<H> {
         config: RtmpServerConfig,
         handler: H,
     ) -> io::Result<Self> {
-        let listener = TcpListener::bind(addr).await?;
+        let listener = match config.send_buffer_size {
+            None => TcpListener::bind(addr).await?,
+            Some(size) => {
+                let addr = tokio::net::lookup_host(addr).await?.next().ok_or_else(|| {
+                    io::Error::new(io::ErrorKind::InvalidInput, "no address to bind")
+                })?;
+                let socket = if addr.is_ipv4() {
+                    TcpSocket::new_v4()?
+                } else {
+                    TcpSocket::new_v6()?
+                };
+                socket.set_reuseaddr(true)?;
+                // accepted sockets inherit the listener's buffer sizes
+                socket.set_send_buffer_size(size)?;
+                socket.bind(addr)?;
+                socket.listen(1024)?
+            }
+        };
         Ok(Self {
             listener,
             shared: Arc::new(Shared {

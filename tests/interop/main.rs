@@ -7,5 +7,7 @@
 #![allow(clippy::print_stderr)]
 
 mod nginx;
+mod players;
 mod server;
+mod signals;
 mod util;

@@ -199,15 +199,19 @@ pub(crate) struct TestServer {
 
 impl TestServer {
     pub(crate) async fn start(record_dir: Option<&Path>) -> Result<Self> {
+        let mut config = RtmpServerConfig::default();
+        if let Some(dir) = record_dir {
+            config = config.with_record_dir(dir);
+        }
+        Self::start_with(config).await
+    }
+
+    pub(crate) async fn start_with(config: RtmpServerConfig) -> Result<Self> {
         // RUST_LOG=onair=debug shows the server's logs with --nocapture
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .with_test_writer()
             .try_init();
-        let mut config = RtmpServerConfig::default();
-        if let Some(dir) = record_dir {
-            config = config.with_record_dir(dir);
-        }
         let server = RtmpServer::bind("127.0.0.1:0", config, AcceptAll).await?;
         let addr = server.local_addr()?;
         let (tx, rx) = oneshot::channel::<()>();
