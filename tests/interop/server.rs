@@ -220,23 +220,59 @@ async fn ffmpeg9_publishes_hevc_opus_enhanced_rtmp() -> Result<()> {
     let rec = dir.path().join("rec");
     let server = TestServer::start(Some(&rec)).await?;
     let url = server.url("live/hevc");
-    run_ok(
+    let publisher = {
+        let (ffmpeg9, src, url) = (ffmpeg9.clone(), src.clone(), url.clone());
+        tokio::spawn(async move {
+            run_ok(
+                &ffmpeg9,
+                &[
+                    "-v",
+                    "error",
+                    "-re",
+                    "-i",
+                    path_str(&src)?,
+                    "-c",
+                    "copy",
+                    "-f",
+                    "flv",
+                    &url,
+                ],
+                Duration::from_secs(30),
+            )
+            .await
+        })
+    };
+    // FFmpeg 9 also plays the Enhanced RTMP stream live from the server.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let player = run(
         &ffmpeg9,
         &[
             "-v",
             "error",
-            "-re",
+            "-nostats",
             "-i",
-            path_str(&src)?,
-            "-c",
-            "copy",
-            "-f",
-            "flv",
             &url,
+            "-t",
+            "2",
+            "-progress",
+            "pipe:1",
+            "-f",
+            "null",
+            "-",
         ],
-        Duration::from_secs(30),
+        Duration::from_secs(20),
     )
     .await?;
+    ensure!(player.success, "FFmpeg 9 player failed: {}", player.stderr);
+    ensure!(
+        player.stderr.trim().is_empty(),
+        "FFmpeg 9 player reported: {}",
+        player.stderr
+    );
+    let played = last_progress_frames(&player.stdout);
+    eprintln!("FFmpeg 9 played HEVC+Opus live and decoded {played} frames cleanly");
+    assert!(played >= 25, "played {played} frames");
+    publisher.await??;
     server.stop().await?;
     let recording = rec.join("live/hevc.flv");
     let frames = decode_clean(&ffmpeg9, &recording).await?;
