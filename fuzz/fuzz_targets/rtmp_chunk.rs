@@ -6,8 +6,8 @@ use arbitrary::{Arbitrary, Unstructured};
 use bytes::{Bytes, BytesMut};
 use libfuzzer_sys::fuzz_target;
 use onair_rtmp_proto::{
-    ChunkDecoder, ChunkDecoderConfig, ChunkEncoder, ChunkStreamId, MessageStreamId,
-    MessageType, RawMessage, RtmpTimestamp,
+    ChunkDecoder, ChunkDecoderConfig, ChunkEncoder, ChunkStreamId, MessageStreamId, MessageType,
+    RawMessage, RtmpTimestamp,
 };
 
 const SMALL: ChunkDecoderConfig = ChunkDecoderConfig {
@@ -63,17 +63,32 @@ fn round_trip(data: &[u8]) {
     let mut wire = BytesMut::new();
     let mut sent = Vec::new();
     let mut last_ts = 0u32;
-    while let Ok(op) = Op::arbitrary(&mut u) {
+    // `arbitrary` keeps producing default values from exhausted input: stop by hand
+    while !u.is_empty() {
+        let Ok(op) = Op::arbitrary(&mut u) else {
+            break;
+        };
         let message = match op {
-            Op::Message { csid, timestamp, type_id, stream_id, len, fill } => {
+            Op::Message {
+                csid,
+                timestamp,
+                type_id,
+                stream_id,
+                len,
+                fill,
+            } => {
                 // types 1 and 2 change the decoder's state; they get their own op
-                let type_id = if type_id == 1 || type_id == 2 { 8 } else { type_id };
+                let type_id = if type_id == 1 || type_id == 2 {
+                    8
+                } else {
+                    type_id
+                };
                 RawMessage {
                     csid: ChunkStreamId(3 + u32::from(csid)),
                     timestamp: RtmpTimestamp(timestamp),
                     type_id: MessageType(type_id),
                     stream_id: MessageStreamId(stream_id),
-                    payload: Bytes::from(vec![fill; usize::from(len) % 5000]),
+                    payload: Bytes::from(vec![fill; usize::from(len) % 1500]),
                 }
             }
             Op::SmallTimestep { csid, step, len } => RawMessage {
@@ -84,7 +99,8 @@ fn round_trip(data: &[u8]) {
                 payload: Bytes::from(vec![len; usize::from(len)]),
             },
             Op::SetChunkSize(size) => {
-                let size = u32::from(size).max(1);
+                // small sizes exercise many chunks per message; 0 is invalid
+                let size = u32::from(size % 4096).max(1);
                 let m = RawMessage {
                     csid: ChunkStreamId::PROTOCOL_CONTROL,
                     timestamp: RtmpTimestamp(0),

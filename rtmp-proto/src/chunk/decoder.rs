@@ -115,6 +115,8 @@ pub struct ChunkDecoder {
     streams: Vec<StreamState>,
     partials: usize,
     bytes_received: u64,
+    /// Index in `streams` of the chunk stream of the last chunk.
+    last_index: usize,
 }
 
 impl ChunkDecoder {
@@ -127,6 +129,7 @@ impl ChunkDecoder {
             streams: Vec::new(),
             partials: 0,
             bytes_received: 0,
+            last_index: 0,
         }
     }
 
@@ -167,6 +170,14 @@ impl ChunkDecoder {
     }
 
     fn find(&self, csid: u32) -> Option<usize> {
+        // Consecutive chunks mostly belong to the same stream: try the last one first.
+        if self
+            .streams
+            .get(self.last_index)
+            .is_some_and(|s| s.csid == csid)
+        {
+            return Some(self.last_index);
+        }
         self.streams.iter().position(|s| s.csid == csid)
     }
 
@@ -308,6 +319,7 @@ impl ChunkDecoder {
                 self.streams.len() - 1
             }
         };
+        self.last_index = index;
         let Some(state) = self.streams.get_mut(index) else {
             return Err(ChunkError::MissingPreviousHeader { csid });
         };
