@@ -159,3 +159,89 @@ fn write_loop(
         duration_ms,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use bytes::Bytes;
+    use onair_rtmp_proto::amf0::{self, Amf0Value};
+    use onair_rtmp_proto::flv::{FlvReader, FlvTagType};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn finish_patches_duration_and_filesize_and_never_overwrites() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for round in 0..2 {
+            let r = Recorder::start(dir.path(), "live", "k").expect("start");
+            r.metadata(Arc::new(vec![("width".into(), Amf0Value::Number(640.0))]))
+                .await;
+            r.media(MediaPacket::video(
+                1000,
+                Bytes::from_static(&[0x17, 0, 0, 0, 0]),
+            ))
+            .await;
+            r.media(MediaPacket::video(
+                1000,
+                Bytes::from_static(&[0x17, 1, 0, 0, 0, 9]),
+            ))
+            .await;
+            r.media(MediaPacket::audio(
+                1020,
+                Bytes::from_static(&[0xaf, 1, 0x21]),
+            ))
+            .await;
+            r.media(MediaPacket::video(
+                3500,
+                Bytes::from_static(&[0x27, 1, 0, 0, 0, 9]),
+            ))
+            .await;
+            let summary = r.finish().await.expect("finish");
+            let name = if round == 0 { "k.flv" } else { "k-1.flv" };
+            assert_eq!(summary.path, dir.path().join("live").join(name));
+            assert_eq!(summary.tags, 4);
+            assert_eq!(summary.duration_ms, 2500);
+
+            let bytes = std::fs::read(&summary.path).expect("read");
+            let mut reader = FlvReader::from_bytes(bytes.clone());
+            reader.read_header().expect("header");
+            let meta = reader.next_tag().expect("tag").expect("metadata tag");
+            assert_eq!(meta.tag_type, FlvTagType::Script);
+            let values = amf0::decode_all(&meta.data).expect("amf0");
+            let props = values[1].properties().expect("props");
+            let get = |k: &str| {
+                props
+                    .iter()
+                    .find(|(n, _)| n == k)
+                    .and_then(|(_, v)| v.as_number())
+            };
+            assert_eq!(get("width"), Some(640.0));
+            assert_eq!(get("duration"), Some(2.5));
+            assert_eq!(get("filesize"), Some(bytes.len() as f64));
+            let mut timestamps = Vec::new();
+            while let Some(tag) = reader.next_tag().expect("tag") {
+                timestamps.push(tag.timestamp);
+            }
+            assert_eq!(timestamps, vec![1000, 1000, 1020, 3500]);
+        }
+    }
+
+    #[test]
+    fn refuses_names_that_escape() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert!(matches!(
+            Recorder::start(dir.path(), "live", "../x"),
+            Err(RecordError::Name(_))
+        ));
+        assert!(matches!(
+            Recorder::start(dir.path(), "..", "x"),
+            Err(RecordError::Name(_))
+        ));
+        assert!(matches!(
+            Recorder::start(dir.path(), "live/../..", "x"),
+            Err(RecordError::Name(_))
+        ));
+        assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 0);
+    }
+}

@@ -176,3 +176,29 @@ async fn a_slow_player_is_cut_off_and_a_fast_one_gets_everything() -> Result<()>
     server.stop().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_publisher_for_a_live_name_is_rejected() -> Result<()> {
+    let server = TestServer::start(None).await?;
+    let tc_url = server.url("live");
+    let mut first = RtmpClient::connect(server.addr, "live", &tc_url).await?;
+    first.publish("dup").await?;
+    let mut second = RtmpClient::connect(server.addr, "live", &tc_url).await?;
+    match second.publish("dup").await {
+        Err(ClientError::Rejected { code, description }) => {
+            eprintln!("second publisher refused: {code} ({description})");
+            assert_eq!(code, "NetStream.Publish.BadName");
+        }
+        other => bail!("second publisher not refused: {other:?}"),
+    }
+    // the same key in another app is another stream
+    let mut other_app = RtmpClient::connect(server.addr, "other", &server.url("other")).await?;
+    other_app.publish("dup").await?;
+    // once the first leaves, the name is free again
+    first.close().await?;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut third = RtmpClient::connect(server.addr, "live", &tc_url).await?;
+    third.publish("dup").await?;
+    server.stop().await?;
+    Ok(())
+}
