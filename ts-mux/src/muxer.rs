@@ -402,7 +402,8 @@ impl TsMuxer {
                         .filter(|e| *e <= data.len())
                         .ok_or_else(|| truncated.clone())?;
                     pos = end;
-                    let Some(&first) = data.get(start) else {
+                    // Empty NAL units are dropped (the byte at `start` belongs to the next).
+                    let Some(&first) = data.get(start).filter(|_| len > 0) else {
                         continue;
                     };
                     match classify(*hevc, first) {
@@ -629,6 +630,21 @@ mod tests {
             &pes[0][14..],
             &hex!("00 00 00 01 09 f0 00 00 00 01 67 42 00 00 00 01 68 ce 00 00 00 01 65")
         );
+    }
+
+    #[test]
+    fn empty_nal_units_are_dropped() {
+        let mut m = muxer();
+        let _ = m.add_track(&avc_track());
+        let mut out = Vec::new();
+        let frame = video(0, 0, false, &hex!("00 00 00 00 00 00 00 02 41 9a"));
+        let mut key = frame.clone();
+        key.keyframe = true;
+        key.data = Bytes::from_static(&hex!("00 00 00 01 65"));
+        assert!(m.write_frame(&key, &mut out).is_ok());
+        assert!(m.write_frame(&frame, &mut out).is_ok());
+        let pes = pes_of(&out, 0x100);
+        assert_eq!(&pes[1][14..], &hex!("00 00 00 01 09 f0 00 00 00 01 41 9a"));
     }
 
     #[test]
