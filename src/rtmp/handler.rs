@@ -53,6 +53,24 @@ impl Rejection {
 /// Decides which publishers and players are accepted, and maps a secret publish key to the
 /// public name players use. Called on the connection's task: keep it quick (look-ups in
 /// memory), or do slow checks before the key reaches the server.
+///
+/// ```
+/// use onair::rtmp::{PublishRequest, Rejection, RtmpHandler};
+/// use onair::rtmp_proto::StreamName;
+///
+/// /// Publishers need a known key; players only ever see the public name.
+/// struct Keys;
+///
+/// impl RtmpHandler for Keys {
+///     fn on_publish(&self, request: &PublishRequest<'_>) -> Result<StreamName, Rejection> {
+///         match (request.app, request.key.as_str()) {
+///             ("live", "s3cr3t-k3y") => StreamName::new("studio", 256)
+///                 .map_err(|_| Rejection::new("bad public name")),
+///             _ => Err(Rejection::new("unknown stream key")),
+///         }
+///     }
+/// }
+/// ```
 pub trait RtmpHandler: Send + Sync + 'static {
     /// Accepts a publisher and returns the public name its stream is played under, or refuses
     /// it. The default accepts everyone and makes the key the public name.

@@ -202,3 +202,67 @@ async fn a_second_publisher_for_a_live_name_is_rejected() -> Result<()> {
     server.stop().await?;
     Ok(())
 }
+
+/// Publishers use a secret key; players use the public name the application maps it to.
+struct StudioKeys;
+
+impl onair::rtmp::RtmpHandler for StudioKeys {
+    fn on_publish(
+        &self,
+        request: &onair::rtmp::PublishRequest<'_>,
+    ) -> Result<onair::rtmp_proto::StreamName, onair::rtmp::Rejection> {
+        if request.key.as_str() == "s3cr3t" && request.query.and_then(|q| q.get("t")) == Some("1") {
+            onair::rtmp_proto::StreamName::new("studio", 256)
+                .map_err(|_| onair::rtmp::Rejection::new("bad name"))
+        } else {
+            Err(onair::rtmp::Rejection::new("unknown stream key"))
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn players_use_the_public_name_never_the_key() -> Result<()> {
+    let src = h264_aac_10s()?;
+    let tags = read_flv_tags(&src)?;
+    let server = TestServer::start_with_handler(RtmpServerConfig::default(), StudioKeys).await?;
+    let tc_url = server.url("live");
+
+    let mut intruder = RtmpClient::connect(server.addr, "live", &tc_url).await?;
+    match intruder.publish("guess?t=1").await {
+        Err(ClientError::Rejected { description, .. }) => {
+            assert_eq!(description, "unknown stream key")
+        }
+        other => bail!("unknown key accepted: {other:?}"),
+    }
+
+    let mut by_name = RtmpClient::connect(server.addr, "live", &tc_url).await?;
+    by_name.play("studio").await?;
+    let mut by_key = RtmpClient::connect(server.addr, "live", &tc_url).await?;
+    by_key.play("s3cr3t").await?;
+
+    let mut publisher = RtmpClient::connect(server.addr, "live", &tc_url).await?;
+    publisher.publish("s3cr3t?t=1").await?;
+    let (video, audio) = publish_tags(&mut publisher, &tags, 100).await?;
+    publisher.close().await?;
+
+    let events = play_until_end(&mut by_name).await?;
+    let media = events
+        .iter()
+        .filter(|e| matches!(e, ClientEvent::Video { .. } | ClientEvent::Audio { .. }))
+        .count();
+    assert_eq!(media, video + audio, "the public name plays the stream");
+    let nothing = tokio::time::timeout(Duration::from_millis(500), async {
+        loop {
+            match by_key.next_event().await {
+                Ok(ClientEvent::Video { .. } | ClientEvent::Audio { .. }) => return true,
+                Ok(_) => {}
+                Err(_) => return false,
+            }
+        }
+    })
+    .await;
+    assert!(!matches!(nothing, Ok(true)), "the key must not be playable");
+    eprintln!("public name played {media} tags; the secret key played none");
+    server.stop().await?;
+    Ok(())
+}

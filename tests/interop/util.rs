@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::{bail, ensure, Context, Result};
-use onair::rtmp::{AcceptAll, RtmpServer, RtmpServerConfig};
+use onair::rtmp::{AcceptAll, RtmpHandler, RtmpServer, RtmpServerConfig};
 use tokio::process::Command;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -207,12 +207,19 @@ impl TestServer {
     }
 
     pub(crate) async fn start_with(config: RtmpServerConfig) -> Result<Self> {
+        Self::start_with_handler(config, AcceptAll).await
+    }
+
+    pub(crate) async fn start_with_handler(
+        config: RtmpServerConfig,
+        handler: impl RtmpHandler,
+    ) -> Result<Self> {
         // RUST_LOG=onair=debug shows the server's logs with --nocapture
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .with_test_writer()
             .try_init();
-        let server = RtmpServer::bind("127.0.0.1:0", config, AcceptAll).await?;
+        let server = RtmpServer::bind("127.0.0.1:0", config, handler).await?;
         let addr = server.local_addr()?;
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(server.run_until(async move {
