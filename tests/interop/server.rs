@@ -494,3 +494,46 @@ async fn shutdown_finalizes_live_recordings() -> Result<()> {
     assert_eq!(filesize, std::fs::metadata(&recording)?.len() as f64);
     Ok(())
 }
+
+/// A publisher whose connection just drops (no FCUnpublish/deleteStream) still leaves a
+/// complete recording, and the name is free for the next publisher.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_publisher_leaves_a_finalized_recording() -> Result<()> {
+    let src = h264_aac_10s()?;
+    let tags = read_flv_tags(&src)?;
+    let dir = test_dir("dropped")?;
+    let rec = dir.path().join("rec");
+    let server = TestServer::start(Some(&rec)).await?;
+    let mut client = RtmpClient::connect(server.addr, "live", &server.url("live")).await?;
+    client.publish("gone").await?;
+    let (video, audio) = publish_tags(&mut client, &tags, 250).await?;
+    drop(client);
+    let recording = rec.join("live/gone.flv");
+    // finalized while the server keeps running
+    let mut finalized = None;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if let Ok((duration, filesize)) = recorded_duration_and_size(&recording) {
+            if filesize > 0.0 {
+                finalized = Some((duration, filesize));
+                break;
+            }
+        }
+    }
+    let (duration, filesize) = finalized.ok_or_else(|| anyhow::anyhow!("not finalized"))?;
+    let (v, a) = probe_packets(&recording).await?;
+    eprintln!(
+        "dropped publisher: {} video / {} audio packets, duration {duration} s, filesize {filesize}",
+        v.len(),
+        a.len()
+    );
+    assert_eq!(v.len() + 1, video);
+    assert_eq!(a.len() + 1, audio);
+    assert_eq!(filesize, std::fs::metadata(&recording)?.len() as f64);
+    let mut again = RtmpClient::connect(server.addr, "live", &server.url("live")).await?;
+    again.publish("gone").await?;
+    again.close().await?;
+    server.stop().await?;
+    assert!(rec.join("live/gone-1.flv").is_file());
+    Ok(())
+}
