@@ -1,7 +1,8 @@
 //! `cargo run --release --example package -- IN OUTDIR [--segment SECS] [--part SECS]
 //! [--window N | --vod] [--low-latency] [--fmp4] [--encrypt] [--realtime]`
 //!
-//! Packages an FLV or MP4 file (H.264/H.265 + AAC/MP3/Opus) as HLS with onair's
+//! Packages an FLV (read with rtmp-proto's `FlvReader` and `MediaDemuxer`) or MP4 file
+//! (H.264/H.265 + AAC/MP3/Opus) as HLS with onair's
 //! hls-packager: writes `OUTDIR/index.m3u8`, its segments (MPEG-TS, or fMP4 with `--fmp4`;
 //! `--low-latency` adds LL-HLS partial segments and implies fMP4), `OUTDIR/master.m3u8` with
 //! the measured bandwidth, and with `--encrypt` the AES-128 key file `key.bin` that the
@@ -18,10 +19,8 @@ use onair_hls_packager::{
     drive, master_playlist, AesKey, EncryptionConfig, FsStore, Packager, PackagerConfig,
     PlaylistKind, Retention, SegmentFormat, StaticKey, Store, Variant,
 };
-use onair_media_types::{
-    AacConfig, AvcConfig, CodecConfig, CodecId, Frame, HevcConfig, Mp3Config, TrackId, TrackInfo,
-};
-use onair_rtmp_proto::flv::{FlvReader, FlvTagType};
+use onair_media_types::{Frame, TrackInfo};
+use onair_rtmp_proto::flv::{FlvReader, FlvTagType, MediaDemuxer, MediaEvent};
 
 #[path = "remux/mp4.rs"]
 #[allow(dead_code)]
@@ -62,119 +61,47 @@ struct Args {
     realtime: bool,
 }
 
-/// Tracks and frames (in decode order across tracks) of an FLV file with legacy AVC/AAC/MP3
-/// or Enhanced RTMP HEVC tags.
-fn read_flv(file: Bytes) -> Result<(Vec<TrackInfo>, Vec<Frame>), BoxError> {
+/// What the input says, in order: a track (or its new configuration), or a frame.
+enum Item {
+    Track(TrackInfo),
+    Frame(Frame),
+}
+
+/// Reads an FLV file through rtmp-proto's `FlvReader` and `MediaDemuxer`. Returns the items
+/// and the number of tags the demuxer refused (e.g. frames before their sequence header).
+fn read_flv(file: Bytes) -> Result<(Vec<Item>, u64), BoxError> {
     let mut reader = FlvReader::from_bytes(file);
     reader.read_header()?;
-    let (mut tracks, mut frames) = (Vec::<TrackInfo>::new(), Vec::new());
-    let add = |info: TrackInfo, tracks: &mut Vec<TrackInfo>| {
-        tracks.retain(|t| t.id != info.id);
-        tracks.push(info);
-    };
+    let mut demuxer = MediaDemuxer::new();
+    let (mut items, mut refused) = (Vec::new(), 0);
     while let Some(tag) = reader.next_tag()? {
-        let b = tag.data;
-        let ts = i64::from(tag.timestamp);
-        match tag.tag_type {
-            FlvTagType::Video if b.len() >= 5 && b[0] & 0x0f == 7 => {
-                let cts = i64::from(i32::from_be_bytes([b[2], b[3], b[4], 0]) >> 8);
-                match b[1] {
-                    0 => add(
-                        TrackInfo {
-                            id: TrackId(0),
-                            timescale: 1000,
-                            config: CodecConfig::Avc(AvcConfig::parse(b.slice(5..))?),
-                        },
-                        &mut tracks,
-                    ),
-                    1 => frames.push(video_frame(
-                        CodecId::H264,
-                        ts,
-                        cts,
-                        b[0] >> 4 == 1,
-                        b.slice(5..),
-                    )),
-                    _ => {}
-                }
+        let ts = u64::from(tag.timestamp);
+        let pushed = match tag.tag_type {
+            FlvTagType::Video => demuxer.push_video(ts, &tag.data),
+            FlvTagType::Audio => demuxer.push_audio(ts, &tag.data),
+            _ => Ok(()),
+        };
+        if pushed.is_err() {
+            refused += 1;
+        }
+        while let Some(event) = demuxer.poll_event() {
+            match event {
+                MediaEvent::Track(info) => items.push(Item::Track(info)),
+                MediaEvent::Frame(frame) => items.push(Item::Frame(frame)),
+                _ => {}
             }
-            // Enhanced RTMP: IsExHeader, packet type in the low nibble, FourCC hvc1.
-            FlvTagType::Video if b.len() >= 5 && b[0] & 0x80 != 0 && &b[1..5] == b"hvc1" => {
-                let key = (b[0] >> 4) & 0x07 == 1;
-                match b[0] & 0x0f {
-                    0 => add(
-                        TrackInfo {
-                            id: TrackId(0),
-                            timescale: 1000,
-                            config: CodecConfig::Hevc(HevcConfig::parse(b.slice(5..))?),
-                        },
-                        &mut tracks,
-                    ),
-                    1 if b.len() >= 8 => {
-                        let cts = i64::from(i32::from_be_bytes([b[5], b[6], b[7], 0]) >> 8);
-                        frames.push(video_frame(CodecId::H265, ts, cts, key, b.slice(8..)));
-                    }
-                    3 => frames.push(video_frame(CodecId::H265, ts, 0, key, b.slice(5..))),
-                    _ => {}
-                }
-            }
-            FlvTagType::Audio if b.len() >= 2 && b[0] >> 4 == 10 => match b[1] {
-                0 => add(
-                    TrackInfo {
-                        id: TrackId(1),
-                        timescale: 1000,
-                        config: CodecConfig::Aac(AacConfig::parse(b.slice(2..))?),
-                    },
-                    &mut tracks,
-                ),
-                _ => frames.push(audio_frame(CodecId::Aac, ts, b.slice(2..))),
-            },
-            FlvTagType::Audio if b.len() >= 2 && b[0] >> 4 == 2 => {
-                if !tracks.iter().any(|t| t.id == TrackId(1)) {
-                    let rate = [5512, 11025, 22050, 44100][usize::from((b[0] >> 2) & 3)];
-                    let channels = if b[0] & 1 == 1 { 2 } else { 1 };
-                    let config = CodecConfig::Mp3(Mp3Config {
-                        sample_rate: rate,
-                        channels,
-                    });
-                    add(
-                        TrackInfo {
-                            id: TrackId(1),
-                            timescale: 1000,
-                            config,
-                        },
-                        &mut tracks,
-                    );
-                }
-                frames.push(audio_frame(CodecId::Mp3, ts, b.slice(1..)));
-            }
-            _ => {}
         }
     }
-    Ok((tracks, frames))
+    Ok((items, refused))
 }
 
-fn video_frame(codec: CodecId, dts: i64, cts: i64, keyframe: bool, data: Bytes) -> Frame {
-    Frame {
-        track: TrackId(0),
-        codec,
-        timescale: 1000,
-        dts,
-        pts: dts + cts,
-        keyframe,
-        data,
-    }
-}
-
-fn audio_frame(codec: CodecId, dts: i64, data: Bytes) -> Frame {
-    Frame {
-        track: TrackId(1),
-        codec,
-        timescale: 1000,
-        dts,
-        pts: dts,
-        keyframe: true,
-        data,
-    }
+/// Reads an MP4 file with the MP4 reader of the `remux` example; frames in decode order.
+fn read_mp4(file: &Bytes) -> Result<Vec<Item>, BoxError> {
+    let (tracks, mut frames) = mp4::read_mp4(file)?;
+    frames.sort_by_key(|f| f.dts_time().rescale(90_000));
+    let mut items: Vec<Item> = tracks.into_iter().map(Item::Track).collect();
+    items.extend(frames.into_iter().map(Item::Frame));
+    Ok(items)
 }
 
 fn unix_ms() -> i64 {
@@ -186,12 +113,11 @@ fn unix_ms() -> i64 {
 fn run(args: Args) -> Result<String, BoxError> {
     let started = Instant::now();
     let file = Bytes::from(std::fs::read(&args.input)?);
-    let (tracks, mut frames) = if file.starts_with(b"FLV") {
+    let (items, refused) = if file.starts_with(b"FLV") {
         read_flv(file)?
     } else {
-        mp4::read_mp4(&file)?
+        (read_mp4(&file)?, 0)
     };
-    frames.sort_by_key(|f| f.dts_time().rescale(90_000));
     let mut store = FsStore::new(&args.outdir)?;
     let encryption = if args.encrypt {
         let key: [u8; 16] = rand::random();
@@ -227,22 +153,30 @@ fn run(args: Args) -> Result<String, BoxError> {
         ..PackagerConfig::default()
     })?;
     packager.set_wallclock(unix_ms());
-    for t in tracks {
-        packager.add_track(t)?;
-    }
     // Files stay for four target durations (at least 10 s) after leaving the playlist.
     let mut retention = Retention::new((target_duration * 4).max(Duration::from_secs(10)));
-    let first_dts = frames.first().map_or(0, |f| f.dts_time().as_millis());
-    let frame_count = frames.len();
-    for frame in frames {
+    let first_dts = items.iter().find_map(|i| match i {
+        Item::Frame(f) => Some(f.dts_time().as_millis()),
+        Item::Track(_) => None,
+    });
+    let mut frame_count = 0u64;
+    for item in items {
+        let frame = match item {
+            Item::Track(info) => {
+                packager.add_track(info)?;
+                continue;
+            }
+            Item::Frame(frame) => frame,
+        };
         if args.realtime {
-            let due =
-                Duration::from_millis((frame.dts_time().as_millis() - first_dts).max(0) as u64);
+            let since_start = frame.dts_time().as_millis() - first_dts.unwrap_or(0);
+            let due = Duration::from_millis(since_start.max(0) as u64);
             if let Some(wait) = due.checked_sub(started.elapsed()) {
                 std::thread::sleep(wait);
             }
         }
         packager.push_frame(frame)?;
+        frame_count += 1;
         drive(
             &mut packager,
             &mut store,
@@ -266,7 +200,7 @@ fn run(args: Args) -> Result<String, BoxError> {
     }]);
     store.put("master.m3u8", Bytes::from(master))?;
     Ok(format!(
-        "{} -> {}: {frame_count} frames, {} dropped, peak {} bit/s, average {} bit/s, codecs {}, in {:.1} ms",
+        "{} -> {}: {frame_count} frames, {} dropped, {refused} tags refused, peak {} bit/s, average {} bit/s, codecs {}, in {:.1} ms",
         args.input.display(),
         args.outdir.join("index.m3u8").display(),
         packager.dropped_frames(),

@@ -443,7 +443,7 @@ impl Packager {
                 return Ok(());
             }
             if let Some(last) = track.last_dts {
-                track.last_step = t - last;
+                track.last_step = t.saturating_sub(last);
             }
             track.last_dts = Some(t);
             track.pending.push_back(frame);
@@ -455,7 +455,7 @@ impl Packager {
         let last = self.tracks[idx].last_dts;
         if let (Some(last), Some(_)) = (last, &self.open) {
             let gap = clock_of(self.config.max_timestamp_gap);
-            if t < last || t - last > gap {
+            if t < last || t.saturating_sub(last) > gap {
                 self.break_stream();
             }
         }
@@ -470,12 +470,15 @@ impl Packager {
             }
             Some(open) => {
                 let max_seg = clock_of(self.config.max_segment_duration);
-                if (keyframe && t >= self.next_boundary) || t - open.start >= max_seg {
+                if (keyframe && t >= self.next_boundary) || t.saturating_sub(open.start) >= max_seg
+                {
                     self.close_segment(t, false);
                     self.start_segment(t, keyframe);
                 } else if let Some(part_target) = self.part_target {
-                    let step = last.map_or(0, |l| t - l);
-                    if open.part_frames > 0 && t - open.part_start + step > part_target {
+                    let step = last.map_or(0, |l| t.saturating_sub(l));
+                    if open.part_frames > 0
+                        && t.saturating_sub(open.part_start).saturating_add(step) > part_target
+                    {
                         self.close_part(t, false, keyframe);
                     }
                 }
@@ -483,7 +486,7 @@ impl Packager {
         }
         let track = &mut self.tracks[idx];
         if let Some(last) = track.last_dts {
-            track.last_step = t - last;
+            track.last_step = t.saturating_sub(last);
         }
         track.last_dts = Some(t);
         if track.info.kind() == MediaKind::Video {
@@ -527,7 +530,7 @@ impl Packager {
         } else {
             i64::from(CLOCK) / 30
         };
-        track.last_dts.map_or(0, |d| d + step)
+        track.last_dts.map_or(0, |d| d.saturating_add(step))
     }
 
     fn start_segment(&mut self, t: i64, independent: bool) {
@@ -549,9 +552,9 @@ impl Packager {
             .saturating_mul(self.target);
         let msn = self.next_msn;
         let key = self.segment_key(msn);
-        let pdt_ms = self
-            .anchor
-            .map(|(wall, media)| wall + MediaTime::new(t - media, CLOCK).as_millis());
+        let pdt_ms = self.anchor.map(|(wall, media)| {
+            wall.saturating_add(MediaTime::new(t.saturating_sub(media), CLOCK).as_millis())
+        });
         let mut data = Vec::new();
         let infos = self.tracks_info();
         if let Some(ts) = &mut self.ts {
@@ -656,14 +659,14 @@ impl Packager {
                 let (dts, pts) = track.to_mp4(f);
                 let next = frames.get(j + 1).map(|n| track.to_mp4(n).0).or(end_ticks);
                 let duration = match next {
-                    Some(n) if n > dts => u32::try_from(n - dts).unwrap_or(u32::MAX),
+                    Some(n) if n > dts => u32::try_from(n.saturating_sub(dts)).unwrap_or(u32::MAX),
                     _ => track.last_duration,
                 };
                 track.last_duration = duration;
                 samples.push(Sample {
                     duration,
                     keyframe: f.keyframe || track.info.kind() == MediaKind::Audio,
-                    cto: i32::try_from(pts - dts).unwrap_or(0),
+                    cto: i32::try_from(pts.saturating_sub(dts)).unwrap_or(0),
                     data: f.data.clone(),
                 });
             }
@@ -685,7 +688,8 @@ impl Packager {
         }
         let part_data = &open.data[start..];
         if self.part_target.is_some() && !part_data.is_empty() {
-            let duration = quantize(MediaTime::new(end - open.part_start, CLOCK).as_secs_f64());
+            let duration =
+                quantize(MediaTime::new(end.saturating_sub(open.part_start), CLOCK).as_secs_f64());
             let uri = format!(
                 "{}{}.{}.m4s",
                 self.config.name_prefix,
@@ -716,7 +720,8 @@ impl Packager {
         let Some(open) = self.open.take() else {
             return;
         };
-        let duration = quantize(MediaTime::new(end - open.start, CLOCK).as_secs_f64());
+        let duration =
+            quantize(MediaTime::new(end.saturating_sub(open.start), CLOCK).as_secs_f64());
         let ext = match self.config.format {
             SegmentFormat::Ts => "ts",
             SegmentFormat::Fmp4 => "m4s",
@@ -885,7 +890,8 @@ impl Packager {
             .find_map(|t| picture_size(&t.info.config));
         let measured = self.video_first_last.and_then(|(first, last)| {
             (last > first && self.video_frames > 1).then(|| {
-                (self.video_frames - 1) as f64 / MediaTime::new(last - first, CLOCK).as_secs_f64()
+                (self.video_frames - 1) as f64
+                    / MediaTime::new(last.saturating_sub(first), CLOCK).as_secs_f64()
             })
         });
         // The SPS timing info is exact; millisecond timestamps (FLV) make measurements wobble.

@@ -461,3 +461,32 @@ fn renditions_cut_at_the_same_pts_even_when_joining_late() {
     assert_eq!(full, vec![2000, 4000, 6000, 8000, 10000]);
     assert_eq!(late, full);
 }
+
+#[test]
+fn extreme_timestamps_do_not_panic() {
+    for format in [SegmentFormat::Ts, SegmentFormat::Fmp4] {
+        let mut p = Packager::new(PackagerConfig {
+            format,
+            part_duration: (format == SegmentFormat::Fmp4).then(|| Duration::from_millis(200)),
+            ..PackagerConfig::default()
+        })
+        .unwrap();
+        p.add_track(video_track()).unwrap();
+        p.add_track(audio_track()).unwrap();
+        for (i, dts) in [0, i64::MAX, i64::MIN, i64::MAX - 1, -5, i64::MIN + 1, 7]
+            .into_iter()
+            .enumerate()
+        {
+            let mut f = vframe(0, 1, 0);
+            f.dts = dts;
+            f.pts = dts.wrapping_neg();
+            p.push_frame(f).unwrap();
+            let mut a = aframe(0);
+            a.dts = dts.wrapping_add(i as i64);
+            p.push_frame(a).unwrap();
+        }
+        p.finish().unwrap();
+        let (mut store, mut expired) = (MemoryStore::default(), Vec::new());
+        drain(&mut p, &mut store, &mut expired);
+    }
+}
