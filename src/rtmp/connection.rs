@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use bytes::BytesMut;
 use onair_rtmp_proto::{
-    MessageStreamId, RequestId, ServerEvent, ServerSession, StreamKey, StreamName,
+    MessageStreamId, RequestId, ServerEvent, ServerSession, SessionError, StreamKey, StreamName,
 };
 use rand::RngCore;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -59,6 +59,17 @@ enum Exit {
     SlowPlayer,
     Io(std::io::Error),
     Protocol(String),
+    /// The session refused a name (it already told the peer with an onStatus).
+    BadName(String),
+}
+
+fn session_exit(e: onair_rtmp_proto::Error) -> Exit {
+    match e {
+        onair_rtmp_proto::Error::Session(SessionError::InvalidName(_)) => {
+            Exit::BadName(e.to_string())
+        }
+        e => Exit::Protocol(e.to_string()),
+    }
 }
 
 /// Serves one connection until the peer leaves, the session fails or the server shuts down.
@@ -119,7 +130,7 @@ pub(crate) async fn serve<H: RtmpHandler>(
                         // Events raised before an error still count (e.g. the last media).
                         conn.process_events().await;
                         if let Err(e) = result {
-                            break Exit::Protocol(e.to_string());
+                            break session_exit(e);
                         }
                     }
                     Err(e) => break Exit::Io(e),
@@ -146,6 +157,7 @@ pub(crate) async fn serve<H: RtmpHandler>(
         Exit::Idle => info!(conn = id, %peer, "closing idle connection"),
         Exit::SlowPlayer => warn!(conn = id, %peer, "closing a player that stayed behind"),
         Exit::Io(e) => debug!(conn = id, %peer, error = %e, "connection i/o error"),
+        Exit::BadName(e) => info!(conn = id, %peer, error = %e, "closing connection: refused name"),
         Exit::Protocol(e) => {
             warn!(conn = id, %peer, error = %e, "closing connection on protocol error")
         }
