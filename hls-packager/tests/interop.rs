@@ -17,7 +17,7 @@ use onair_hls_packager::{
     PlaylistKind, Retention, SegmentFormat, StaticKey, Store,
 };
 use onair_media_types::{
-    AacConfig, AvcConfig, CodecConfig, CodecId, Frame, MediaKind, TrackId, TrackInfo,
+    AacConfig, AvcConfig, CodecConfig, CodecId, Frame, MediaKind, Mp3Config, TrackId, TrackInfo,
 };
 
 fn tool(name: &str) -> &'static str {
@@ -53,10 +53,25 @@ fn work_dir() -> PathBuf {
 /// 6 s of 320x240 30 fps H.264 (B-frames, keyframe every 30 frames) and 44.1 kHz AAC, as FLV.
 fn input() -> &'static Path {
     static INPUT: OnceLock<PathBuf> = OnceLock::new();
+    INPUT.get_or_init(|| make_input("input-v1.flv", &["-c:a", "aac", "-b:a", "64k"]))
+}
+
+/// The same pictures with MP3 audio.
+fn input_mp3() -> &'static Path {
+    static INPUT: OnceLock<PathBuf> = OnceLock::new();
     INPUT.get_or_init(|| {
-        let path = work_dir().join("input-v1.flv");
+        make_input(
+            "input-mp3-v1.flv",
+            &["-c:a", "libmp3lame", "-ar", "44100", "-b:a", "96k"],
+        )
+    })
+}
+
+fn make_input(name: &str, audio: &[&str]) -> PathBuf {
+    {
+        let path = work_dir().join(name);
         if !path.exists() {
-            let tmp = work_dir().join(format!("input-{}.flv", std::process::id()));
+            let tmp = work_dir().join(format!("{name}.{}.tmp", std::process::id()));
             let (_, err) = run(Command::new(tool("ffmpeg"))
                 .args([
                     "-v",
@@ -86,19 +101,15 @@ fn input() -> &'static Path {
                     "0",
                     "-bf",
                     "2",
-                    "-c:a",
-                    "aac",
-                    "-b:a",
-                    "64k",
-                    "-f",
-                    "flv",
                 ])
+                .args(audio)
+                .args(["-f", "flv"])
                 .arg(&tmp));
             assert!(tmp.exists(), "ffmpeg could not make the input: {err}");
             std::fs::rename(&tmp, &path).unwrap();
         }
         path
-    })
+    }
 }
 
 /// A minimal FLV demuxer for the test input (legacy AVC and AAC tags only).
@@ -149,6 +160,27 @@ fn demux(data: &[u8]) -> (Vec<TrackInfo>, Vec<Frame>) {
                     data: body.slice(2..),
                 }),
             },
+            8 if !body.is_empty() && body[0] >> 4 == 2 => {
+                if tracks.len() < 2 {
+                    tracks.push(TrackInfo {
+                        id: TrackId(1),
+                        timescale: 1000,
+                        config: CodecConfig::Mp3(Mp3Config {
+                            sample_rate: 44_100,
+                            channels: 1 + (body[0] & 1),
+                        }),
+                    });
+                }
+                frames.push(Frame {
+                    track: TrackId(1),
+                    codec: CodecId::Mp3,
+                    timescale: 1000,
+                    dts: ts,
+                    pts: ts,
+                    keyframe: true,
+                    data: body.slice(1..),
+                });
+            }
             _ => {}
         }
     }
@@ -157,13 +189,17 @@ fn demux(data: &[u8]) -> (Vec<TrackInfo>, Vec<Frame>) {
 
 /// Packages the input into `work_dir()/name` and returns that folder.
 fn package(name: &str, config: PackagerConfig) -> PathBuf {
+    package_from(input(), name, config)
+}
+
+fn package_from(input: &Path, name: &str, config: PackagerConfig) -> PathBuf {
     let out = work_dir().join(name);
     let _ = std::fs::remove_dir_all(&out);
     let mut store = FsStore::new(&out).unwrap();
     if config.encryption.is_some() {
         store.put("key0.bin", Bytes::from_static(&KEY)).unwrap();
     }
-    let data = std::fs::read(input()).unwrap();
+    let data = std::fs::read(input).unwrap();
     let (tracks, frames) = demux(&data);
     assert_eq!(tracks.len(), 2);
     let mut packager = Packager::new(config).unwrap();
@@ -222,14 +258,18 @@ fn frame_count(path: &Path, stream: &str) -> u64 {
 
 /// ffmpeg decodes the whole playlist without a word, and as many frames as the input.
 fn check_decodes(dir: &Path) {
+    check_decodes_as(dir, input());
+}
+
+fn check_decodes_as(dir: &Path, input: &Path) {
     let playlist = dir.join("index.m3u8");
     let (_, err) = run(Command::new(tool("ffmpeg"))
         .args(["-v", "error", "-allowed_extensions", "ALL", "-i"])
         .arg(&playlist)
         .args(["-f", "null", "-"]));
     assert_eq!(err, "", "ffmpeg complained about {}", playlist.display());
-    assert_eq!(frame_count(&playlist, "v"), frame_count(input(), "v"));
-    assert_eq!(frame_count(&playlist, "a"), frame_count(input(), "a"));
+    assert_eq!(frame_count(&playlist, "v"), frame_count(input, "v"));
+    assert_eq!(frame_count(&playlist, "a"), frame_count(input, "a"));
 }
 
 /// Every EXTINF fits the target duration; every segment starts with a keyframe.
@@ -324,9 +364,29 @@ fn fmp4_low_latency() {
     assert!(text.contains("#EXT-X-PROGRAM-DATE-TIME:"));
     check_segments(&dir);
     check_decodes(&dir);
-    // Every part listed decodes on its own after the init segment.
+    // Every part marked INDEPENDENT starts with a keyframe, after the init segment.
     let summary = check_media_playlist(&text).unwrap();
     assert!(summary.parts > 0);
+    let init = std::fs::read(dir.join("seginit0.mp4")).unwrap();
+    let independent: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("#EXT-X-PART:") && l.ends_with(",INDEPENDENT=YES"))
+        .filter_map(|l| l.split('"').nth(1))
+        .collect();
+    assert!(independent.len() >= 3, "{text}");
+    for part in independent {
+        let mut bytes = init.clone();
+        bytes.extend(std::fs::read(dir.join(part)).unwrap());
+        let probe = dir.join(format!("probe-{part}.mp4"));
+        std::fs::write(&probe, bytes).unwrap();
+        let (out, err) = run(Command::new(tool("ffprobe"))
+            .args(["-v", "error", "-select_streams", "v", "-show_entries"])
+            .args(["packet=flags", "-of", "csv=p=0"])
+            .arg(&probe));
+        assert!(out.starts_with('K'), "{part}: {out:?} {err}");
+        assert_eq!(err, "");
+        std::fs::remove_file(probe).unwrap();
+    }
 }
 
 #[test]
@@ -379,6 +439,18 @@ fn fmp4_encrypted() {
     let seg = std::fs::read(dir.join("seg0.m4s")).unwrap();
     assert_ne!(&seg[4..8], b"moof", "encrypted segment is plain fMP4");
     check_decodes(&dir);
+}
+
+#[test]
+fn mp3_audio_in_ts_and_fmp4() {
+    for (name, format) in [
+        ("ts-mp3", SegmentFormat::Ts),
+        ("fmp4-mp3", SegmentFormat::Fmp4),
+    ] {
+        let dir = package_from(input_mp3(), name, config(format, 2.0, PlaylistKind::Vod));
+        check_segments(&dir);
+        check_decodes_as(&dir, input_mp3());
+    }
 }
 
 #[test]
