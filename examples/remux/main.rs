@@ -2,6 +2,7 @@
 //! H.265, AAC, MP3, Opus) to one MPEG-TS file with onair's ts-mux, and prints a summary line.
 
 use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -11,16 +12,30 @@ mod remux;
 
 fn run(input: &str, output: &str) -> Result<String, remux::BoxError> {
     let start = Instant::now();
-    let file = Bytes::from(std::fs::read(input)?);
-    let events = remux::read_events(&file)?;
-    let summary = remux::mux_events(&events, File::create(output)?)?;
+    let mut file = File::open(input)?;
+    let mut magic = [0u8; 3];
+    file.read_exact(&mut magic)?;
+    file.seek(SeekFrom::Start(0))?;
+    let in_len = file.metadata()?.len();
+    let summary = if &magic == b"FLV" {
+        // Streamed: memory stays bounded and the input is never held whole.
+        remux::remux_flv_stream(
+            BufReader::with_capacity(1 << 20, file),
+            File::create(output)?,
+        )?
+    } else {
+        // MP4 needs random access to its sample tables: read it whole.
+        let data = Bytes::from(std::fs::read(input)?);
+        let events = remux::read_events(&data)?;
+        remux::mux_events(&events, File::create(output)?)?
+    };
     Ok(format!(
         "{input} -> {output}: {} tracks, {} video + {} audio frames ({} dropped), {} -> {} bytes in {:.1} ms",
         summary.tracks,
         summary.video_frames,
         summary.audio_frames,
         summary.dropped,
-        file.len(),
+        in_len,
         summary.bytes,
         start.elapsed().as_secs_f64() * 1e3
     ))

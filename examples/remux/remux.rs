@@ -2,10 +2,10 @@
 //! file held in memory into tracks and frames, then mux them to MPEG-TS.
 
 use std::error::Error;
-use std::io::Write;
+use std::io::{Read, Write};
 
 use bytes::Bytes;
-use onair_media_types::{Frame, MediaKind, TrackInfo};
+use onair_media_types::{Frame, MediaKind, TrackId, TrackInfo};
 use onair_rtmp_proto::flv::{FlvReader, FlvTagType, MediaDemuxer, MediaEvent};
 use onair_ts_mux::{TsMuxer, TsMuxerConfig};
 
@@ -37,10 +37,21 @@ pub(crate) fn read_events(file: &Bytes) -> Result<Vec<Event>, BoxError> {
 
 /// FLV through rtmp-proto: `FlvReader` for the tags, `MediaDemuxer` for tracks and frames.
 fn read_flv(file: &Bytes) -> Result<Vec<Event>, BoxError> {
-    let mut reader = FlvReader::<std::io::Empty>::from_bytes(file.clone());
+    let mut events = Vec::new();
+    for_each_flv_event(FlvReader::<std::io::Empty>::from_bytes(file.clone()), |e| {
+        events.push(e);
+        Ok(())
+    })?;
+    Ok(events)
+}
+
+/// Calls `f` with every track and frame of an FLV stream, in file order.
+fn for_each_flv_event<R: Read>(
+    mut reader: FlvReader<R>,
+    mut f: impl FnMut(Event) -> Result<(), BoxError>,
+) -> Result<(), BoxError> {
     reader.read_header()?;
     let mut demuxer = MediaDemuxer::new();
-    let mut events = Vec::new();
     while let Some(tag) = reader.next_tag()? {
         let ms = u64::from(tag.timestamp);
         match tag.tag_type {
@@ -49,14 +60,51 @@ fn read_flv(file: &Bytes) -> Result<Vec<Event>, BoxError> {
             _ => continue,
         }
         while let Some(event) = demuxer.poll_event() {
-            events.push(match event {
+            f(match event {
                 MediaEvent::Track(info) => Event::Track(info),
                 MediaEvent::Frame(frame) => Event::Frame(frame),
                 _ => continue,
-            });
+            })?;
         }
     }
-    Ok(events)
+    Ok(())
+}
+
+/// Remuxes an FLV stream read incrementally (memory stays bounded whatever the file size).
+/// Frames wait in a short queue until every track the FLV header announces has shown its
+/// configuration, so the first PMT lists them all.
+pub(crate) fn remux_flv_stream<R: Read, W: Write>(input: R, out: W) -> Result<Summary, BoxError> {
+    const MAX_WAITING: usize = 512;
+    let mut reader = FlvReader::new(input);
+    let header = reader.read_header()?;
+    let expected = usize::from(header.has_audio) + usize::from(header.has_video);
+    let mut mux = Mux::new(out)?;
+    let mut waiting: Option<Vec<Event>> = Some(Vec::new());
+    for_each_flv_event(reader, |event| {
+        if let Some(queue) = &mut waiting {
+            queue.push(event);
+            let tracks = queue
+                .iter()
+                .filter(|e| matches!(e, Event::Track(_)))
+                .count();
+            if tracks >= expected || queue.len() >= MAX_WAITING {
+                mux.announce(queue)?;
+                for e in queue.drain(..) {
+                    mux.event(&e)?;
+                }
+                waiting = None;
+            }
+            return Ok(());
+        }
+        mux.event(&event)
+    })?;
+    if let Some(queue) = waiting {
+        mux.announce(&queue)?;
+        for e in &queue {
+            mux.event(e)?;
+        }
+    }
+    mux.finish()
 }
 
 /// Counts of what went through the muxer.
@@ -75,48 +123,89 @@ pub(crate) struct Summary {
 }
 
 /// Muxes `events` to MPEG-TS into `out`, flushing every few megabytes.
-pub(crate) fn mux_events<W: Write>(events: &[Event], mut out: W) -> Result<Summary, BoxError> {
-    const FLUSH_AT: usize = 4 << 20;
-    let mut muxer = TsMuxer::new(TsMuxerConfig::default())?;
-    let mut buf: Vec<u8> = Vec::with_capacity(FLUSH_AT + (1 << 20));
-    let mut summary = Summary::default();
-    let mut kinds = Vec::new();
-    // Announce every track in the first PMT: a file's tracks are known up front, and a PMT
-    // that changes version mid-stream makes some demuxers drop the PES packets in flight.
+pub(crate) fn mux_events<W: Write>(events: &[Event], out: W) -> Result<Summary, BoxError> {
+    let mut mux = Mux::new(out)?;
+    mux.announce(events)?;
     for event in events {
-        if let Event::Track(info) = event {
-            if !kinds.iter().any(|(id, _)| *id == info.id) {
-                muxer.add_track(info)?;
-                kinds.push((info.id, info.kind()));
+        mux.event(event)?;
+    }
+    mux.finish()
+}
+
+/// A muxer writing through a reused buffer.
+struct Mux<W> {
+    muxer: TsMuxer,
+    buf: Vec<u8>,
+    out: W,
+    summary: Summary,
+    kinds: Vec<(TrackId, MediaKind)>,
+}
+
+impl<W: Write> Mux<W> {
+    const FLUSH_AT: usize = 4 << 20;
+
+    fn new(out: W) -> Result<Self, BoxError> {
+        Ok(Self {
+            muxer: TsMuxer::new(TsMuxerConfig::default())?,
+            buf: Vec::with_capacity(Self::FLUSH_AT + (1 << 20)),
+            out,
+            summary: Summary::default(),
+            kinds: Vec::new(),
+        })
+    }
+
+    /// Adds the tracks of `events` before any frame: a file's tracks are known up front, and
+    /// a PMT that changes version mid-stream makes some demuxers drop the PES in flight.
+    fn announce(&mut self, events: &[Event]) -> Result<(), BoxError> {
+        for event in events {
+            if let Event::Track(info) = event {
+                if !self.kinds.iter().any(|(id, _)| *id == info.id) {
+                    self.muxer.add_track(info)?;
+                    self.kinds.push((info.id, info.kind()));
+                }
             }
         }
+        Ok(())
     }
-    for event in events {
+
+    fn event(&mut self, event: &Event) -> Result<(), BoxError> {
         match event {
             Event::Track(info) => {
-                muxer.add_track(info)?;
+                self.muxer.add_track(info)?;
+                if !self.kinds.iter().any(|(id, _)| *id == info.id) {
+                    self.kinds.push((info.id, info.kind()));
+                }
             }
             Event::Frame(frame) => {
-                let n = muxer.write_frame(frame, &mut buf)?;
-                let video = kinds
+                let n = self.muxer.write_frame(frame, &mut self.buf)?;
+                let video = self
+                    .kinds
                     .iter()
                     .any(|(id, k)| *id == frame.track && *k == MediaKind::Video);
                 match (n, video) {
-                    (0, _) => summary.dropped += 1,
-                    (_, true) => summary.video_frames += 1,
-                    (_, false) => summary.audio_frames += 1,
+                    (0, _) => self.summary.dropped += 1,
+                    (_, true) => self.summary.video_frames += 1,
+                    (_, false) => self.summary.audio_frames += 1,
                 }
-                if buf.len() >= FLUSH_AT {
-                    out.write_all(&buf)?;
-                    summary.bytes += buf.len() as u64;
-                    buf.clear();
+                if self.buf.len() >= Self::FLUSH_AT {
+                    self.flush_buf()?;
                 }
             }
         }
+        Ok(())
     }
-    out.write_all(&buf)?;
-    summary.bytes += buf.len() as u64;
-    out.flush()?;
-    summary.tracks = kinds.len();
-    Ok(summary)
+
+    fn flush_buf(&mut self) -> Result<(), BoxError> {
+        self.out.write_all(&self.buf)?;
+        self.summary.bytes += self.buf.len() as u64;
+        self.buf.clear();
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<Summary, BoxError> {
+        self.flush_buf()?;
+        self.out.flush()?;
+        self.summary.tracks = self.kinds.len();
+        Ok(self.summary)
+    }
 }

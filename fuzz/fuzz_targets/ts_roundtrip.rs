@@ -19,8 +19,17 @@ use onair_ts_mux::{TsError, TsMuxer, TsMuxerConfig};
 
 #[derive(Arbitrary, Debug)]
 enum Op {
-    Video { nals: Vec<Vec<u8>>, keyframe: bool, dts: i64, cts: i16 },
-    Audio { track: u8, data: Vec<u8>, dts: i64 },
+    Video {
+        nals: Vec<Vec<u8>>,
+        keyframe: bool,
+        dts: i64,
+        cts: i16,
+    },
+    Audio {
+        track: u8,
+        data: Vec<u8>,
+        dts: i64,
+    },
     NewSegment,
     Discontinuity,
 }
@@ -82,7 +91,9 @@ fn demux(ts: &[u8]) -> HashMap<u16, Vec<Vec<u8>>> {
         if p[1] & 0x40 != 0 {
             list.push(Vec::new());
         }
-        list.last_mut().expect("payload before a unit start").extend_from_slice(&p[start..]);
+        list.last_mut()
+            .expect("payload before a unit start")
+            .extend_from_slice(&p[start..]);
     }
     pes
 }
@@ -100,19 +111,34 @@ fuzz_target!(|input: Input| {
     record.push(1);
     record.extend_from_slice(&(pps.len() as u16).to_be_bytes());
     record.extend_from_slice(&pps);
-    let Ok(avc) = AvcConfig::parse(Bytes::from(record)) else { return };
+    let Ok(avc) = AvcConfig::parse(Bytes::from(record)) else {
+        return;
+    };
     let opus_head = Bytes::from_static(b"OpusHead\x01\x02\x38\x01\x80\xbb\x00\x00\x00\x00\x00");
     let tracks = [
         (CodecId::H264, CodecConfig::Avc(avc)),
         (CodecId::Aac, CodecConfig::Aac(AacConfig::new(2, 4, 2))),
-        (CodecId::Mp3, CodecConfig::Mp3(Mp3Config { sample_rate: 44_100, channels: 2 })),
-        (CodecId::Opus, CodecConfig::Opus(OpusConfig::parse(opus_head).expect("static head"))),
+        (
+            CodecId::Mp3,
+            CodecConfig::Mp3(Mp3Config {
+                sample_rate: 44_100,
+                channels: 2,
+            }),
+        ),
+        (
+            CodecId::Opus,
+            CodecConfig::Opus(OpusConfig::parse(opus_head).expect("static head")),
+        ),
     ];
     let mut muxer = TsMuxer::new(TsMuxerConfig::default()).expect("default config");
     let mut pids = Vec::new();
     for (i, (_, config)) in tracks.iter().enumerate() {
         let timescale = if i == 0 { vts } else { ats };
-        let info = TrackInfo { id: TrackId(i as u32), timescale, config: config.clone() };
+        let info = TrackInfo {
+            id: TrackId(i as u32),
+            timescale,
+            config: config.clone(),
+        };
         pids.push(muxer.add_track(&info).expect("supported codec"));
     }
 
@@ -131,7 +157,12 @@ fuzz_target!(|input: Input| {
                 awaiting_keyframe = true;
             }
             Op::Discontinuity => muxer.set_discontinuity(),
-            Op::Video { nals, keyframe, dts, cts } => {
+            Op::Video {
+                nals,
+                keyframe,
+                dts,
+                cts,
+            } => {
                 let mut data = Vec::new();
                 let mut es = AUD.to_vec();
                 let mut body = Vec::new();
@@ -163,14 +194,19 @@ fuzz_target!(|input: Input| {
                     keyframe: *keyframe,
                     data: Bytes::from(data),
                 };
-                let n = muxer.write_frame(&frame, &mut out).expect("valid video frame");
+                let n = muxer
+                    .write_frame(&frame, &mut out)
+                    .expect("valid video frame");
                 if awaiting_keyframe && !keyframe {
                     assert_eq!(n, 0);
                     continue;
                 }
                 awaiting_keyframe = false;
                 let (p, d) = (ts90(pts, vts), ts90(*dts, vts));
-                expected.entry(pids[0].get()).or_default().push((es, p, (p != d).then_some(d)));
+                expected
+                    .entry(pids[0].get())
+                    .or_default()
+                    .push((es, p, (p != d).then_some(d)));
             }
             Op::Audio { track, data, dts } => {
                 let index = 1 + usize::from(track % 3);
@@ -192,7 +228,15 @@ fuzz_target!(|input: Input| {
                             continue;
                         }
                         let len = data.len() + 7;
-                        let mut es = vec![0xff, 0xf1, 0x50, 0x80 | (len >> 11) as u8, (len >> 3) as u8, ((len & 7) as u8) << 5 | 0x1f, 0xfc];
+                        let mut es = vec![
+                            0xff,
+                            0xf1,
+                            0x50,
+                            0x80 | (len >> 11) as u8,
+                            (len >> 3) as u8,
+                            ((len & 7) as u8) << 5 | 0x1f,
+                            0xfc,
+                        ];
                         es.extend_from_slice(data);
                         es
                     }
@@ -206,7 +250,10 @@ fuzz_target!(|input: Input| {
                     _ => data.clone(),
                 };
                 result.expect("valid audio frame");
-                expected.entry(pids[index].get()).or_default().push((es, ts90(*dts, ats), None));
+                expected
+                    .entry(pids[index].get())
+                    .or_default()
+                    .push((es, ts90(*dts, ats), None));
             }
         }
     }
