@@ -67,6 +67,71 @@ fn input_mp3() -> &'static Path {
     })
 }
 
+/// FFmpeg 9 from the `imageio-ffmpeg` Python package (scripts/setup.sh installs it): Debian's
+/// FFmpeg 5.1 cannot write HEVC or Opus in FLV.
+fn ffmpeg9() -> String {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import imageio_ffmpeg; print(imageio_ffmpeg.get_ffmpeg_exe())",
+        ])
+        .output();
+    match out {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().to_owned(),
+        _ => panic!(
+            "FFmpeg 9 is required for the HEVC/Opus interop test: pip install imageio-ffmpeg==0.8.1"
+        ),
+    }
+}
+
+/// 4 s of 320x240 30 fps HEVC (keyframe every 30 frames) and 48 kHz Opus, as Enhanced RTMP
+/// FLV written by FFmpeg 9.
+fn input_hevc_opus() -> &'static Path {
+    static INPUT: OnceLock<PathBuf> = OnceLock::new();
+    INPUT.get_or_init(|| {
+        let path = work_dir().join("input-hevc-opus-v1.flv");
+        if !path.exists() {
+            let tmp = work_dir().join(format!("hevc-opus.{}.tmp", std::process::id()));
+            let (_, err) = run(Command::new(ffmpeg9())
+                .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+                .args(["testsrc=size=320x240:rate=30", "-f", "lavfi", "-i"])
+                .args(["sine=frequency=440:sample_rate=48000", "-t", "4"])
+                .args(["-pix_fmt", "yuv420p", "-c:v", "libx265", "-x265-params"])
+                .args(["keyint=30:min-keyint=30:scenecut=0:log-level=error"])
+                .args(["-c:a", "libopus", "-b:a", "64k", "-f", "flv"])
+                .arg(&tmp));
+            assert!(tmp.exists(), "ffmpeg 9 could not make the input: {err}");
+            std::fs::rename(&tmp, &path).unwrap();
+        }
+        path
+    })
+}
+
+/// Tracks and frames of an FLV file through rtmp-proto's `FlvReader` and `MediaDemuxer`.
+fn demux_rtmp_proto(data: Vec<u8>) -> (Vec<TrackInfo>, Vec<Frame>) {
+    use onair_rtmp_proto::flv::{FlvReader, FlvTagType, MediaDemuxer, MediaEvent};
+    let mut reader = FlvReader::from_bytes(data);
+    reader.read_header().unwrap();
+    let mut demuxer = MediaDemuxer::new();
+    let (mut tracks, mut frames) = (Vec::new(), Vec::new());
+    while let Some(tag) = reader.next_tag().unwrap() {
+        let ts = u64::from(tag.timestamp);
+        match tag.tag_type {
+            FlvTagType::Video => demuxer.push_video(ts, &tag.data).unwrap(),
+            FlvTagType::Audio => demuxer.push_audio(ts, &tag.data).unwrap(),
+            _ => {}
+        }
+        while let Some(event) = demuxer.poll_event() {
+            match event {
+                MediaEvent::Track(t) => tracks.push(t),
+                MediaEvent::Frame(f) => frames.push(f),
+                _ => {}
+            }
+        }
+    }
+    (tracks, frames)
+}
+
 fn make_input(name: &str, audio: &[&str]) -> PathBuf {
     {
         let path = work_dir().join(name);
@@ -193,14 +258,23 @@ fn package(name: &str, config: PackagerConfig) -> PathBuf {
 }
 
 fn package_from(input: &Path, name: &str, config: PackagerConfig) -> PathBuf {
+    let data = std::fs::read(input).unwrap();
+    let (tracks, frames) = demux(&data);
+    package_frames(tracks, frames, name, config)
+}
+
+fn package_frames(
+    tracks: Vec<TrackInfo>,
+    frames: Vec<Frame>,
+    name: &str,
+    config: PackagerConfig,
+) -> PathBuf {
     let out = work_dir().join(name);
     let _ = std::fs::remove_dir_all(&out);
     let mut store = FsStore::new(&out).unwrap();
     if config.encryption.is_some() {
         store.put("key0.bin", Bytes::from_static(&KEY)).unwrap();
     }
-    let data = std::fs::read(input).unwrap();
-    let (tracks, frames) = demux(&data);
     assert_eq!(tracks.len(), 2);
     let mut packager = Packager::new(config).unwrap();
     packager.set_wallclock(1_795_687_200_000);
@@ -450,6 +524,38 @@ fn mp3_audio_in_ts_and_fmp4() {
         let dir = package_from(input_mp3(), name, config(format, 2.0, PlaylistKind::Vod));
         check_segments(&dir);
         check_decodes_as(&dir, input_mp3());
+    }
+}
+
+#[test]
+fn hevc_and_opus_in_fmp4_and_ts() {
+    let data = std::fs::read(input_hevc_opus()).unwrap();
+    let (tracks, frames) = demux_rtmp_proto(data);
+    assert_eq!(
+        tracks.iter().map(|t| t.config.codec()).collect::<Vec<_>>(),
+        vec![CodecId::H265, CodecId::Opus]
+    );
+    let count = |id| frames.iter().filter(|f| f.track == id).count() as u64;
+    let (video, audio) = (count(tracks[0].id), count(tracks[1].id));
+    for (name, format) in [
+        ("fmp4-hevc-opus", SegmentFormat::Fmp4),
+        ("ts-hevc-opus", SegmentFormat::Ts),
+    ] {
+        let dir = package_frames(
+            tracks.clone(),
+            frames.clone(),
+            name,
+            config(format, 1.0, PlaylistKind::Vod),
+        );
+        check_segments(&dir);
+        let playlist = dir.join("index.m3u8");
+        let (_, err) = run(Command::new(tool("ffmpeg"))
+            .args(["-v", "error", "-i"])
+            .arg(&playlist)
+            .args(["-f", "null", "-"]));
+        assert_eq!(err, "", "ffmpeg complained about {}", playlist.display());
+        assert_eq!(frame_count(&playlist, "v"), video, "{name}");
+        assert_eq!(frame_count(&playlist, "a"), audio, "{name}");
     }
 }
 
