@@ -94,7 +94,8 @@ enum Step {
 ///
 /// Format 3 chunks after an extended timestamp may or may not repeat the 4-byte extended
 /// field (ffmpeg, librtmp and FMS do; some servers don't): the decoder checks whether the next
-/// four bytes equal the last extended value and skips them if so, as librtmp does.
+/// four bytes equal the last extended value and skips them if so, as librtmp does. (So such a
+/// chunk is only decoded once four bytes past its basic header have arrived.)
 ///
 /// ```
 /// use bytes::BytesMut;
