@@ -562,6 +562,16 @@ mod tests {
     }
 
     #[test]
+    fn format_3_after_format_0_adds_the_format_0_timestamp() {
+        // ffmpeg and librtmp read it so (and ffmpeg writes it so when a delta equals the
+        // previous absolute timestamp, e.g. 0 then 0)
+        let wire = hex!("04 00 00 28 00 00 01 09 01 00 00 00 AA C4 BB");
+        let messages = decode_bytewise(ChunkDecoderConfig::default(), &wire);
+        let times: Vec<u32> = messages.iter().map(|m| m.timestamp.0).collect();
+        assert_eq!(times, [40, 80]);
+    }
+
+    #[test]
     fn long_basic_headers_and_interleaving() {
         let mut encoder = ChunkEncoder::new();
         let mut wire = BytesMut::new();
