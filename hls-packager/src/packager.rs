@@ -10,7 +10,7 @@ use onair_media_types::{CodecConfig, Frame, MediaKind, MediaTime, TrackInfo};
 use crate::crypto::{encrypt_segment, AesKey, KeySource};
 use crate::error::Error;
 use crate::fmp4::{self, Mp4Track, Sample, TrackRun};
-use crate::sps::parse_h264_sps;
+use crate::sps::{parse_h264_sps, parse_h265_sps_size};
 use crate::ts::TsWriter;
 
 /// 90 kHz: the packager's internal clock for cutting decisions.
@@ -925,6 +925,7 @@ fn picture_size(config: &CodecConfig) -> Option<(u32, u32)> {
             .first()
             .and_then(|s| parse_h264_sps(s))
             .map(|s| (s.width, s.height)),
+        CodecConfig::Hevc(c) => c.sps.first().and_then(|s| parse_h265_sps_size(s)),
         _ => None,
     }
 }

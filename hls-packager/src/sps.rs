@@ -156,6 +156,59 @@ pub(crate) fn parse_h264_sps(nal: &[u8]) -> Option<SpsInfo> {
     })
 }
 
+/// Picture size from an H.265 SPS NAL unit (with its two-byte header), ITU-T H.265 7.3.2.2.
+pub(crate) fn parse_h265_sps_size(nal: &[u8]) -> Option<(u32, u32)> {
+    let mut r = Bits {
+        data: rbsp(nal.get(2..)?),
+        pos: 0,
+    };
+    r.bits(4)?; // sps_video_parameter_set_id
+    let max_sub_layers_minus1 = r.bits(3)?;
+    r.bit()?;
+    // profile_tier_level: the general part is 88 bits of profile and 8 of level.
+    r.bits(32)?;
+    r.bits(32)?;
+    r.bits(32)?;
+    let mut present = Vec::new();
+    for _ in 0..max_sub_layers_minus1 {
+        present.push((r.bit()?, r.bit()?));
+    }
+    if max_sub_layers_minus1 > 0 {
+        for _ in max_sub_layers_minus1..8 {
+            r.bits(2)?;
+        }
+    }
+    for (profile, level) in present {
+        if profile == 1 {
+            r.bits(32)?;
+            r.bits(32)?;
+            r.bits(24)?;
+        }
+        if level == 1 {
+            r.bits(8)?;
+        }
+    }
+    r.ue()?; // sps_seq_parameter_set_id
+    let chroma_format = r.ue()?;
+    if chroma_format == 3 {
+        r.bit()?;
+    }
+    let width = r.ue()?;
+    let height = r.ue()?;
+    if r.bit()? == 1 {
+        let (sub_w, sub_h) = match chroma_format {
+            1 => (2, 2),
+            2 => (2, 1),
+            _ => (1, 1),
+        };
+        let (left, right, top, bottom) = (r.ue()?, r.ue()?, r.ue()?, r.ue()?);
+        let width = width.checked_sub(sub_w * left.checked_add(right)?)?;
+        let height = height.checked_sub(sub_h * top.checked_add(bottom)?)?;
+        return Some((width, height));
+    }
+    Some((width, height))
+}
+
 fn vui_frame_rate(r: &mut Bits) -> Option<f64> {
     if r.bit()? == 0 {
         return None;
@@ -206,6 +259,16 @@ mod tests {
         // High 4:4:4 Predictive (chroma_format_idc 3)
         let info = parse_h264_sps(&hex!("67f4000d919b28283f6022000003000200000300781e28532c"));
         assert_eq!(info.map(|i| (i.width, i.height)), Some((320, 240)));
+    }
+
+    #[test]
+    fn parses_x265_sps_size() {
+        // SPS written by libx265 for testsrc 320x240, Main profile.
+        let sps = hex!(
+            "42010101600000030090000003000003003ca00a080f165959a4932bc05a020000030002000003003c10"
+        );
+        assert_eq!(parse_h265_sps_size(&sps), Some((320, 240)));
+        assert_eq!(parse_h265_sps_size(&sps[..12]), None);
     }
 
     #[test]
