@@ -28,7 +28,8 @@ pub enum SegmentFormat {
 /// How the media playlist evolves (RFC 8216 4.3.3.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PlaylistKind {
-    /// A live sliding window of at most `window` segments; older segments expire.
+    /// A live sliding window of `window` segments; older segments expire. The window keeps
+    /// at least three target durations however small `window` is (RFC 8216 6.2.2).
     Live {
         /// Segments kept in the playlist.
         window: usize,
@@ -77,6 +78,17 @@ pub struct PackagerConfig {
     pub name_prefix: String,
     /// Encrypt segments with AES-128.
     pub encryption: Option<EncryptionConfig>,
+}
+
+impl PackagerConfig {
+    /// Low-Latency HLS defaults: fMP4, 1 s segments, parts of about a third of a second
+    /// (0.334 s), a live window of 6 segments.
+    pub fn low_latency() -> Self {
+        Self {
+            part_duration: Some(Duration::from_millis(334)),
+            ..Self::default()
+        }
+    }
 }
 
 impl Default for PackagerConfig {
@@ -755,7 +767,17 @@ impl Packager {
         });
         self.next_msn = open.msn + 1;
         if let PlaylistKind::Live { window } = self.config.kind {
+            // RFC 8216 6.2.2: never shrink a live playlist below three target durations.
+            let min_secs = 3.0 * self.max_extinf_rounded as f64;
+            let mut total: f64 = self.segments.iter().map(|s| s.duration).sum();
             while self.segments.len() > window {
+                let Some(front) = self.segments.front() else {
+                    break;
+                };
+                if total - front.duration < min_secs {
+                    break;
+                }
+                total -= front.duration;
                 self.expire_front();
             }
         }

@@ -490,3 +490,22 @@ fn extreme_timestamps_do_not_panic() {
         drain(&mut p, &mut store, &mut expired);
     }
 }
+
+#[test]
+fn live_window_keeps_three_target_durations() {
+    let mut p = Packager::new(PackagerConfig {
+        kind: PlaylistKind::Live { window: 1 },
+        ..PackagerConfig::low_latency()
+    })
+    .unwrap();
+    assert_eq!(p.config().part_duration, Some(Duration::from_millis(334)));
+    p.add_track(video_track()).unwrap();
+    let (mut store, mut expired) = (MemoryStore::default(), Vec::new());
+    for i in 0..300 {
+        p.push_frame(vframe(i, 15, 0)).unwrap();
+        drain(&mut p, &mut store, &mut expired);
+    }
+    let s = check_media_playlist(&p.media_playlist(&PlaylistRequest::default())).unwrap();
+    assert_eq!(s.segments.len(), 3);
+    assert_eq!(s.media_sequence, 6);
+}
