@@ -855,6 +855,11 @@ impl Packager {
         }
     }
 
+    /// `EXT-X-MEDIA-SEQUENCE`: the media sequence number of the first listed segment.
+    pub fn media_sequence(&self) -> u64 {
+        self.media_sequence
+    }
+
     /// The last published media sequence number and part index (for
     /// `EXT-X-RENDITION-REPORT`); `None` before the first part or segment.
     pub fn last_published(&self) -> Option<(u64, Option<u32>)> {

@@ -509,3 +509,46 @@ fn live_window_keeps_three_target_durations() {
     assert_eq!(s.segments.len(), 3);
     assert_eq!(s.media_sequence, 6);
 }
+
+#[test]
+fn files_are_deleted_only_after_leaving_the_playlist_and_the_grace_period() {
+    let dir = std::env::temp_dir().join(format!("hls-retention-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut store = FsStore::new(&dir).unwrap();
+    let mut p = Packager::new(PackagerConfig {
+        format: SegmentFormat::Ts,
+        kind: PlaylistKind::Live { window: 3 },
+        ..PackagerConfig::default()
+    })
+    .unwrap();
+    p.add_track(video_track()).unwrap();
+    let grace = Duration::from_secs(4);
+    let mut retention = Retention::new(grace);
+    let mut left_at = std::collections::HashMap::new();
+    for i in 0..600 {
+        p.push_frame(vframe(i, 30, 0)).unwrap();
+        // media time is wall time here: 30 frames a second
+        let now = Duration::from_millis(i as u64 * 1000 / 30);
+        drive(&mut p, &mut store, &mut retention, "index.m3u8", now).unwrap();
+        let text = std::fs::read_to_string(dir.join("index.m3u8")).unwrap_or_default();
+        for msn in 0..20u64 {
+            let name = format!("seg{msn}.ts");
+            let listed = text.lines().any(|l| l == name);
+            let exists = dir.join(&name).exists();
+            if listed {
+                assert!(exists, "{name} listed but missing");
+            } else if msn < p.media_sequence() {
+                left_at.entry(msn).or_insert(now);
+            }
+            if let Some(left) = left_at.get(&msn) {
+                if now < *left + grace - Duration::from_millis(40) {
+                    assert!(exists, "{name} deleted before its grace period ended");
+                }
+            }
+        }
+    }
+    // By the end, the early segments are gone and the window's are there.
+    assert!(!dir.join("seg0.ts").exists());
+    assert!(dir.join("seg18.ts").exists());
+    std::fs::remove_dir_all(dir).unwrap();
+}
