@@ -16,7 +16,8 @@
 //! - Low-Latency HLS (RFC 8216bis): partial segments (`EXT-X-PART`, one fMP4 fragment each),
 //!   `EXT-X-PART-INF`, `EXT-X-PRELOAD-HINT`, `EXT-X-SERVER-CONTROL`, delta updates
 //!   (`EXT-X-SKIP`), `EXT-X-RENDITION-REPORT`, and the blocking reload question
-//!   [`Packager::is_published`] with [`ReloadWaiters`] to park requests.
+//!   [`Packager::is_published`] with [`ReloadWaiters`] to park requests
+//!   ([`DeliveryDirectives`] reads `_HLS_msn` / `_HLS_part` / `_HLS_skip`).
 //! - AES-128 whole-segment encryption with keys from the application ([`KeySource`]).
 //! - [`master_playlist`] from measured [`VariantInfo`] (bandwidths, codecs, resolution,
 //!   frame rate).
@@ -61,7 +62,9 @@ pub use error::Error;
 pub use packager::{
     EncryptionConfig, Event, Packager, PackagerConfig, PlaylistKind, SegmentFormat, VariantInfo,
 };
-pub use playlist::{master_playlist, PlaylistRequest, RenditionReport, Variant};
+pub use playlist::{
+    master_playlist, DeliveryDirectives, PlaylistRequest, RenditionReport, Variant,
+};
 pub use reload::ReloadWaiters;
 pub use store::{drive, FsStore, MemoryStore, Retention, Store};
 pub use validate::{check_media_playlist, MediaPlaylistSummary, PlaylistViolation};

@@ -14,6 +14,40 @@ pub struct PlaylistRequest {
     pub rendition_reports: Vec<RenditionReport>,
 }
 
+/// The delivery directives of a media playlist request (RFC 8216bis 6.2.5):
+/// `_HLS_msn`, `_HLS_part` and `_HLS_skip`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryDirectives {
+    /// `_HLS_msn`: block until this media sequence number is published.
+    pub msn: Option<u64>,
+    /// `_HLS_part`: with `msn`, block until this part of it is published.
+    pub part: Option<u32>,
+    /// `_HLS_skip=YES` (or `v2`): the client accepts a delta update.
+    pub skip: bool,
+}
+
+impl DeliveryDirectives {
+    /// Reads the directives from a URL query string (without the `?`); unknown parameters
+    /// and malformed values are ignored.
+    pub fn from_query(query: &str) -> Self {
+        let mut d = Self::default();
+        for pair in query.split('&') {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            match key {
+                "_HLS_msn" => d.msn = value.parse().ok(),
+                "_HLS_part" => d.part = value.parse().ok(),
+                "_HLS_skip" => d.skip = matches!(value, "YES" | "v2"),
+                _ => {}
+            }
+        }
+        // A part without a media sequence number is invalid (RFC 8216bis 6.2.5.2).
+        if d.msn.is_none() {
+            d.part = None;
+        }
+        d
+    }
+}
+
 /// The last segment and part of another rendition (RFC 8216bis 4.4.5.4).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RenditionReport {
@@ -258,6 +292,26 @@ pub fn master_playlist(variants: &[Variant]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_delivery_directives() {
+        assert_eq!(
+            DeliveryDirectives::from_query("_HLS_msn=12&_HLS_part=3&_HLS_skip=YES&x=1"),
+            DeliveryDirectives {
+                msn: Some(12),
+                part: Some(3),
+                skip: true
+            }
+        );
+        assert_eq!(
+            DeliveryDirectives::from_query("_HLS_part=3&_HLS_msn=bad"),
+            DeliveryDirectives::default()
+        );
+        assert_eq!(
+            DeliveryDirectives::from_query(""),
+            DeliveryDirectives::default()
+        );
+    }
 
     #[test]
     fn formats_dates() {
