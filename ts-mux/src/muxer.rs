@@ -79,27 +79,35 @@ pub struct TsMuxer {
     pes_len: usize,
 }
 
-/// Lets [`TsMuxer`] append packets to `Vec<u8>` and `BytesMut` alike.
+/// Where [`TsMuxer`] appends packets: implemented for `Vec<u8>` and `BytesMut`.
 pub trait TsBuffer {
-    /// Appends `len` zero bytes and returns them for writing.
-    fn append_zeroed(&mut self, len: usize) -> &mut [u8];
+    /// Makes room for at least `additional` more bytes (called once per frame).
+    fn reserve_bytes(&mut self, additional: usize);
+    /// Appends `bytes`.
+    fn put_slice(&mut self, bytes: &[u8]);
 }
 
 impl TsBuffer for Vec<u8> {
     #[inline]
-    fn append_zeroed(&mut self, len: usize) -> &mut [u8] {
-        let start = self.len();
-        self.resize(start + len, 0);
-        &mut self[start..]
+    fn reserve_bytes(&mut self, additional: usize) {
+        self.reserve(additional);
+    }
+
+    #[inline]
+    fn put_slice(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
     }
 }
 
 impl TsBuffer for BytesMut {
     #[inline]
-    fn append_zeroed(&mut self, len: usize) -> &mut [u8] {
-        let start = self.len();
-        self.resize(start + len, 0);
-        &mut self[start..]
+    fn reserve_bytes(&mut self, additional: usize) {
+        self.reserve(additional);
+    }
+
+    #[inline]
+    fn put_slice(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
     }
 }
 
@@ -260,12 +268,13 @@ impl TsMuxer {
 
     /// Appends PAT and PMT (two packets) to `out`.
     pub fn write_tables<B: TsBuffer + ?Sized>(&mut self, out: &mut B) -> usize {
-        let dst = out.append_zeroed(2 * PACKET_SIZE);
-        let (pat, pmt) = dst.split_at_mut(PACKET_SIZE);
-        pat.copy_from_slice(&self.pat);
+        out.reserve_bytes(2 * PACKET_SIZE);
+        let mut pat = self.pat;
         pat[3] = (pat[3] & 0xf0) | self.pat_cc.next_value();
-        pmt.copy_from_slice(&self.pmt);
+        out.put_slice(&pat);
+        let mut pmt = self.pmt;
         pmt[3] = (pmt[3] & 0xf0) | self.pmt_cc.next_value();
+        out.put_slice(&pmt);
         self.psi_pending = false;
         2 * PACKET_SIZE
     }
@@ -346,9 +355,9 @@ impl TsMuxer {
         }
         let total = self.pes_len;
         let n = packet_count(total, first);
-        let dst = out.append_zeroed(n * PACKET_SIZE);
+        out.reserve_bytes(n * PACKET_SIZE);
         let mut reader = PieceReader::new(&self.head, &frame.data, &self.pieces);
-        write_pes(dst, stream.pid, &mut stream.cc, first, total, &mut reader);
+        write_pes(out, stream.pid, &mut stream.cc, first, total, &mut reader);
         Ok(written + n * PACKET_SIZE)
     }
 

@@ -5,6 +5,7 @@
 //! adaptation field (PCR, random access, discontinuity); the last one is padded with
 //! adaptation-field stuffing so every packet is exactly 188 bytes.
 
+use crate::muxer::TsBuffer;
 use crate::types::{ContinuityCounter, Pid};
 
 /// Bytes in a transport packet.
@@ -91,20 +92,19 @@ impl<'a> PieceReader<'a> {
         }
     }
 
-    /// Fills `dst` completely (or as far as the pieces go; the rest is left as is).
+    /// Appends the next `n` bytes of the pieces (or as many as are left) to `out`.
     #[inline]
-    fn fill(&mut self, dst: &mut [u8]) {
-        let mut dst = dst;
-        while !dst.is_empty() {
+    fn emit<B: TsBuffer + ?Sized>(&mut self, out: &mut B, n: usize) {
+        let mut n = n;
+        while n > 0 {
             let Some(src) = self.piece(self.idx) else {
                 return;
             };
             let avail = src.get(self.off..).unwrap_or(&[]);
-            let n = avail.len().min(dst.len());
-            let (now, rest) = dst.split_at_mut(n);
-            now.copy_from_slice(&avail[..n]);
-            dst = rest;
-            self.off += n;
+            let take = avail.len().min(n);
+            out.put_slice(&avail[..take]);
+            n -= take;
+            self.off += take;
             if self.off >= src.len() {
                 self.idx += 1;
                 self.off = 0;
@@ -124,76 +124,78 @@ pub(crate) fn packet_count(total: usize, first: FirstPacketFlags) -> usize {
 }
 
 #[inline]
-fn write_header(pkt: &mut [u8], pid: Pid, pusi: bool, has_af: bool, cc: u8) {
+fn header(pid: Pid, pusi: bool, has_af: bool, cc: u8) -> [u8; 4] {
     let pid = pid.get();
-    pkt[0] = 0x47;
-    pkt[1] = (if pusi { 0x40 } else { 0 }) | (pid >> 8) as u8;
-    pkt[2] = pid as u8;
-    pkt[3] = (if has_af { 0x30 } else { 0x10 }) | cc;
+    [
+        0x47,
+        (if pusi { 0x40 } else { 0 }) | (pid >> 8) as u8,
+        pid as u8,
+        (if has_af { 0x30 } else { 0x10 }) | cc,
+    ]
 }
 
-/// Writes an adaptation field of exactly `len` bytes (>= 1) at `af`.
-fn write_adaptation_field(af: &mut [u8], len: usize, flags: u8, pcr: Option<u64>) {
-    af[0] = (len - 1) as u8;
-    if len == 1 {
-        return;
+const STUFFING: [u8; PAYLOAD_MAX] = [0xff; PAYLOAD_MAX];
+
+/// Appends an adaptation field of exactly `len` bytes (1..=184).
+fn put_adaptation_field<B: TsBuffer + ?Sized>(
+    out: &mut B,
+    len: usize,
+    flags: u8,
+    pcr: Option<u64>,
+) {
+    let mut head = [0u8; 8];
+    head[0] = (len - 1) as u8;
+    let mut used = 1;
+    if len >= 2 {
+        head[1] = flags;
+        used = 2;
+        if let Some(base) = pcr {
+            head[2] = (base >> 25) as u8;
+            head[3] = (base >> 17) as u8;
+            head[4] = (base >> 9) as u8;
+            head[5] = (base >> 1) as u8;
+            // base LSB, 6 reserved bits set, extension (9 bits) zero.
+            head[6] = ((base & 1) as u8) << 7 | 0x7e;
+            head[7] = 0;
+            used = 8;
+        }
     }
-    af[1] = flags;
-    let mut pos = 2;
-    if let Some(base) = pcr {
-        af[2] = (base >> 25) as u8;
-        af[3] = (base >> 17) as u8;
-        af[4] = (base >> 9) as u8;
-        af[5] = (base >> 1) as u8;
-        // base LSB, 6 reserved bits set, extension (9 bits) zero.
-        af[6] = ((base & 1) as u8) << 7 | 0x7e;
-        af[7] = 0;
-        pos = 8;
-    }
-    af[pos..len].fill(0xff);
+    out.put_slice(&head[..used]);
+    out.put_slice(&STUFFING[..len - used]);
 }
 
-/// Packetizes a PES packet of `total` bytes read from `reader` into `out`, whose length must
-/// be `packet_count(total, first) * 188`.
-pub(crate) fn write_pes(
-    out: &mut [u8],
+/// Appends the transport packets of a PES packet of `total` bytes read from `reader`:
+/// `packet_count(total, first)` packets of 188 bytes.
+pub(crate) fn write_pes<B: TsBuffer + ?Sized>(
+    out: &mut B,
     pid: Pid,
     cc: &mut ContinuityCounter,
     first: FirstPacketFlags,
     total: usize,
     reader: &mut PieceReader<'_>,
 ) {
-    let mut remaining = total;
-    let mut packets = out.chunks_exact_mut(PACKET_SIZE);
-
     // First packet.
-    let Some(pkt) = packets.next() else {
-        return;
-    };
     let mut af_len = first.af_len();
-    let payload = remaining.min(PAYLOAD_MAX - af_len);
+    let payload = total.min(PAYLOAD_MAX - af_len);
     if af_len + payload < PAYLOAD_MAX {
         af_len = PAYLOAD_MAX - payload;
     }
-    write_header(pkt, pid, true, af_len > 0, cc.next_value());
+    out.put_slice(&header(pid, true, af_len > 0, cc.next_value()));
     if af_len > 0 {
-        write_adaptation_field(&mut pkt[4..4 + af_len], af_len, first.flags(), first.pcr);
+        put_adaptation_field(out, af_len, first.flags(), first.pcr);
     }
-    reader.fill(&mut pkt[4 + af_len..]);
-    remaining -= payload;
+    reader.emit(out, payload);
+    let mut remaining = total - payload;
 
-    for pkt in packets {
-        if remaining >= PAYLOAD_MAX {
-            write_header(pkt, pid, false, false, cc.next_value());
-            reader.fill(&mut pkt[4..]);
-            remaining -= PAYLOAD_MAX;
-        } else {
-            let af_len = PAYLOAD_MAX - remaining;
-            write_header(pkt, pid, false, true, cc.next_value());
-            write_adaptation_field(&mut pkt[4..4 + af_len], af_len, 0, None);
-            reader.fill(&mut pkt[4 + af_len..]);
-            remaining = 0;
-        }
+    while remaining >= PAYLOAD_MAX {
+        out.put_slice(&header(pid, false, false, cc.next_value()));
+        reader.emit(out, PAYLOAD_MAX);
+        remaining -= PAYLOAD_MAX;
+    }
+    if remaining > 0 {
+        out.put_slice(&header(pid, false, true, cc.next_value()));
+        put_adaptation_field(out, PAYLOAD_MAX - remaining, 0, None);
+        reader.emit(out, remaining);
     }
 }
 
@@ -206,7 +208,7 @@ mod tests {
         let pieces = [Piece::Data(0, total)];
         let mut reader = PieceReader::new(&[], &data, &pieces);
         let n = packet_count(total, first);
-        let mut out = vec![0u8; n * PACKET_SIZE];
+        let mut out = Vec::new();
         let mut cc = ContinuityCounter::new(14);
         write_pes(
             &mut out,
@@ -216,6 +218,7 @@ mod tests {
             total,
             &mut reader,
         );
+        assert_eq!(out.len(), n * PACKET_SIZE);
         out
     }
 
