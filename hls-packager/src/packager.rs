@@ -152,6 +152,14 @@ pub(crate) struct Segment {
     pub(crate) map: Option<String>,
 }
 
+/// What the playlist lists of the open segment: its parts and the tags before them.
+pub(crate) struct OpenView<'a> {
+    pub(crate) parts: &'a [Part],
+    pub(crate) discontinuity: bool,
+    pub(crate) pdt_ms: Option<i64>,
+    pub(crate) map: Option<&'a str>,
+}
+
 struct OpenSegment {
     msn: u64,
     start: i64,
@@ -888,8 +896,14 @@ impl Packager {
         self.config.part_duration.map(|_| self.max_part)
     }
 
-    pub(crate) fn open_parts(&self) -> Option<(u64, &[Part])> {
-        self.open.as_ref().map(|o| (o.msn, o.parts.as_slice()))
+    /// The segment being written, as far as the playlist shows it.
+    pub(crate) fn open_segment(&self) -> Option<OpenView<'_>> {
+        self.open.as_ref().map(|o| OpenView {
+            parts: &o.parts,
+            discontinuity: o.discontinuity,
+            pdt_ms: o.pdt_ms,
+            map: o.map.as_deref(),
+        })
     }
 
     pub(crate) fn next_part_name(&self) -> String {
@@ -897,10 +911,6 @@ impl Packager {
             Some(o) => format!("{}{}.{}.m4s", self.config.name_prefix, o.msn, o.parts.len()),
             None => format!("{}{}.0.m4s", self.config.name_prefix, self.next_msn),
         }
-    }
-
-    pub(crate) fn current_map(&self) -> Option<&str> {
-        self.map.as_deref()
     }
 
     /// Measured bit rates, codecs, resolution and frame rate, for the master playlist.

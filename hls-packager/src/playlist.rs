@@ -154,8 +154,10 @@ impl Packager {
         out.push_str("#EXT-X-INDEPENDENT-SEGMENTS\n");
 
         // Where the playlist ends in media time, to place parts and the skip boundary.
-        let open_parts = self.open_parts();
-        let open_len: f64 = open_parts.map_or(0.0, |(_, p)| p.iter().map(|p| p.duration).sum());
+        let open = self.open_segment();
+        let open_len: f64 = open
+            .as_ref()
+            .map_or(0.0, |o| o.parts.iter().map(|p| p.duration).sum());
         let total: f64 = self.segments.iter().map(|s| s.duration).sum::<f64>() + open_len;
         let mut skipped = 0;
         if request.skip && ll.is_some() {
@@ -221,15 +223,18 @@ impl Packager {
             let _ = writeln!(out, "#EXTINF:{:.5},\n{}", s.duration, s.uri);
         }
         if ll.is_some() && !self.ended {
-            if let Some((_, parts)) = open_parts {
-                if !parts.is_empty() {
-                    if let Some(m) = self.current_map() {
-                        if map != Some(m) {
-                            let _ = writeln!(out, "#EXT-X-MAP:URI=\"{m}\"");
-                        }
-                    }
+            if let Some(open) = open.filter(|o| !o.parts.is_empty()) {
+                // The tags of the segment these parts belong to come before its first part.
+                if open.discontinuity {
+                    out.push_str("#EXT-X-DISCONTINUITY\n");
                 }
-                for p in parts {
+                if let Some(m) = open.map.filter(|m| map != Some(*m)) {
+                    let _ = writeln!(out, "#EXT-X-MAP:URI=\"{m}\"");
+                }
+                if let Some(pdt) = open.pdt_ms {
+                    let _ = writeln!(out, "#EXT-X-PROGRAM-DATE-TIME:{}", format_date_time(pdt));
+                }
+                for p in open.parts {
                     write_part(&mut out, p);
                 }
             }

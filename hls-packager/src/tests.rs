@@ -258,6 +258,7 @@ fn low_latency_parts_preload_hint_and_reports() {
          #EXT-X-PART:DURATION=0.33333,URI=\"seg0.1.m4s\"\n\
          #EXT-X-PART:DURATION=0.33333,URI=\"seg0.2.m4s\"\n\
          #EXTINF:1.00000,\nseg0.m4s\n\
+         #EXT-X-PROGRAM-DATE-TIME:2026-11-26T10:00:01.000Z\n\
          #EXT-X-PART:DURATION=0.33333,URI=\"seg1.0.m4s\",INDEPENDENT=YES\n\
          #EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"seg1.1.m4s\"\n\
          #EXT-X-RENDITION-REPORT:URI=\"../low/index.m3u8\",LAST-MSN=0,LAST-PART=1\n"
@@ -551,4 +552,28 @@ fn files_are_deleted_only_after_leaving_the_playlist_and_the_grace_period() {
     assert!(!dir.join("seg0.ts").exists());
     assert!(dir.join("seg18.ts").exists());
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn low_latency_republish_tags_come_before_the_open_parts() {
+    let mut p = ll_packager();
+    let (mut store, mut expired) = (MemoryStore::default(), Vec::new());
+    push_av(&mut p, 0, 45);
+    p.republish().unwrap();
+    p.set_wallclock(1_795_687_260_000);
+    p.add_track(video_track()).unwrap();
+    p.add_track(audio_track()).unwrap();
+    push_av(&mut p, 0, 11);
+    drain(&mut p, &mut store, &mut expired);
+    let text = p.media_playlist(&PlaylistRequest::default());
+    check_media_playlist(&text).unwrap();
+    assert!(
+        text.ends_with(
+            "#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI=\"seginit1.mp4\"\n\
+             #EXT-X-PROGRAM-DATE-TIME:2026-11-26T10:01:00.000Z\n\
+             #EXT-X-PART:DURATION=0.33333,URI=\"seg2.0.m4s\",INDEPENDENT=YES\n\
+             #EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"seg2.1.m4s\"\n"
+        ),
+        "{text}"
+    );
 }
