@@ -457,6 +457,12 @@ fn check(
     ] {
         let (track, frames) = input_frames(&events, kind);
         assert_eq!(track.config.codec(), codec, "{name}: {kind:?} codec");
+        if kind == MediaKind::Video {
+            assert!(
+                frames.iter().any(|f| f.pts != f.dts),
+                "{name}: the input should have B-frames"
+            );
+        }
         let want = reference(input, ffkind);
         // Our reading of the input agrees with FFmpeg's: count, timestamps, sizes.
         let ours: Packets = frames
