@@ -575,15 +575,14 @@ impl Packager {
         let pdt_ms = self.anchor.map(|(wall, media)| {
             wall.saturating_add(MediaTime::new(t.saturating_sub(media), CLOCK).as_millis())
         });
-        let mut data = Vec::new();
         let infos = self.tracks_info();
         if let Some(ts) = &mut self.ts {
-            ts.start_segment(&infos, &mut data);
+            ts.start_segment(&infos);
         }
         self.open = Some(OpenSegment {
             msn,
             start: t,
-            data,
+            data: Vec::new(),
             parts: Vec::new(),
             part_start: t,
             part_independent: independent,
@@ -881,9 +880,10 @@ impl Packager {
             .map(|s| (s.msn, s.parts.len().checked_sub(1).map(|p| p as u32)))
     }
 
-    /// Frames dropped: before the first keyframe, or going backwards on a non-leading track.
+    /// Frames dropped: before the first keyframe, going backwards on a non-leading track, or
+    /// refused by the MPEG-TS muxer.
     pub fn dropped_frames(&self) -> u64 {
-        self.dropped
+        self.dropped + self.ts.as_ref().map_or(0, |ts| ts.refused)
     }
 
     /// Target duration as declared: the configured one rounded up, raised if a segment

@@ -333,10 +333,6 @@ fn audio_only_cuts_by_time() {
 
 #[test]
 fn encrypted_segments_carry_key_and_iv() {
-    let key = AesKey {
-        key: [7; 16],
-        uri: "key0.bin".into(),
-    };
     let mut p = Packager::new(PackagerConfig {
         format: SegmentFormat::Ts,
         kind: PlaylistKind::Vod,
@@ -350,7 +346,6 @@ fn encrypted_segments_carry_key_and_iv() {
         ..PackagerConfig::default()
     })
     .unwrap();
-    let _ = key;
     p.add_track(video_track()).unwrap();
     let (mut store, mut expired) = (MemoryStore::default(), Vec::new());
     for i in 0..90 {

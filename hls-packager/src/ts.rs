@@ -41,7 +41,7 @@ impl TsWriter {
         self.tracks.clear();
     }
 
-    pub(crate) fn start_segment(&mut self, tracks: &[TrackInfo], _out: &mut Vec<u8>) {
+    pub(crate) fn start_segment(&mut self, tracks: &[TrackInfo]) {
         if self.tracks != tracks {
             // A changed track list is only possible across a discontinuity; start afresh so
             // a codec change on the same track id is not refused.
