@@ -186,7 +186,6 @@ enum ServerState {
 /// assert_eq!(server.handle_input(&mut to_server).unwrap(), HandshakeStatus::Done);
 /// assert!(server.digest_scheme().is_some()); // the complex handshake was used
 /// ```
-#[derive(Debug)]
 pub struct ServerHandshake {
     state: ServerState,
     epoch: u32,
@@ -295,6 +294,18 @@ impl ServerHandshake {
     }
 }
 
+// Debug leaves out the 1.5 KB packets and random bytes.
+impl std::fmt::Debug for ServerHandshake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerHandshake")
+            .field("state", &self.state)
+            .field("epoch", &self.epoch)
+            .field("pending", &self.pending.len())
+            .field("scheme", &self.scheme)
+            .finish_non_exhaustive()
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ClientState {
     AwaitingS0S1S2,
@@ -303,7 +314,6 @@ enum ClientState {
 
 /// The client side of the handshake. C0 and C1 are queued at creation: call
 /// [`poll_transmit`](Self::poll_transmit) right away.
-#[derive(Debug)]
 pub struct ClientHandshake {
     state: ClientState,
     c1: Box<[u8; HANDSHAKE_PACKET_LEN]>,
@@ -419,10 +429,22 @@ impl ClientHandshake {
         self.s2_signature_valid
     }
 
-    /// The C1 this client sent (e.g. for logs or tests).
+    /// The C1 this client sent (e.g. for tests).
     #[must_use]
     pub fn c1(&self) -> &[u8; HANDSHAKE_PACKET_LEN] {
         &self.c1
+    }
+}
+
+impl std::fmt::Debug for ClientHandshake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientHandshake")
+            .field("state", &self.state)
+            .field("complex", &self.c1_digest.is_some())
+            .field("pending", &self.pending.len())
+            .field("s1_digest_valid", &self.s1_digest_valid)
+            .field("s2_signature_valid", &self.s2_signature_valid)
+            .finish_non_exhaustive()
     }
 }
 
@@ -654,6 +676,18 @@ mod tests {
         assert_eq!(client.s1_digest_valid(), Some(true));
         assert_eq!(client.s2_signature_valid(), Some(false));
         assert_eq!(input.len(), s2c.len() - 3073);
+    }
+
+    #[test]
+    fn debug_is_short() {
+        let server = ServerHandshake::new(0, &[0; RANDOM_LEN]);
+        let client = ClientHandshake::new(0, &[0; RANDOM_LEN]);
+        assert!(format!("{server:?}").len() < 200);
+        assert_eq!(
+            format!("{client:?}"),
+            "ClientHandshake { state: AwaitingS0S1S2, complex: true, pending: 1537, \
+             s1_digest_valid: None, s2_signature_valid: None, .. }"
+        );
     }
 
     #[test]

@@ -194,3 +194,58 @@ fn rtmpdump_play() {
 fn ffmpeg_play() {
     check_play("ffmpeg_play", 40, 70);
 }
+
+/// The server handshake consumes exactly C0+C1+C2 of each client, in pieces, and the chunk
+/// decoder takes over from the same buffer.
+#[test]
+fn handshake_then_chunk_stream() {
+    use onair_rtmp_proto::{HandshakeStatus, ServerHandshake};
+    for (name, complex, media) in [
+        ("ffmpeg_publish.c2s.bin", true, 308),
+        ("gstreamer_publish.c2s.bin", false, 308),
+        ("ffmpeg_play.c2s.bin", true, 0),
+        ("rtmpdump_play.c2s.bin", false, 0),
+    ] {
+        let data = capture(name);
+        let mut server = ServerHandshake::new(0, &[0x33; 1528]);
+        let mut decoder = ChunkDecoder::new(ChunkDecoderConfig::default());
+        let mut input = BytesMut::new();
+        let mut sent = BytesMut::new();
+        let mut messages = Vec::new();
+        let mut lengths = piece_lengths(7, 1000);
+        let mut rest = &data[..];
+        while !rest.is_empty() {
+            let n = lengths().min(rest.len());
+            input.extend_from_slice(&rest[..n]);
+            rest = &rest[n..];
+            if !server.is_complete() {
+                let status = server.handle_input(&mut input).expect("handshake");
+                server.poll_transmit(&mut sent);
+                if status == HandshakeStatus::InProgress {
+                    continue;
+                }
+            }
+            while let Some(m) = decoder.decode(&mut input).expect("chunk stream") {
+                messages.push(m);
+            }
+        }
+        assert_eq!(sent.len(), 3073, "{name}");
+        assert_eq!(server.digest_scheme().is_some(), complex, "{name}");
+        assert_eq!(
+            decoder.bytes_received() as usize,
+            data.len() - HANDSHAKE_LEN
+        );
+        let [video, _, audio, _] = media_counts(&messages);
+        assert_eq!(video + audio, media, "{name}");
+        // the first command is connect (AMF0 string "connect")
+        let first_command = messages
+            .iter()
+            .find(|m| m.type_id == MessageType::COMMAND_AMF0)
+            .expect("a command");
+        assert_eq!(
+            &first_command.payload[..10],
+            b"\x02\x00\x07connect",
+            "{name}"
+        );
+    }
+}
