@@ -423,7 +423,7 @@ impl ClientHandshake {
     }
 
     /// Whether S2 was signed with our C1 digest (`None`: simple handshake or not received).
-    /// Informational only: nginx-rtmp, for one, signs it differently.
+    /// Informational only, as in ffmpeg: a mismatch does not stop the connection.
     #[must_use]
     pub fn s2_signature_valid(&self) -> Option<bool> {
         self.s2_signature_valid
