@@ -163,8 +163,9 @@ impl<R: Read> FlvReader<R> {
                 Ok(b.split_to(len))
             }
             Source::Read(r) => {
-                // grows with the data actually read, not with the declared size
-                let mut v = Vec::new();
+                // One allocation of the declared size: the 24-bit size field caps it at 16 MiB,
+                // so a lying header costs at most that, and honest files are read without regrowth.
+                let mut v = Vec::with_capacity(len);
                 r.by_ref().take(len as u64).read_to_end(&mut v)?;
                 if v.len() < len {
                     return Err(FlvError::NotEnoughData {
