@@ -42,7 +42,12 @@ pub struct RtmpServerConfig {
 impl Default for RtmpServerConfig {
     fn default() -> Self {
         Self {
-            session: ServerSessionConfig::default(),
+            // The session refuses over-long names with NetStream.Publish.BadName; keep its limit
+            // at the runtime's, so every name it lets through is also a valid file name.
+            session: ServerSessionConfig {
+                max_name_length: super::names::MAX_NAME_BYTES,
+                ..ServerSessionConfig::default()
+            },
             record_dir: None,
             queue: QueueLimits::default(),
             idle_timeout: Duration::from_secs(30),
