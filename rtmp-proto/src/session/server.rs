@@ -421,6 +421,31 @@ impl ServerSession {
             )))
     }
 
+    /// Tells a player that its source is published (again) after [`end_play`](Self::end_play)
+    /// or while it waited for a publisher: Stream Begin, `NetStream.Play.Start`,
+    /// `|RtmpSampleAccess` and `NetStream.Play.PublishNotify`, as nginx-rtmp sends with
+    /// `play_restart` and `publish_notify` on. Media sent afterwards may restart its timestamps.
+    pub fn notify_publish(&mut self, stream_id: MessageStreamId) -> Result<(), Error> {
+        self.check_playing(stream_id)?;
+        self.stream_begin(stream_id)?;
+        self.status(stream_id, "status", "NetStream.Play.Start", "Start live")?;
+        self.outbound.data(
+            stream_id,
+            RtmpTimestamp(0),
+            &[
+                Amf0Value::String("|RtmpSampleAccess".to_owned()),
+                Amf0Value::Boolean(true),
+                Amf0Value::Boolean(true),
+            ],
+        )?;
+        self.status(
+            stream_id,
+            "status",
+            "NetStream.Play.PublishNotify",
+            "Start publishing",
+        )
+    }
+
     fn check_playing(&self, stream_id: MessageStreamId) -> Result<(), Error> {
         match self.streams.get(&stream_id.0) {
             Some(StreamState::Playing) if !self.closed => Ok(()),

@@ -218,6 +218,59 @@ fn play_accept_media_and_end() {
 }
 
 #[test]
+fn a_player_is_notified_of_a_republish_and_gets_media_again() {
+    let mut pair = Pair::new();
+    let sid = pair.playing("show");
+    pair.server
+        .send_video(sid, 500, &[0x17, 1, 0, 0, 0])
+        .unwrap();
+    pair.server.end_play(sid).unwrap();
+    pair.drive();
+    assert!(pair.client_events.contains(&ClientEvent::StreamEnded));
+    pair.client_events.clear();
+    pair.server.notify_publish(sid).unwrap();
+    // the new publisher's timestamps start again at 0
+    pair.server.send_video(sid, 0, &[0x17, 0, 0, 0, 0]).unwrap();
+    pair.server.end_play(sid).unwrap();
+    pair.drive();
+    let codes: Vec<&str> = pair
+        .client_events
+        .iter()
+        .filter_map(|e| match e {
+            ClientEvent::Status { code, .. } => Some(code.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert!(codes.contains(&"NetStream.Play.PublishNotify"), "{codes:?}");
+    assert!(
+        pair.client_events.iter().any(|e| matches!(
+            e,
+            ClientEvent::Video {
+                timestamp_ms: 0,
+                ..
+            }
+        )),
+        "{:?}",
+        pair.client_events
+    );
+    // Stream Begin re-armed the client: the second end is reported too.
+    assert_eq!(
+        pair.client_events
+            .iter()
+            .filter(|e| **e == ClientEvent::StreamEnded)
+            .count(),
+        1,
+        "{:?}",
+        pair.client_events
+    );
+    assert!(pair.server_error.is_none() && pair.client_error.is_none());
+    assert_eq!(
+        pair.server.notify_publish(MessageStreamId(9)),
+        Err(Error::Session(SessionError::NotPlaying { stream_id: 9 }))
+    );
+}
+
+#[test]
 fn play_request_carries_name_and_query() {
     let mut pair = Pair::new();
     pair.connect();
