@@ -21,7 +21,7 @@ use super::names::{validate_app, validate_name};
 use super::packet::{MediaPacket, MetadataProps, Packet};
 use super::queue::{PlayerSlot, PopOutcome};
 use super::recorder::Recorder;
-use super::registry::{Publication, Subscription};
+use super::registry::{Publication, SubscribeError, Subscription};
 use super::server::Shared;
 
 /// Stop pulling from player queues while this much is waiting to be written.
@@ -352,14 +352,11 @@ impl<H: RtmpHandler> Connection<H> {
             app: &app,
             name: &name,
             query,
+            published: self.shared.registry.is_published(&app, name.as_str()),
         };
         if let Err(rejection) = self.shared.handler.on_play(&req) {
             info!(conn = self.id, %app, name = %name, "play refused by the application");
             self.reject(request, &rejection.description);
-            return;
-        }
-        if let Err(e) = self.session.accept(request) {
-            warn!(conn = self.id, error = %e, "accepting play failed");
             return;
         }
         let slot = Arc::new(PlayerSlot::new(
@@ -367,10 +364,28 @@ impl<H: RtmpHandler> Connection<H> {
             self.notify.clone(),
         ));
         let subscription =
-            self.shared
+            match self
+                .shared
                 .registry
-                .subscribe(&app, name.as_str(), self.id, slot.clone());
-        info!(conn = self.id, peer = %self.peer, %app, name = %name, "playing");
+                .subscribe(&app, name.as_str(), self.id, slot.clone())
+            {
+                Ok(s) => s,
+                Err(e) => {
+                    let description = match e {
+                        SubscribeError::NotPublished => "No such stream",
+                        SubscribeError::TooManyWaiting => "Too many players waiting",
+                    };
+                    info!(conn = self.id, %app, name = %name, reason = description, "play refused");
+                    self.reject(request, description);
+                    return;
+                }
+            };
+        // Packets queued meanwhile are sent only once the player is in `playing`, after this.
+        if let Err(e) = self.session.accept(request) {
+            warn!(conn = self.id, error = %e, "accepting play failed");
+            return;
+        }
+        info!(conn = self.id, peer = %self.peer, %app, name = %name, published = req.published, "playing");
         self.playing.insert(
             stream_id.0,
             Playing {
@@ -389,8 +404,7 @@ impl<H: RtmpHandler> Connection<H> {
 
     /// Moves queued packets into the session until enough is waiting to be written.
     fn drain_players(&mut self) -> Result<(), Exit> {
-        let mut ended = Vec::new();
-        for (key, p) in &self.playing {
+        for p in self.playing.values() {
             while self.session.bytes_pending() < HIGH_WATER {
                 let result = match p.slot.pop() {
                     PopOutcome::Empty => break,
@@ -409,25 +423,21 @@ impl<H: RtmpHandler> Connection<H> {
                         }
                     },
                     PopOutcome::Packet(Packet::End) => {
-                        ended.push(*key);
+                        debug!(
+                            conn = self.id,
+                            skips = p.slot.skipped_total(),
+                            "stream ended for player, it waits for the next publisher"
+                        );
                         self.session.end_play(p.stream_id)
+                    }
+                    PopOutcome::Packet(Packet::Begin) => {
+                        debug!(conn = self.id, "stream published, player attached");
+                        self.session.notify_publish(p.stream_id)
                     }
                 };
                 if let Err(e) = result {
                     return Err(Exit::Protocol(e.to_string()));
                 }
-            }
-        }
-        for key in ended {
-            if let Some(p) = self.playing.remove(&key) {
-                if p.slot.skipped_total() > 0 {
-                    info!(
-                        conn = self.id,
-                        skips = p.slot.skipped_total(),
-                        "player skipped ahead while behind"
-                    );
-                }
-                debug!(conn = self.id, "stream ended for player");
             }
         }
         Ok(())

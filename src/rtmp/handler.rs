@@ -32,6 +32,10 @@ pub struct PlayRequest<'a> {
     pub name: &'a StreamName,
     /// What followed `?` in the name, if anything.
     pub query: Option<&'a QueryString>,
+    /// Whether the name is being published now. When it is not, an accepted player waits for
+    /// a publisher (see `RtmpServerConfig::idle_streams`); refuse here to allow known names
+    /// only.
+    pub published: bool,
 }
 
 /// A refusal, with the description sent to the peer in `onStatus`.
@@ -79,7 +83,8 @@ pub trait RtmpHandler: Send + Sync + 'static {
             .map_err(|_| Rejection::new("invalid stream name"))
     }
 
-    /// Accepts or refuses a player. The default accepts everyone.
+    /// Accepts or refuses a player (refused players get `NetStream.Play.StreamNotFound`). The
+    /// default accepts everyone.
     fn on_play(&self, request: &PlayRequest<'_>) -> Result<(), Rejection> {
         let _ = request;
         Ok(())

@@ -57,15 +57,18 @@ impl MediaPacket {
 pub(crate) enum Packet {
     Metadata(MetadataProps),
     Media(MediaPacket),
-    /// The publisher left: the player gets UnpublishNotify / StreamEOF.
+    /// The publisher left: the player gets UnpublishNotify / StreamEOF and stays subscribed.
     End,
+    /// A publisher started on a name the player waits for: the player gets Stream Begin,
+    /// Play.Start and PublishNotify, then the new publisher's media.
+    Begin,
 }
 
 impl Packet {
     pub(crate) fn size(&self) -> usize {
         match self {
             Packet::Media(m) => m.data.len(),
-            Packet::Metadata(_) | Packet::End => 64,
+            Packet::Metadata(_) | Packet::End | Packet::Begin => 64,
         }
     }
 
@@ -74,7 +77,7 @@ impl Packet {
         match self {
             Packet::Metadata(_) => true,
             Packet::Media(m) => m.config,
-            Packet::End => false,
+            Packet::End | Packet::Begin => false,
         }
     }
 

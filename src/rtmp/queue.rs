@@ -91,7 +91,7 @@ impl PlayerQueue {
         if packet.is_video() {
             self.seen_video = true;
         }
-        let always = packet.is_config() || matches!(packet, Packet::End);
+        let always = packet.is_config() || matches!(packet, Packet::End | Packet::Begin);
         if self.waiting_for_keyframe && !always {
             if self.may_resume_at(&packet) {
                 self.waiting_for_keyframe = false;
@@ -170,12 +170,12 @@ impl PlayerQueue {
         self.items.push_back(packet);
     }
 
-    /// Drops queued media, keeping the newest metadata and sequence headers (and an End).
+    /// Drops queued media, keeping the newest metadata and sequence headers (and End/Begin).
     fn drop_media(&mut self) {
         let mut kept: Vec<Packet> = Vec::new();
         for p in self.items.drain(..).rev() {
             let keep = match &p {
-                Packet::End => true,
+                Packet::End | Packet::Begin => true,
                 Packet::Metadata(_) => !kept.iter().any(|k| matches!(k, Packet::Metadata(_))),
                 Packet::Media(m) if m.config => !kept
                     .iter()

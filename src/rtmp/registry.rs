@@ -1,6 +1,7 @@
 //! Live streams by (app, public name): one publisher each, any number of players.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -12,10 +13,44 @@ use super::queue::{PlayerSlot, PushOutcome};
 
 type StreamKeyPair = (String, String);
 
+/// Who may wait for a name that nobody publishes (yet, or any more).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct WaitLimits {
+    /// Players of unpublished names are accepted and wait (nginx-rtmp's `idle_streams`).
+    pub(crate) idle_streams: bool,
+    /// Most players waiting on one name.
+    pub(crate) per_stream: usize,
+    /// Most players waiting on all names together.
+    pub(crate) total: usize,
+}
+
+impl Default for WaitLimits {
+    fn default() -> Self {
+        Self {
+            idle_streams: true,
+            per_stream: 64,
+            total: 512,
+        }
+    }
+}
+
+/// Why a player was not subscribed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SubscribeError {
+    /// Nobody publishes the name and idle streams are off.
+    NotPublished,
+    /// Nobody publishes the name and too many players wait already.
+    TooManyWaiting,
+}
+
 /// All live streams of a server.
 #[derive(Debug, Default)]
 pub(crate) struct Registry {
     streams: Mutex<HashMap<StreamKeyPair, Arc<LiveStream>>>,
+    limits: WaitLimits,
+    /// Players subscribed to a stream without publisher. Changed only under that stream's
+    /// state lock, so it agrees with the streams' player lists.
+    waiting: AtomicUsize,
 }
 
 #[derive(Debug)]
@@ -41,6 +76,39 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Registry {
+    pub(crate) fn new(limits: WaitLimits) -> Self {
+        Self {
+            limits,
+            ..Self::default()
+        }
+    }
+
+    /// Whether `app/name` has a publisher now.
+    pub(crate) fn is_published(&self, app: &str, name: &str) -> bool {
+        let stream = lock(&self.streams)
+            .get(&(app.to_owned(), name.to_owned()))
+            .cloned();
+        stream.is_some_and(|s| lock(&s.state).publisher.is_some())
+    }
+
+    /// Players waiting for a publisher, on all names.
+    #[cfg(test)]
+    pub(crate) fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::SeqCst)
+    }
+
+    fn add_waiting(&self, n: usize) {
+        self.waiting.fetch_add(n, Ordering::SeqCst);
+    }
+
+    fn remove_waiting(&self, n: usize) {
+        let _ = self
+            .waiting
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |w| {
+                Some(w.saturating_sub(n))
+            });
+    }
+
     fn entry(&self, app: &str, name: &str) -> Arc<LiveStream> {
         let mut streams = lock(&self.streams);
         streams
@@ -67,7 +135,9 @@ impl Registry {
         }
     }
 
-    /// Makes `publisher` (a connection id) the publisher of `app/name`.
+    /// Makes `publisher` (a connection id) the publisher of `app/name`. Players already
+    /// subscribed (waiting, or left by the previous publisher) are attached: they get a
+    /// [`Packet::Begin`], then what the new publisher sends.
     pub(crate) fn publish(
         self: &Arc<Self>,
         app: &str,
@@ -82,6 +152,8 @@ impl Registry {
             }
             state.publisher = Some(publisher);
             state.cache = GopCache::default();
+            self.remove_waiting(state.players.len());
+            fan_out(&stream, &mut state, Packet::Begin);
         }
         Ok(Publication {
             registry: self.clone(),
@@ -89,30 +161,55 @@ impl Registry {
         })
     }
 
-    /// Adds a player to `app/name` (published or not yet). A live stream's metadata,
-    /// sequence headers and current GOP are queued for it at once.
+    /// Adds a player to `app/name`. A live stream's metadata, sequence headers and current GOP
+    /// are queued for it at once; a player of a name without publisher waits for one (within
+    /// the [`WaitLimits`]) and is attached when it starts.
     pub(crate) fn subscribe(
         self: &Arc<Self>,
         app: &str,
         name: &str,
         player: u64,
         slot: Arc<PlayerSlot>,
-    ) -> Subscription {
+    ) -> Result<Subscription, SubscribeError> {
         let stream = self.entry(app, name);
-        {
+        let result = {
             let mut state = lock(&stream.state);
-            if state.publisher.is_some() {
+            let admitted = if state.publisher.is_some() {
                 let now = Instant::now();
                 for p in state.cache.snapshot() {
                     slot.push(p, now);
                 }
+                Ok(())
+            } else if !self.limits.idle_streams {
+                Err(SubscribeError::NotPublished)
+            } else if state.players.len() >= self.limits.per_stream
+                || self
+                    .waiting
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |w| {
+                        (w < self.limits.total).then_some(w + 1)
+                    })
+                    .is_err()
+            {
+                // Without a publisher every player of the stream is waiting.
+                Err(SubscribeError::TooManyWaiting)
+            } else {
+                Ok(())
+            };
+            if admitted.is_ok() {
+                state.players.push((player, slot));
             }
-            state.players.push((player, slot));
-        }
-        Subscription {
-            registry: self.clone(),
-            stream,
-            player,
+            admitted
+        };
+        match result {
+            Ok(()) => Ok(Subscription {
+                registry: self.clone(),
+                stream,
+                player,
+            }),
+            Err(e) => {
+                self.release(&stream);
+                Err(e)
+            }
         }
     }
 
@@ -172,10 +269,9 @@ impl Drop for Publication {
             let mut state = lock(&self.stream.state);
             state.publisher = None;
             state.cache = GopCache::default();
-            let now = Instant::now();
-            for (_, slot) in state.players.drain(..) {
-                slot.push(Packet::End, now);
-            }
+            // The players stay subscribed and wait for the next publisher.
+            fan_out(&self.stream, &mut state, Packet::End);
+            self.registry.add_waiting(state.players.len());
         }
         self.registry.release(&self.stream);
     }
@@ -191,9 +287,14 @@ pub(crate) struct Subscription {
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        lock(&self.stream.state)
-            .players
-            .retain(|(id, _)| *id != self.player);
+        {
+            let mut state = lock(&self.stream.state);
+            let before = state.players.len();
+            state.players.retain(|(id, _)| *id != self.player);
+            if state.publisher.is_none() && state.players.len() < before {
+                self.registry.remove_waiting(before - state.players.len());
+            }
+        }
         self.registry.release(&self.stream);
     }
 }
@@ -248,7 +349,7 @@ mod tests {
         p.media(key(66));
         p.media(inter(99));
         let s = slot(64);
-        let sub = r.subscribe("live", "a", 7, s.clone());
+        let sub = r.subscribe("live", "a", 7, s.clone()).expect("subscribe");
         p.media(inter(132));
         drop(p);
         let mut got = Vec::new();
@@ -269,8 +370,12 @@ mod tests {
         let p = r.publish("live", "a", 1).expect("publish");
         let slow = slot(8);
         let fast = slot(8);
-        let _s1 = r.subscribe("live", "a", 10, slow.clone());
-        let _s2 = r.subscribe("live", "a", 11, fast.clone());
+        let _s1 = r
+            .subscribe("live", "a", 10, slow.clone())
+            .expect("subscribe");
+        let _s2 = r
+            .subscribe("live", "a", 11, fast.clone())
+            .expect("subscribe");
         let mut fast_got = 0;
         for i in 0..200u64 {
             p.media(if i % 10 == 0 { key(i) } else { inter(i) });
@@ -281,5 +386,108 @@ mod tests {
         assert_eq!(fast_got, 200, "the fast player got every packet");
         assert!(matches!(slow.pop(), PopOutcome::Disconnected));
         assert_eq!(p.player_count(), 1, "the slow player was removed");
+    }
+
+    fn drain(s: &PlayerSlot) -> Vec<Packet> {
+        let mut got = Vec::new();
+        while let PopOutcome::Packet(pk) = s.pop() {
+            got.push(pk);
+        }
+        got
+    }
+
+    fn config() -> MediaPacket {
+        MediaPacket::video(0, Bytes::from_static(&[0x17, 0, 0, 0, 0]))
+    }
+
+    #[test]
+    fn a_waiting_player_is_attached_and_reattached_on_republish() {
+        let r = Arc::new(Registry::default());
+        let s = slot(64);
+        let sub = r.subscribe("live", "a", 7, s.clone()).expect("waits");
+        assert_eq!(r.waiting(), 1);
+        assert!(!r.is_published("live", "a"));
+        assert!(drain(&s).is_empty(), "nothing before a publisher");
+
+        let p = r.publish("live", "a", 1).expect("publish");
+        assert_eq!(r.waiting(), 0);
+        assert!(r.is_published("live", "a"));
+        p.metadata(Arc::new(Vec::new()));
+        p.media(config());
+        p.media(key(0));
+        p.media(inter(33));
+        drop(p);
+        let got = drain(&s);
+        assert_eq!(got.len(), 6, "{got:?}");
+        assert!(matches!(got[0], Packet::Begin));
+        assert!(matches!(got[1], Packet::Metadata(_)));
+        assert!(got[2].is_config() && got[3].is_video_keyframe());
+        assert!(matches!(got[5], Packet::End));
+        assert_eq!(
+            r.waiting(),
+            1,
+            "left by its publisher, the player waits again"
+        );
+        assert_eq!(r.len(), 1, "the stream stays while a player waits");
+
+        let p = r.publish("live", "a", 2).expect("republish");
+        p.media(config());
+        p.media(key(0));
+        let got = drain(&s);
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert!(matches!(got[0], Packet::Begin));
+        assert!(got[1].is_config() && got[2].is_video_keyframe());
+        assert_eq!(r.waiting(), 0);
+        drop(sub);
+        drop(p);
+        assert_eq!((r.len(), r.waiting()), (0, 0));
+    }
+
+    #[test]
+    fn waiting_players_are_bounded_per_name_and_in_all() {
+        let r = Arc::new(Registry::new(WaitLimits {
+            idle_streams: true,
+            per_stream: 2,
+            total: 3,
+        }));
+        let a1 = r.subscribe("live", "a", 1, slot(8)).expect("a1");
+        let _a2 = r.subscribe("live", "a", 2, slot(8)).expect("a2");
+        assert_eq!(
+            r.subscribe("live", "a", 3, slot(8)).err(),
+            Some(SubscribeError::TooManyWaiting)
+        );
+        let b1 = r.subscribe("live", "b", 4, slot(8)).expect("b1");
+        assert_eq!(
+            r.subscribe("live", "c", 5, slot(8)).err(),
+            Some(SubscribeError::TooManyWaiting),
+            "three wait in all"
+        );
+        assert_eq!(r.len(), 2, "a refused player leaves no stream behind");
+        drop(b1);
+        let _c1 = r.subscribe("live", "c", 5, slot(8)).expect("room again");
+        // A published name takes any number of players, and its players do not wait.
+        let p = r.publish("live", "a", 9).expect("publish");
+        assert_eq!(r.waiting(), 1);
+        let _a3 = r.subscribe("live", "a", 3, slot(8)).expect("a3");
+        let _a4 = r.subscribe("live", "a", 6, slot(8)).expect("a4");
+        drop(a1);
+        assert_eq!(r.waiting(), 1);
+        drop(p);
+        assert_eq!(r.waiting(), 4, "three players of a wait again, and c1");
+    }
+
+    #[test]
+    fn without_idle_streams_unpublished_names_are_refused() {
+        let r = Arc::new(Registry::new(WaitLimits {
+            idle_streams: false,
+            ..WaitLimits::default()
+        }));
+        assert_eq!(
+            r.subscribe("live", "a", 1, slot(8)).err(),
+            Some(SubscribeError::NotPublished)
+        );
+        assert_eq!((r.len(), r.waiting()), (0, 0));
+        let _p = r.publish("live", "a", 2).expect("publish");
+        assert!(r.subscribe("live", "a", 1, slot(8)).is_ok());
     }
 }

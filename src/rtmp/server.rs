@@ -16,7 +16,7 @@ use tracing::{info, warn};
 use super::connection;
 use super::handler::RtmpHandler;
 use super::queue::QueueLimits;
-use super::registry::Registry;
+use super::registry::{Registry, WaitLimits};
 
 /// How an [`RtmpServer`] behaves.
 #[derive(Debug, Clone)]
@@ -37,6 +37,16 @@ pub struct RtmpServerConfig {
     /// `SO_SNDBUF` of every connection (None: the system's autotuning). A small buffer makes
     /// a slow player's backlog show in its queue sooner instead of in the kernel.
     pub send_buffer_size: Option<u32>,
+    /// Players of a name nobody publishes are accepted (`NetStream.Play.Start`) and wait for a
+    /// publisher, as nginx-rtmp's `idle_streams on` (its default). Players also stay when their
+    /// publisher leaves, and are attached again when the name is published again. With `false`
+    /// a name without publisher gets `NetStream.Play.StreamNotFound`.
+    pub idle_streams: bool,
+    /// Most players waiting for a publisher on one name (beyond: `StreamNotFound`). Every
+    /// player of an unpublished name counts, including those its last publisher left.
+    pub max_waiting_players_per_stream: usize,
+    /// Most players waiting for a publisher on all names together.
+    pub max_waiting_players: usize,
 }
 
 impl Default for RtmpServerConfig {
@@ -54,6 +64,9 @@ impl Default for RtmpServerConfig {
             shutdown_grace: Duration::from_secs(10),
             max_connections: 1024,
             send_buffer_size: None,
+            idle_streams: true,
+            max_waiting_players_per_stream: 64,
+            max_waiting_players: 512,
         }
     }
 }
@@ -116,12 +129,17 @@ impl<H: RtmpHandler> RtmpServer<H> {
                 socket.listen(1024)?
             }
         };
+        let limits = WaitLimits {
+            idle_streams: config.idle_streams,
+            per_stream: config.max_waiting_players_per_stream,
+            total: config.max_waiting_players,
+        };
         Ok(Self {
             listener,
             shared: Arc::new(Shared {
                 config,
                 handler,
-                registry: Arc::new(Registry::default()),
+                registry: Arc::new(Registry::new(limits)),
                 started: Instant::now(),
             }),
         })
