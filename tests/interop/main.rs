@@ -6,6 +6,7 @@
 
 #![allow(clippy::print_stderr)]
 
+mod idle;
 mod nginx;
 mod players;
 mod server;

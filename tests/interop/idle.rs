@@ -1,0 +1,216 @@
+//! Players of names nobody publishes yet wait (nginx-rtmp's `idle_streams on`), stay across
+//! an unpublish, and are attached again when the name is published again; the number of
+//! waiting players is bounded.
+
+use std::time::Duration;
+
+use anyhow::{bail, ensure, Result};
+use onair::rtmp::{ClientError, RtmpClient, RtmpServerConfig};
+use onair::rtmp_proto::ClientEvent;
+
+use crate::server::publish_tags;
+use crate::util::*;
+
+/// `ffmpeg -i rtmp://...` started before anybody publishes: it waits, then decodes the stream
+/// a later ffmpeg publishes, and ends with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ffmpeg_waits_for_a_publisher_then_decodes() -> Result<()> {
+    let ffmpeg = tool("ffmpeg")?;
+    let src = h264_aac_10s()?;
+    let server = TestServer::start(None).await?;
+    let url = server.url("live/later");
+
+    let player = {
+        let (ffmpeg, url) = (ffmpeg.clone(), url.clone());
+        tokio::spawn(async move {
+            run(
+                &ffmpeg,
+                &[
+                    "-v",
+                    "error",
+                    "-nostats",
+                    "-i",
+                    &url,
+                    "-progress",
+                    "pipe:1",
+                    "-f",
+                    "null",
+                    "-",
+                ],
+                Duration::from_secs(25),
+            )
+            .await
+        })
+    };
+    // The player is connected and waiting before the publisher starts.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    ensure!(!player.is_finished(), "the player did not wait");
+    let started = std::time::Instant::now();
+    run_ok(
+        &ffmpeg,
+        &[
+            "-v",
+            "error",
+            "-re",
+            "-i",
+            path_str(&src)?,
+            "-t",
+            "3.5",
+            "-c",
+            "copy",
+            "-f",
+            "flv",
+            &url,
+        ],
+        Duration::from_secs(20),
+    )
+    .await?;
+    let played = player.await??;
+    ensure!(played.success, "ffmpeg player failed: {}", played.stderr);
+    ensure!(
+        played.stderr.trim().is_empty(),
+        "ffmpeg player reported: {}",
+        played.stderr
+    );
+    let frames = last_progress_frames(&played.stdout);
+    eprintln!(
+        "ffmpeg waited, then decoded {frames} video frames and exited {:.1} s after the publisher started",
+        started.elapsed().as_secs_f64()
+    );
+    // 3.5 s at 30 fps, from the first keyframe on
+    assert!(frames >= 90, "ffmpeg decoded only {frames} frames");
+    server.stop().await?;
+    Ok(())
+}
+
+/// What a player got from one publisher: (status codes, video tags, first video tag is the
+/// AVC sequence header, first coded frame is a keyframe).
+#[derive(Debug, Default)]
+struct Phase {
+    codes: Vec<String>,
+    video: usize,
+    audio: usize,
+    starts_with_config: bool,
+    first_frame_is_key: Option<bool>,
+}
+
+/// Events until the stream ends.
+async fn phase(player: &mut RtmpClient) -> Result<Phase> {
+    let mut p = Phase::default();
+    loop {
+        let e = tokio::time::timeout(Duration::from_secs(10), player.next_event()).await??;
+        match e {
+            ClientEvent::StreamEnded => return Ok(p),
+            ClientEvent::Status { code, .. } => p.codes.push(code),
+            ClientEvent::Video { data, .. } => {
+                let config = data.len() > 1 && data[0] & 0x0f == 7 && data[1] == 0;
+                if p.video == 0 {
+                    p.starts_with_config = config;
+                }
+                if !config && p.first_frame_is_key.is_none() {
+                    p.first_frame_is_key = Some(data.first().is_some_and(|b| b >> 4 == 1));
+                }
+                p.video += 1;
+            }
+            ClientEvent::Audio { .. } => p.audio += 1,
+            _ => {}
+        }
+    }
+}
+
+/// One player, subscribed before any publisher, gets the media of two publishes of the same
+/// name in turn, each starting with its sequence headers and a keyframe.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_player_stays_across_unpublish_and_republish() -> Result<()> {
+    let src = h264_aac_10s()?;
+    let tags = read_flv_tags(&src)?;
+    let server = TestServer::start(None).await?;
+    let tc_url = server.url("live");
+
+    let mut player = RtmpClient::connect(server.addr, "live", &tc_url).await?;
+    player.play("again").await?;
+
+    let mut sent = Vec::new();
+    let mut got = Vec::new();
+    for round in 0..2 {
+        let mut publisher = RtmpClient::connect(server.addr, "live", &tc_url).await?;
+        publisher.publish("again").await?;
+        sent.push(publish_tags(&mut publisher, &tags, 150).await?);
+        publisher.close().await?;
+        let p = phase(&mut player).await?;
+        eprintln!(
+            "publish {}: sent {:?} video/audio, player got {} video / {} audio, status {:?}",
+            round + 1,
+            sent[round],
+            p.video,
+            p.audio,
+            p.codes
+        );
+        got.push(p);
+    }
+    for (p, (video, audio)) in got.iter().zip(&sent) {
+        assert_eq!(
+            (p.video, p.audio),
+            (*video, *audio),
+            "every tag of each publish"
+        );
+        assert!(p.starts_with_config, "AVC sequence header first");
+        assert_eq!(p.first_frame_is_key, Some(true));
+        assert!(
+            p.codes.iter().any(|c| c == "NetStream.Play.PublishNotify"),
+            "{:?}",
+            p.codes
+        );
+    }
+    server.stop().await?;
+    Ok(())
+}
+
+/// Past the limit of waiting players, the next one is refused with StreamNotFound; a published
+/// name takes more; with idle streams off, unpublished names are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_players_are_bounded() -> Result<()> {
+    let mut config = RtmpServerConfig::default();
+    config.max_waiting_players_per_stream = 2;
+    config.max_waiting_players = 3;
+    let server = TestServer::start_with(config).await?;
+    let tc_url = server.url("live");
+    let player = |name: &'static str| {
+        let tc_url = tc_url.clone();
+        let addr = server.addr;
+        async move {
+            let mut c = RtmpClient::connect(addr, "live", &tc_url).await?;
+            c.play(name).await.map(|()| c)
+        }
+    };
+    let refused = |r: Result<RtmpClient, ClientError>| match r {
+        Err(ClientError::Rejected { code, description }) => {
+            eprintln!("refused: {code} ({description})");
+            Ok(code == "NetStream.Play.StreamNotFound")
+        }
+        Ok(_) => Ok(false),
+        Err(e) => bail!("unexpected error: {e}"),
+    };
+
+    let _a1 = player("a").await?;
+    let _a2 = player("a").await?;
+    assert!(refused(player("a").await)?, "third waiting player of a");
+    let _b1 = player("b").await?;
+    assert!(refused(player("c").await)?, "fourth waiting player in all");
+
+    let mut publisher = RtmpClient::connect(server.addr, "live", &tc_url).await?;
+    publisher.publish("a").await?;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let _a3 = player("a").await?;
+    let _c1 = player("c").await?;
+    eprintln!("published a: a third player of a and a waiting player of c were accepted");
+
+    let mut strict = RtmpServerConfig::default();
+    strict.idle_streams = false;
+    let strict = TestServer::start_with(strict).await?;
+    let mut c = RtmpClient::connect(strict.addr, "live", &strict.url("live")).await?;
+    assert!(refused(c.play("nobody").await.map(|()| c))?);
+    strict.stop().await?;
+    server.stop().await?;
+    Ok(())
+}
