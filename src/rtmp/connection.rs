@@ -23,6 +23,7 @@ use super::queue::{PlayerSlot, PopOutcome};
 use super::recorder::Recorder;
 use super::registry::{Publication, SubscribeError, Subscription};
 use super::server::Shared;
+use super::timeline::PlayerTimeline;
 
 /// Stop pulling from player queues while this much is waiting to be written.
 const HIGH_WATER: usize = 256 * 1024;
@@ -38,6 +39,7 @@ struct Publishing {
 struct Playing {
     stream_id: MessageStreamId,
     slot: Arc<PlayerSlot>,
+    timeline: PlayerTimeline,
     _subscription: Subscription,
 }
 
@@ -391,6 +393,7 @@ impl<H: RtmpHandler> Connection<H> {
             Playing {
                 stream_id,
                 slot,
+                timeline: PlayerTimeline::default(),
                 _subscription: subscription,
             },
         );
@@ -404,7 +407,7 @@ impl<H: RtmpHandler> Connection<H> {
 
     /// Moves queued packets into the session until enough is waiting to be written.
     fn drain_players(&mut self) -> Result<(), Exit> {
-        for p in self.playing.values() {
+        for p in self.playing.values_mut() {
             while self.session.bytes_pending() < HIGH_WATER {
                 let result = match p.slot.pop() {
                     PopOutcome::Empty => break,
@@ -412,27 +415,37 @@ impl<H: RtmpHandler> Connection<H> {
                     PopOutcome::Packet(Packet::Metadata(props)) => {
                         self.session.send_metadata(p.stream_id, &props)
                     }
-                    PopOutcome::Packet(Packet::Media(m)) => match m.media {
-                        super::packet::MediaType::Video => {
-                            self.session
-                                .send_video(p.stream_id, m.timestamp_ms, &m.data)
+                    PopOutcome::Packet(Packet::Media(m)) => {
+                        let ts = p.timeline.map(m.timestamp_ms);
+                        match m.media {
+                            super::packet::MediaType::Video => {
+                                self.session.send_video(p.stream_id, ts, &m.data)
+                            }
+                            super::packet::MediaType::Audio => {
+                                self.session.send_audio(p.stream_id, ts, &m.data)
+                            }
                         }
-                        super::packet::MediaType::Audio => {
-                            self.session
-                                .send_audio(p.stream_id, m.timestamp_ms, &m.data)
-                        }
-                    },
+                    }
                     PopOutcome::Packet(Packet::End) => {
                         debug!(
                             conn = self.id,
                             skips = p.slot.skipped_total(),
                             "stream ended for player, it waits for the next publisher"
                         );
-                        self.session.end_play(p.stream_id)
+                        if self.shared.config.publish_notify {
+                            self.session.end_play(p.stream_id)
+                        } else {
+                            self.session.send_stream_eof(p.stream_id)
+                        }
                     }
                     PopOutcome::Packet(Packet::Begin) => {
                         debug!(conn = self.id, "stream published, player attached");
-                        self.session.notify_publish(p.stream_id)
+                        p.timeline.restart();
+                        if self.shared.config.publish_notify {
+                            self.session.notify_publish(p.stream_id)
+                        } else {
+                            self.session.send_stream_begin(p.stream_id)
+                        }
                     }
                 };
                 if let Err(e) = result {

@@ -17,6 +17,7 @@ mod queue;
 mod recorder;
 mod registry;
 mod server;
+mod timeline;
 
 pub use client::{ClientError, RtmpClient};
 pub use handler::{AcceptAll, PlayRequest, PublishRequest, Rejection, RtmpHandler};

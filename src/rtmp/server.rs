@@ -47,6 +47,12 @@ pub struct RtmpServerConfig {
     pub max_waiting_players_per_stream: usize,
     /// Most players waiting for a publisher on all names together.
     pub max_waiting_players: usize,
+    /// When a publisher leaves, its players get `NetStream.Play.UnpublishNotify` and Stream EOF;
+    /// when one starts, Stream Begin, `NetStream.Play.Start` and `NetStream.Play.PublishNotify`
+    /// (nginx-rtmp's `publish_notify` and `play_restart` on). With `false` they get Stream
+    /// EOF / Stream Begin only (nginx-rtmp's defaults): ffmpeg and librtmp players stop at
+    /// UnpublishNotify, but keep playing across a republish without it.
+    pub publish_notify: bool,
 }
 
 impl Default for RtmpServerConfig {
@@ -67,6 +73,7 @@ impl Default for RtmpServerConfig {
             idle_streams: true,
             max_waiting_players_per_stream: 64,
             max_waiting_players: 512,
+            publish_notify: true,
         }
     }
 }

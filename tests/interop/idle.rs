@@ -214,3 +214,153 @@ async fn waiting_players_are_bounded() -> Result<()> {
     server.stop().await?;
     Ok(())
 }
+
+/// A player process that runs until the test interrupts it.
+struct Interruptible {
+    child: tokio::process::Child,
+}
+
+impl Interruptible {
+    fn spawn(program: &std::path::Path, args: &[&str]) -> Result<Self> {
+        let child = tokio::process::Command::new(program)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()?;
+        Ok(Self { child })
+    }
+
+    /// SIGINT, then its output. ffmpeg leaves a blocking read only on a second SIGINT (the
+    /// first ends its main loop once a read returns); both finish their output cleanly.
+    async fn interrupt(mut self) -> Result<Finished> {
+        let Some(pid) = self.child.id() else {
+            bail!("the player exited early")
+        };
+        let kill = tool("kill")?;
+        for _ in 0..2 {
+            run_ok(&kill, &["-INT", &pid.to_string()], Duration::from_secs(5)).await?;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            if self.child.try_wait()?.is_some() {
+                break;
+            }
+        }
+        let out =
+            tokio::time::timeout(Duration::from_secs(10), self.child.wait_with_output()).await??;
+        Ok(Finished {
+            success: out.status.success(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    }
+}
+
+/// ffmpeg and rtmpdump as players across an unpublish/republish of the same name. Both stop
+/// at `NetStream.Play.UnpublishNotify`, so this runs with `publish_notify: false` (nginx-rtmp's
+/// default: Stream EOF / Stream Begin only), where both keep playing and get both publishes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ffmpeg_and_rtmpdump_play_across_a_republish() -> Result<()> {
+    let ffmpeg = tool("ffmpeg")?;
+    let rtmpdump = tool("rtmpdump")?;
+    let src = h264_aac_10s()?;
+    let dir = test_dir("republish")?;
+    let mut config = RtmpServerConfig::default();
+    config.publish_notify = false;
+    let server = TestServer::start_with(config).await?;
+    let url = server.url("live/twice");
+
+    // Both players run until interrupted (nothing tells them the stream is over for good).
+    let player = Interruptible::spawn(
+        &ffmpeg,
+        &[
+            "-v",
+            "error",
+            "-nostats",
+            "-i",
+            &url,
+            "-progress",
+            "pipe:1",
+            "-f",
+            "null",
+            "-",
+        ],
+    )?;
+    let dump = dir.path().join("twice.flv");
+    let dumper = Interruptible::spawn(
+        &rtmpdump,
+        &["-q", "-r", &url, "--live", "-o", path_str(&dump)?],
+    )?;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    for _ in 0..2 {
+        run_ok(
+            &ffmpeg,
+            &[
+                "-v",
+                "error",
+                "-re",
+                "-i",
+                path_str(&src)?,
+                "-t",
+                "2.5",
+                "-c",
+                "copy",
+                "-f",
+                "flv",
+                &url,
+            ],
+            Duration::from_secs(20),
+        )
+        .await?;
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+    let played = player.interrupt().await?;
+    let dumped = dumper.interrupt().await?;
+    let frames = last_progress_frames(&played.stdout);
+    eprintln!(
+        "ffmpeg across a republish: {frames} frames decoded; stderr: {:?}",
+        played.stderr.trim()
+    );
+    eprintln!("rtmpdump: {:?}", dumped.stderr.lines().last().unwrap_or(""));
+    let (video, audio) = probe_packets(&dump).await?;
+    // Each publish starts with its AVC sequence header: split the file's video tags there.
+    let tags = read_flv_tags(&dump)?;
+    let video_tags: Vec<&Tag> = tags.iter().filter(|t| t.tag_type == 9).collect();
+    let headers: Vec<usize> = video_tags
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.data.len() > 1 && t.data[0] & 0x0f == 7 && t.data[1] == 0)
+        .map(|(i, _)| i)
+        .collect();
+    let (first, second) = match headers.as_slice() {
+        [a, b] => (b - a - 1, video_tags.len() - b - 1),
+        other => bail!("expected two sequence headers in rtmpdump's file, found {other:?}"),
+    };
+    let monotonic = video_tags
+        .windows(2)
+        .all(|w| w[0].timestamp <= w[1].timestamp);
+    eprintln!(
+        "rtmpdump file: {} video ({first} frames from the first publish, {second} from the second; timestamps monotonic: {monotonic}) / {} audio packets",
+        video.len(),
+        audio.len()
+    );
+    assert!(
+        monotonic,
+        "the player's timeline goes on across the republish"
+    );
+    // 2.5 s at 30 fps per publish
+    assert!(first >= 60 && second >= 60, "rtmpdump: {first} + {second}");
+    assert!(frames >= 120, "ffmpeg decoded {frames} frames");
+    // Only what the interruption itself causes; no decoding or timestamp complaints.
+    let complaints: Vec<&str> = played
+        .stderr
+        .lines()
+        .filter(|l| !l.contains("Immediate exit requested"))
+        .collect();
+    ensure!(
+        complaints.is_empty(),
+        "ffmpeg player reported: {complaints:?}"
+    );
+    server.stop().await?;
+    Ok(())
+}

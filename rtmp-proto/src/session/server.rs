@@ -406,6 +406,24 @@ impl ServerSession {
             .media(MessageType::AUDIO, stream_id, timestamp_ms, tag_body)
     }
 
+    /// Sends a player only the User Control Stream EOF (RTMP 1.0 §7.1.7), without any
+    /// `onStatus`: what nginx-rtmp sends when a publisher leaves and `publish_notify` is off.
+    /// Clients that stop at `NetStream.Play.UnpublishNotify` (ffmpeg, librtmp) keep waiting.
+    pub fn send_stream_eof(&mut self, stream_id: MessageStreamId) -> Result<(), Error> {
+        self.check_playing(stream_id)?;
+        self.outbound
+            .control(&ControlMessage::UserControl(UserControlEvent::StreamEof(
+                stream_id.0,
+            )))
+    }
+
+    /// Sends a player only the User Control Stream Begin, without any `onStatus`: what
+    /// nginx-rtmp sends when a publisher starts and `play_restart`/`publish_notify` are off.
+    pub fn send_stream_begin(&mut self, stream_id: MessageStreamId) -> Result<(), Error> {
+        self.check_playing(stream_id)?;
+        self.stream_begin(stream_id)
+    }
+
     /// Tells a player its source ended: `NetStream.Play.UnpublishNotify` and Stream EOF.
     pub fn end_play(&mut self, stream_id: MessageStreamId) -> Result<(), Error> {
         self.check_playing(stream_id)?;

@@ -271,6 +271,26 @@ fn a_player_is_notified_of_a_republish_and_gets_media_again() {
 }
 
 #[test]
+fn bare_stream_eof_and_begin_carry_no_status() {
+    let mut pair = Pair::new();
+    let sid = pair.playing("show");
+    pair.client_events.clear();
+    pair.server.send_stream_eof(sid).unwrap();
+    pair.server.send_stream_begin(sid).unwrap();
+    pair.server.send_video(sid, 0, &[0x17, 0, 0, 0, 0]).unwrap();
+    pair.server.send_stream_eof(sid).unwrap();
+    pair.drive();
+    match &pair.client_events[..] {
+        [ClientEvent::StreamEnded, ClientEvent::Video { .. }, ClientEvent::StreamEnded] => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        pair.server.send_stream_begin(MessageStreamId(9)),
+        Err(Error::Session(SessionError::NotPlaying { stream_id: 9 }))
+    );
+}
+
+#[test]
 fn play_request_carries_name_and_query() {
     let mut pair = Pair::new();
     pair.connect();
