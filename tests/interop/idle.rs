@@ -166,8 +166,25 @@ async fn a_player_stays_across_unpublish_and_republish() -> Result<()> {
     Ok(())
 }
 
+/// Players only of names being published.
+struct LiveOnly;
+
+impl onair::rtmp::RtmpHandler for LiveOnly {
+    fn on_play(
+        &self,
+        request: &onair::rtmp::PlayRequest<'_>,
+    ) -> Result<(), onair::rtmp::Rejection> {
+        if request.published {
+            Ok(())
+        } else {
+            Err(onair::rtmp::Rejection::new("not live"))
+        }
+    }
+}
+
 /// Past the limit of waiting players, the next one is refused with StreamNotFound; a published
-/// name takes more; with idle streams off, unpublished names are refused.
+/// name takes more; with idle streams off, or a handler that looks at `published`, unpublished
+/// names are refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn waiting_players_are_bounded() -> Result<()> {
     let mut config = RtmpServerConfig::default();
@@ -211,6 +228,17 @@ async fn waiting_players_are_bounded() -> Result<()> {
     let mut c = RtmpClient::connect(strict.addr, "live", &strict.url("live")).await?;
     assert!(refused(c.play("nobody").await.map(|()| c))?);
     strict.stop().await?;
+
+    // The handler sees whether the name is live and may refuse names nobody publishes.
+    let picky = TestServer::start_with_handler(RtmpServerConfig::default(), LiveOnly).await?;
+    let tc_url = picky.url("live");
+    let mut c = RtmpClient::connect(picky.addr, "live", &tc_url).await?;
+    assert!(refused(c.play("x").await.map(|()| c))?);
+    let mut publisher = RtmpClient::connect(picky.addr, "live", &tc_url).await?;
+    publisher.publish("x").await?;
+    let mut c = RtmpClient::connect(picky.addr, "live", &tc_url).await?;
+    c.play("x").await?;
+    picky.stop().await?;
     server.stop().await?;
     Ok(())
 }
