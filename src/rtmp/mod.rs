@@ -6,6 +6,10 @@
 //! player's bounded queue without waiting) and `Recorder` (a writer thread) -> player
 //! connections pull from their queue into their own `ServerSession` and socket. A slow player
 //! only ever affects itself: it skips to the next keyframe, then gets disconnected.
+//!
+//! Players of a name nobody publishes wait for a publisher (nginx-rtmp's `idle_streams`, bounded
+//! by `RtmpServerConfig::max_waiting_players*`), and stay when their publisher leaves: the next
+//! publisher of the name re-attaches them, and their timestamps continue where they stopped.
 
 mod client;
 mod connection;
