@@ -11,6 +11,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use anyhow::Context as _;
 use clap::Parser;
 use onair::rtmp::{AcceptAll, RtmpServer, RtmpServerConfig};
 
@@ -35,10 +36,13 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let mut config = RtmpServerConfig::default();
     if let Some(dir) = &args.record {
-        std::fs::create_dir_all(dir)?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the recording folder {}", dir.display()))?;
         config = config.with_record_dir(dir);
     }
-    let server = RtmpServer::bind(args.rtmp, config, AcceptAll).await?;
+    let server = RtmpServer::bind(args.rtmp, config, AcceptAll)
+        .await
+        .with_context(|| format!("cannot listen for RTMP on {}", args.rtmp))?;
     let addr = server.local_addr()?;
     tracing::info!("publish: ffmpeg -re -i INPUT -c copy -f flv rtmp://{addr}/live/KEY");
     tracing::info!("play:    ffplay rtmp://{addr}/live/KEY");
