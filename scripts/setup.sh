@@ -12,6 +12,8 @@ APT_PACKAGES=(
   # interop peers
   ffmpeg nginx libnginx-mod-rtmp rtmpdump
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+  # browser tests: hls.js in headless Chromium, driven by playwright-core (never its own browser)
+  chromium
   # benches and tooling
   valgrind python3-pip ca-certificates
 )
@@ -57,5 +59,18 @@ if ! command -v cargo-fuzz >/dev/null 2>&1; then
 fi
 if ! rustup toolchain list | grep -q nightly; then
   rustup toolchain install nightly --profile minimal
+fi
+# Browser tests (tests/browser): playwright-core and hls.js at the versions package-lock.json pins.
+# Node.js 20+ comes from the machine (Debian 12's nodejs is 18, too old for playwright-core).
+if ! command -v npm >/dev/null 2>&1 || ! node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)'; then
+  echo "setup: please install Node.js 20 or newer with npm (for tests/browser)" >&2
+  exit 1
+fi
+lock_sum="$(sha256sum tests/browser/package-lock.json | cut -d' ' -f1)"
+stamp=tests/browser/node_modules/.onair-lock-sha256
+if [ "$(cat "$stamp" 2>/dev/null)" != "$lock_sum" ]; then
+  echo "setup: npm ci in tests/browser"
+  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  echo "$lock_sum" > "$stamp"
 fi
 echo "setup: ok"
