@@ -311,13 +311,18 @@ async function main() {
   check(s.report.parts > 0, 'll-live: hls.js saw no EXT-X-PART in the playlist');
   check(s.lowLatencyMode, 'll-live: hls.js left low-latency mode');
   check(latencies.length > 0, 'll-live: hls.latency never reported');
-  const blocking = requestLog.filter((r) => r.path.includes('_HLS_msn=')).length;
+  const liveRequests = requestLog.filter((r) => r.path.startsWith('/ll-live/'));
+  const blocking = liveRequests.filter((r) => r.path.includes('_HLS_msn=')).length;
+  const partsFetched = liveRequests.filter((r) => /\/seg\d+\.\d+\.m4s/.test(r.path)).length;
+  const segmentsFetched = liveRequests.filter((r) => /\/seg\d+\.m4s/.test(r.path)).length;
+  if (process.env.BROWSER_TEST_VERBOSE) log(liveRequests.map((r) => r.path).join('\n'));
+  check(partsFetched > 0, `ll-live: hls.js fetched no partial segments (${segmentsFetched} whole ones)`);
   check(s.report.canBlockReload, 'll-live: hls.js did not see CAN-BLOCK-RELOAD=YES');
   const latency = latencies[latencies.length - 1];
   const meanLatency = latencies.reduce((a, b) => a + b, 0) / latencies.length;
   check(latency < 6, `ll-live: latency ${fmt(latency)} s, more than 6 s with 1 s segments and 0.334 s parts`);
   log(`browser ll-live: hls.js ${s.report.hlsVersion}, live, ${s.report.parts} parts (target ${fmt(s.report.partTarget, 3)} s), `
-    + `blocking reloads ${blocking}, played ${fmt(startTime)} -> ${fmt(s.currentTime)} s in ${fmt((Date.now() - t0) / 1000, 1)} s, `
+    + `blocking reloads ${blocking}, fetched ${partsFetched} parts + ${segmentsFetched} segments, played ${fmt(startTime)} -> ${fmt(s.currentTime)} s in ${fmt((Date.now() - t0) / 1000, 1)} s, `
     + `latency ${fmt(latency)} s (mean ${fmt(meanLatency)}, target ${fmt(s.targetLatency)}), `
     + `frames ${s.totalVideoFrames} decoded / ${s.droppedVideoFrames} dropped, ${errorSummary(s)}`);
   const exited = await waitFor(() => child.exitCode !== null, 20000, 100);
