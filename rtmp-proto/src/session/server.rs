@@ -16,7 +16,9 @@ use crate::error::{Error, SessionError};
 use crate::handshake::ServerHandshake;
 use crate::metadata::{DataMessage, StreamMetadata};
 use crate::session::names::{QueryString, RequestId, StreamKey, StreamName};
-use crate::session::shared::{split_aggregate, Inbound, Outbound, CSID_COMMAND, CSID_STREAM};
+use crate::session::shared::{
+    dispatch, Inbound, MessageHandler, Outbound, CSID_COMMAND, CSID_STREAM,
+};
 use crate::timestamp::RtmpTimestamp;
 
 /// Settings of a [`ServerSession`].
@@ -526,43 +528,7 @@ impl ServerSession {
     }
 
     fn handle_message(&mut self, message: RawMessage) -> Result<(), Error> {
-        match message.type_id {
-            MessageType::COMMAND_AMF0 | MessageType::COMMAND_AMF3 => {
-                let command = CommandMessage::parse(message.type_id, &message.payload)?;
-                self.handle_command(message.stream_id, command)
-            }
-            MessageType::DATA_AMF0 | MessageType::DATA_AMF3 => {
-                self.handle_data(message.stream_id, message.type_id, &message.payload)
-            }
-            MessageType::AUDIO | MessageType::VIDEO => {
-                self.handle_media(
-                    message.stream_id,
-                    message.type_id,
-                    message.timestamp,
-                    message.payload,
-                );
-                Ok(())
-            }
-            MessageType::AGGREGATE => {
-                for sub in split_aggregate(&message) {
-                    match sub.type_id {
-                        MessageType::AUDIO | MessageType::VIDEO => self.handle_media(
-                            message.stream_id,
-                            sub.type_id,
-                            sub.timestamp,
-                            sub.payload,
-                        ),
-                        MessageType::DATA_AMF0 => {
-                            self.handle_data(message.stream_id, sub.type_id, &sub.payload)?
-                        }
-                        _ => {}
-                    }
-                }
-                Ok(())
-            }
-            // Shared objects and unknown types: not served.
-            _ => Ok(()),
-        }
+        dispatch(self, message)
     }
 
     /// Whether media and data on `stream_id` are wanted: an accepted publisher, or one
@@ -635,5 +601,34 @@ impl ServerSession {
             self.deliver(stream_id, event, payload.len());
         }
         Ok(())
+    }
+}
+
+impl MessageHandler for ServerSession {
+    fn on_command(
+        &mut self,
+        stream_id: MessageStreamId,
+        command: CommandMessage,
+    ) -> Result<(), Error> {
+        self.handle_command(stream_id, command)
+    }
+
+    fn on_data(
+        &mut self,
+        stream_id: MessageStreamId,
+        type_id: MessageType,
+        payload: &[u8],
+    ) -> Result<(), Error> {
+        self.handle_data(stream_id, type_id, payload)
+    }
+
+    fn on_media(
+        &mut self,
+        stream_id: MessageStreamId,
+        type_id: MessageType,
+        timestamp: RtmpTimestamp,
+        data: Bytes,
+    ) {
+        self.handle_media(stream_id, type_id, timestamp, data)
     }
 }

@@ -241,15 +241,101 @@ pub(crate) struct SubMessage {
     pub(crate) payload: Bytes,
 }
 
-/// Splits an aggregate message body into its audio/video/data sub-messages, with timestamps
-/// moved so that the first sub-message carries the aggregate's own timestamp. A truncated
-/// tail is ignored (the sub-messages before it are kept).
-pub(crate) fn split_aggregate(message: &RawMessage) -> Vec<SubMessage> {
-    let mut body = message.payload.clone();
-    let mut out = Vec::new();
-    let mut first_ts: Option<RtmpTimestamp> = None;
-    // Each sub-message: an FLV-tag-like 11-byte header, the body, a 4-byte back pointer.
-    while body.len() >= 11 {
+/// What a session does with each kind of message it receives; [`dispatch`] routes messages
+/// (and the parts of aggregate messages) to it, the same way for server and client.
+pub(crate) trait MessageHandler {
+    /// A command (AMF0 type 20 or AMF3 type 17).
+    fn on_command(
+        &mut self,
+        stream_id: MessageStreamId,
+        command: CommandMessage,
+    ) -> Result<(), Error>;
+    /// A data message (`@setDataFrame`, `onMetaData`, ...).
+    fn on_data(
+        &mut self,
+        stream_id: MessageStreamId,
+        type_id: MessageType,
+        payload: &[u8],
+    ) -> Result<(), Error>;
+    /// An audio or video message.
+    fn on_media(
+        &mut self,
+        stream_id: MessageStreamId,
+        type_id: MessageType,
+        timestamp: RtmpTimestamp,
+        data: Bytes,
+    );
+}
+
+/// Routes one message that is not protocol control to `handler`. Shared objects and unknown
+/// types are ignored, as nginx-rtmp does.
+pub(crate) fn dispatch(
+    handler: &mut impl MessageHandler,
+    message: RawMessage,
+) -> Result<(), Error> {
+    match message.type_id {
+        MessageType::COMMAND_AMF0 | MessageType::COMMAND_AMF3 => {
+            let command = CommandMessage::parse(message.type_id, &message.payload)?;
+            handler.on_command(message.stream_id, command)
+        }
+        MessageType::DATA_AMF0 | MessageType::DATA_AMF3 => {
+            handler.on_data(message.stream_id, message.type_id, &message.payload)
+        }
+        MessageType::AUDIO | MessageType::VIDEO => {
+            handler.on_media(
+                message.stream_id,
+                message.type_id,
+                message.timestamp,
+                message.payload,
+            );
+            Ok(())
+        }
+        MessageType::AGGREGATE => {
+            for sub in AggregateParts::new(&message) {
+                match sub.type_id {
+                    MessageType::AUDIO | MessageType::VIDEO => {
+                        handler.on_media(message.stream_id, sub.type_id, sub.timestamp, sub.payload)
+                    }
+                    MessageType::DATA_AMF0 => {
+                        handler.on_data(message.stream_id, sub.type_id, &sub.payload)?
+                    }
+                    _ => {}
+                }
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The audio/video/data sub-messages of an aggregate message body, with timestamps moved so
+/// that the first sub-message carries the aggregate's own timestamp. A truncated tail is
+/// ignored (the sub-messages before it are kept).
+pub(crate) struct AggregateParts {
+    body: Bytes,
+    timestamp: RtmpTimestamp,
+    first_ts: Option<RtmpTimestamp>,
+}
+
+impl AggregateParts {
+    pub(crate) fn new(message: &RawMessage) -> Self {
+        Self {
+            body: message.payload.clone(),
+            timestamp: message.timestamp,
+            first_ts: None,
+        }
+    }
+}
+
+impl Iterator for AggregateParts {
+    type Item = SubMessage;
+
+    fn next(&mut self) -> Option<SubMessage> {
+        // Each sub-message: an FLV-tag-like 11-byte header, the body, a 4-byte back pointer.
+        let body = &mut self.body;
+        if body.len() < 11 {
+            return None;
+        }
         let type_id = MessageType(body[0]);
         let size = usize::from(body[1]) << 16 | usize::from(body[2]) << 8 | usize::from(body[3]);
         let ts = u32::from(body[7]) << 24
@@ -257,25 +343,22 @@ pub(crate) fn split_aggregate(message: &RawMessage) -> Vec<SubMessage> {
             | u32::from(body[5]) << 8
             | u32::from(body[6]);
         if body.len() < 11 + size {
-            break;
+            body.clear();
+            return None;
         }
         body.advance(11);
         let payload = body.split_to(size);
-        let base = *first_ts.get_or_insert(RtmpTimestamp(ts));
-        let timestamp = message
+        let base = *self.first_ts.get_or_insert(RtmpTimestamp(ts));
+        let timestamp = self
             .timestamp
             .wrapping_add(RtmpTimestamp(ts).wrapping_diff(base) as u32);
-        out.push(SubMessage {
+        body.advance(body.len().min(4));
+        Some(SubMessage {
             type_id,
             timestamp,
             payload,
-        });
-        if body.len() < 4 {
-            break;
-        }
-        body.advance(4);
+        })
     }
-    out
 }
 
 #[cfg(test)]
@@ -302,7 +385,7 @@ mod tests {
             stream_id: MessageStreamId(1),
             payload: Bytes::from(body),
         };
-        let subs = split_aggregate(&message);
+        let subs: Vec<_> = AggregateParts::new(&message).collect();
         assert_eq!(subs.len(), 2);
         assert_eq!(subs[0].type_id, MessageType::VIDEO);
         assert_eq!(subs[0].timestamp, RtmpTimestamp(u32::MAX - 4));
