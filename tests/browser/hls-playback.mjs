@@ -284,12 +284,16 @@ async function main() {
 
   for (const [name, dir] of [['ts-vod', tsVod], ['fmp4-vod', fmp4Vod]]) {
     const t0 = Date.now();
-    const { s } = await play(pageOrigin, `${media}/${name}/index.m3u8`, { vodSeconds: 8, timeoutMs: 30000 });
+    // Through the master playlist, so hls.js also sets its buffers up from the measured CODECS.
+    const { s } = await play(pageOrigin, `${media}/${name}/master.m3u8`, { vodSeconds: 8, timeoutMs: 30000 });
+    const level = s.report.levels[0];
+    check(s.report.levels.length === 1 && level.videoCodec && level.audioCodec && level.width === 320,
+      `${name}: hls.js read the master playlist as ${JSON.stringify(s.report.levels)}`);
     checkQuality(name, s);
     check(Math.abs(s.duration - 8) < 0.5, `${name}: duration ${s.duration} s for an 8 s input`);
     check(s.totalVideoFrames >= 8 * 30 - 10, `${name}: ${s.totalVideoFrames} video frames shown of the input's 240`);
     check(s.report.live === false, `${name}: hls.js took the VOD playlist for live`);
-    log(`browser ${name}: hls.js ${s.report.hlsVersion}, played ${fmt(s.currentTime)} of ${fmt(s.duration)} s `
+    log(`browser ${name}: hls.js ${s.report.hlsVersion}, master ${level.videoCodec},${level.audioCodec} ${level.bitrate} bit/s, played ${fmt(s.currentTime)} of ${fmt(s.duration)} s `
       + `in ${fmt((Date.now() - t0) / 1000, 1)} s, frames ${s.totalVideoFrames} decoded / ${s.droppedVideoFrames} dropped, `
       + `${s.report.fragsBuffered} fragments, ${errorSummary(s)} (${dir})`);
   }
