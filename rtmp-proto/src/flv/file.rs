@@ -266,9 +266,9 @@ impl<R: Read> FlvReader<R> {
     }
 
     /// A reader over `inner` that reads ahead in blocks of `block_size` bytes (use
-    /// [`FlvReader::READ_AHEAD_BLOCK`] for files; at least one whole tag is always read) and hands
-    /// tag bodies out as slices of those blocks: one copy (the kernel's) instead of two, and
-    /// no allocation per tag. `inner` needs no buffering of its own.
+    /// [`FlvReader::READ_AHEAD_BLOCK`] for files; a block always holds at least one whole
+    /// tag) and hands tag bodies out as slices of those blocks: one copy (the kernel's)
+    /// instead of two, and no allocation per tag. `inner` needs no buffering of its own.
     ///
     /// A block is reused once every tag body pointing into it is dropped; holding on to a
     /// tag keeps its whole block alive (copy the body out to keep it for long). Reading stops
