@@ -1,5 +1,9 @@
 //! `cargo run --release --example remux -- IN OUT.ts`: remuxes an FLV or MP4 file (H.264,
 //! H.265, AAC, MP3, Opus) to one MPEG-TS file with onair's ts-mux, and prints a summary line.
+//!
+//! An FLV input is memory-mapped, so its bytes are never copied into the process: tag bodies
+//! are slices of the mapping. `--no-mmap` streams it through `read()` instead (bounded memory,
+//! also for pipes and files that may change while they are read).
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -10,14 +14,32 @@ use bytes::Bytes;
 
 mod remux;
 
-fn run(input: &str, output: &str) -> Result<String, remux::BoxError> {
+/// Maps `file` into memory as [`Bytes`].
+///
+/// The mapping is read-only and private to this process. Like every reader of a mapped file
+/// (ripgrep, for one), it relies on no other process truncating or rewriting the file while the
+/// remux runs; `--no-mmap` is the choice when that can't be promised.
+#[allow(unsafe_code)]
+fn map(file: &File) -> std::io::Result<Bytes> {
+    // SAFETY: see above; the mapping lives as long as the `Bytes` that own it.
+    let map = unsafe { memmap2::Mmap::map(file)? };
+    Ok(Bytes::from_owner(map))
+}
+
+fn run(input: &str, output: &str, mmap: bool) -> Result<String, remux::BoxError> {
     let start = Instant::now();
     let mut file = File::open(input)?;
     let mut magic = [0u8; 3];
     file.read_exact(&mut magic)?;
     file.seek(SeekFrom::Start(0))?;
     let in_len = file.metadata()?.len();
-    let summary = if &magic == b"FLV" {
+    let summary = if &magic == b"FLV" && mmap {
+        let data = map(&file)?;
+        remux::remux_flv(
+            onair_rtmp_proto::flv::FlvReader::<std::io::Empty>::from_bytes(data),
+            File::create(output)?,
+        )?
+    } else if &magic == b"FLV" {
         // Streamed: memory stays bounded and the input is never held whole.
         remux::remux_flv_stream(file, File::create(output)?)?
     } else {
@@ -40,12 +62,15 @@ fn run(input: &str, output: &str) -> Result<String, remux::BoxError> {
 
 #[allow(clippy::print_stdout, clippy::print_stderr)]
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().collect();
-    let (Some(input), Some(output)) = (args.get(1), args.get(2)) else {
-        eprintln!("usage: remux IN.(flv|mp4) OUT.ts");
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let before = args.len();
+    args.retain(|a| a != "--no-mmap");
+    let mmap = args.len() == before;
+    let [input, output] = &args[..] else {
+        eprintln!("usage: remux [--no-mmap] IN.(flv|mp4) OUT.ts");
         return ExitCode::from(2);
     };
-    match run(input, output) {
+    match run(input, output, mmap) {
         Ok(line) => {
             println!("{line}");
             ExitCode::SUCCESS

@@ -74,9 +74,19 @@ fn for_each_flv_event<R: Read>(
 /// Frames wait in a short queue until every track the FLV header announces has shown its
 /// configuration, so the first PMT lists them all.
 pub(crate) fn remux_flv_stream<R: Read, W: Write>(input: R, out: W) -> Result<Summary, BoxError> {
-    const MAX_WAITING: usize = 512;
     // Tag bodies are slices of 256 KiB blocks read straight from `input`: no copy, no allocation.
-    let mut reader = FlvReader::with_read_ahead(input, FlvReader::READ_AHEAD_BLOCK);
+    remux_flv(
+        FlvReader::with_read_ahead(input, FlvReader::READ_AHEAD_BLOCK),
+        out,
+    )
+}
+
+/// Remuxes the FLV that `reader` reads (from a stream, or from bytes such as a memory map).
+pub(crate) fn remux_flv<R: Read, W: Write>(
+    mut reader: FlvReader<R>,
+    out: W,
+) -> Result<Summary, BoxError> {
+    const MAX_WAITING: usize = 512;
     let header = reader.read_header()?;
     let expected = usize::from(header.has_audio) + usize::from(header.has_video);
     let mut mux = Mux::new(out)?;
