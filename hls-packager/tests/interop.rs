@@ -19,35 +19,10 @@ use onair_hls_packager::{
 use onair_media_types::{
     AacConfig, AvcConfig, CodecConfig, CodecId, Frame, MediaKind, Mp3Config, TrackId, TrackInfo,
 };
-
-fn tool(name: &str) -> &'static str {
-    let ok = Command::new(name)
-        .arg("-version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        ok,
-        "{name} is required by the hls-packager interop tests: install it (Debian: apt-get install ffmpeg)"
-    );
-    if name == "ffmpeg" {
-        "ffmpeg"
-    } else {
-        "ffprobe"
-    }
-}
-
-fn run(cmd: &mut Command) -> (String, String) {
-    let out = cmd.output().expect("run tool");
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use onair_testkit::{cache_dir, ffmpeg9, run, tool, Lavfi, Output};
 
 fn work_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("hls-interop");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    cache_dir(env!("CARGO_TARGET_TMPDIR"), "hls-interop")
 }
 
 /// 6 s of 320x240 30 fps H.264 (B-frames, keyframe every 30 frames) and 44.1 kHz AAC, as FLV.
@@ -67,43 +42,31 @@ fn input_mp3() -> &'static Path {
     })
 }
 
-/// FFmpeg 9 from the `imageio-ffmpeg` Python package (scripts/setup.sh installs it): Debian's
-/// FFmpeg 5.1 cannot write HEVC or Opus in FLV.
-fn ffmpeg9() -> String {
-    let out = Command::new("python3")
-        .args([
-            "-c",
-            "import imageio_ffmpeg; print(imageio_ffmpeg.get_ffmpeg_exe())",
-        ])
-        .output();
-    match out {
-        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().to_owned(),
-        _ => panic!(
-            "FFmpeg 9 is required for the HEVC/Opus interop test: pip install imageio-ffmpeg==0.8.1"
-        ),
-    }
-}
-
 /// 4 s of 320x240 30 fps HEVC (keyframe every 30 frames) and 48 kHz Opus, as Enhanced RTMP
 /// FLV written by FFmpeg 9.
 fn input_hevc_opus() -> &'static Path {
     static INPUT: OnceLock<PathBuf> = OnceLock::new();
     INPUT.get_or_init(|| {
-        let path = work_dir().join("input-hevc-opus-v1.flv");
-        if !path.exists() {
-            let tmp = work_dir().join(format!("hevc-opus.{}.tmp", std::process::id()));
-            let (_, err) = run(Command::new(ffmpeg9())
-                .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
-                .args(["testsrc=size=320x240:rate=30", "-f", "lavfi", "-i"])
-                .args(["sine=frequency=440:sample_rate=48000", "-t", "4"])
-                .args(["-pix_fmt", "yuv420p", "-c:v", "libx265", "-x265-params"])
-                .args(["keyint=30:min-keyint=30:scenecut=0:log-level=error"])
-                .args(["-c:a", "libopus", "-b:a", "64k", "-f", "flv"])
-                .arg(&tmp));
-            assert!(tmp.exists(), "ffmpeg 9 could not make the input: {err}");
-            std::fs::rename(&tmp, &path).unwrap();
+        Lavfi {
+            video: "testsrc=size=320x240:rate=30",
+            audio: "sine=frequency=440:sample_rate=48000",
+            seconds: 4,
+            args: &[
+                "-pix_fmt",
+                "yuv420p",
+                "-c:v",
+                "libx265",
+                "-x265-params",
+                "keyint=30:min-keyint=30:scenecut=0:log-level=error",
+                "-c:a",
+                "libopus",
+                "-b:a",
+                "64k",
+                "-f",
+                "flv",
+            ],
         }
-        path
+        .cached(ffmpeg9(), &work_dir(), "input-hevc-opus-v1.flv")
     })
 }
 
@@ -132,49 +95,34 @@ fn demux_rtmp_proto(data: Vec<u8>) -> (Vec<TrackInfo>, Vec<Frame>) {
     (tracks, frames)
 }
 
+/// 6 s of 320x240 30 fps H.264 (B-frames, keyframe every 30 frames) with `audio` codec
+/// arguments, as FLV.
 fn make_input(name: &str, audio: &[&str]) -> PathBuf {
-    {
-        let path = work_dir().join(name);
-        if !path.exists() {
-            let tmp = work_dir().join(format!("{name}.{}.tmp", std::process::id()));
-            let (_, err) = run(Command::new(tool("ffmpeg"))
-                .args([
-                    "-v",
-                    "error",
-                    "-y",
-                    "-f",
-                    "lavfi",
-                    "-i",
-                    "testsrc=size=320x240:rate=30",
-                    "-f",
-                    "lavfi",
-                    "-i",
-                    "sine=frequency=440:sample_rate=44100",
-                    "-t",
-                    "6",
-                    "-pix_fmt",
-                    "yuv420p",
-                    "-c:v",
-                    "libx264",
-                    "-preset",
-                    "veryfast",
-                    "-g",
-                    "30",
-                    "-keyint_min",
-                    "30",
-                    "-sc_threshold",
-                    "0",
-                    "-bf",
-                    "2",
-                ])
-                .args(audio)
-                .args(["-f", "flv"])
-                .arg(&tmp));
-            assert!(tmp.exists(), "ffmpeg could not make the input: {err}");
-            std::fs::rename(&tmp, &path).unwrap();
-        }
-        path
+    let mut args = vec![
+        "-pix_fmt",
+        "yuv420p",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-g",
+        "30",
+        "-keyint_min",
+        "30",
+        "-sc_threshold",
+        "0",
+        "-bf",
+        "2",
+    ];
+    args.extend_from_slice(audio);
+    args.extend_from_slice(&["-f", "flv"]);
+    Lavfi {
+        video: "testsrc=size=320x240:rate=30",
+        audio: "sine=frequency=440:sample_rate=44100",
+        seconds: 6,
+        args: &args,
     }
+    .cached(tool("ffmpeg"), &work_dir(), name)
 }
 
 /// A minimal FLV demuxer for the test input (legacy AVC and AAC tags only).
@@ -304,7 +252,11 @@ fn package_frames(
 const KEY: [u8; 16] = *b"0123456789abcdef";
 
 fn frame_count(path: &Path, stream: &str) -> u64 {
-    let (out, err) = run(Command::new(tool("ffprobe"))
+    let Output {
+        stdout: out,
+        stderr: err,
+        ..
+    } = run(Command::new(tool("ffprobe"))
         .args([
             "-v",
             "error",
@@ -337,7 +289,7 @@ fn check_decodes(dir: &Path) {
 
 fn check_decodes_as(dir: &Path, input: &Path) {
     let playlist = dir.join("index.m3u8");
-    let (_, err) = run(Command::new(tool("ffmpeg"))
+    let Output { stderr: err, .. } = run(Command::new(tool("ffmpeg"))
         .args(["-v", "error", "-allowed_extensions", "ALL", "-i"])
         .arg(&playlist)
         .args(["-f", "null", "-"]));
@@ -368,7 +320,11 @@ fn check_segments(dir: &Path) {
             if init.is_some() { "mp4" } else { "ts" }
         ));
         std::fs::write(&probe, bytes).unwrap();
-        let (out, err) = run(Command::new(tool("ffprobe"))
+        let Output {
+            stdout: out,
+            stderr: err,
+            ..
+        } = run(Command::new(tool("ffprobe"))
             .args(["-v", "error", "-select_streams", "v", "-show_entries"])
             .args(["packet=flags", "-of", "csv=p=0"])
             .arg(&probe));
@@ -453,7 +409,11 @@ fn fmp4_low_latency() {
         bytes.extend(std::fs::read(dir.join(part)).unwrap());
         let probe = dir.join(format!("probe-{part}.mp4"));
         std::fs::write(&probe, bytes).unwrap();
-        let (out, err) = run(Command::new(tool("ffprobe"))
+        let Output {
+            stdout: out,
+            stderr: err,
+            ..
+        } = run(Command::new(tool("ffprobe"))
             .args(["-v", "error", "-select_streams", "v", "-show_entries"])
             .args(["packet=flags", "-of", "csv=p=0"])
             .arg(&probe));
@@ -485,7 +445,7 @@ fn ts_encrypted() {
     assert!(!looks_like_ts, "encrypted segment is plain TS");
     check_decodes(&dir);
     // Without the key the segment is noise to a TS demuxer.
-    let (_, err) = run(Command::new(tool("ffprobe"))
+    let Output { stderr: err, .. } = run(Command::new(tool("ffprobe"))
         .args(["-v", "error", "-show_entries", "stream=codec_name"])
         .arg(dir.join("seg0.ts")));
     assert!(!err.is_empty());
@@ -549,7 +509,7 @@ fn hevc_and_opus_in_fmp4_and_ts() {
         );
         check_segments(&dir);
         let playlist = dir.join("index.m3u8");
-        let (_, err) = run(Command::new(tool("ffmpeg"))
+        let Output { stderr: err, .. } = run(Command::new(tool("ffmpeg"))
             .args(["-v", "error", "-i"])
             .arg(&playlist)
             .args(["-f", "null", "-"]));

@@ -16,78 +16,23 @@ use onair_rtmp_proto::flv::{
     VideoTag,
 };
 use onair_rtmp_proto::{DataMessage, MessageType};
+use onair_testkit::{cache_dir, ffmpeg9, run_ok, tool, Lavfi};
 
-fn cache_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("flv-interop");
-    std::fs::create_dir_all(&dir).expect("create the test cache dir");
-    dir
-}
-
-fn run(cmd: &mut Command) -> std::process::Output {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("could not run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-/// Debian's ffmpeg/ffprobe 5.1 (libx264, aac, libmp3lame).
-fn debian_ffmpeg() -> &'static str {
-    for tool in ["ffmpeg", "ffprobe"] {
-        let ok = Command::new(tool)
-            .arg("-version")
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false);
-        assert!(
-            ok,
-            "`{tool}` not found: these interop tests need FFmpeg's command line tools \
-             (Debian: `apt-get install ffmpeg`)"
-        );
+/// Makes (once) a 2-second FLV file with `ffmpeg` from lavfi test sources.
+fn make_flv(name: &str, ffmpeg: &Path, codec_args: &[&str]) -> PathBuf {
+    let mut args = codec_args.to_vec();
+    args.extend_from_slice(&["-f", "flv"]);
+    Lavfi {
+        video: "testsrc2=size=320x240:rate=25",
+        audio: "sine=frequency=440:sample_rate=48000",
+        seconds: 2,
+        args: &args,
     }
-    "ffmpeg"
-}
-
-/// The static FFmpeg 9 of the `imageio-ffmpeg` PyPI package (libx265, libopus, Enhanced FLV).
-fn ffmpeg9() -> String {
-    let out = Command::new("python3")
-        .args([
-            "-c",
-            "import imageio_ffmpeg; print(imageio_ffmpeg.get_ffmpeg_exe())",
-        ])
-        .output();
-    match out {
-        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().to_owned(),
-        _ => panic!(
-            "FFmpeg 9 not found: the Enhanced RTMP tests need it \
-             (`pip install imageio-ffmpeg==0.8.1`)"
-        ),
-    }
-}
-
-/// Makes (once) an FLV file with `ffmpeg` from lavfi test sources.
-fn make_flv(name: &str, ffmpeg: &str, codec_args: &[&str]) -> PathBuf {
-    let path = cache_dir().join(format!("{name}.flv"));
-    if path.exists() {
-        return path;
-    }
-    let tmp = cache_dir().join(format!("{name}.{}.tmp.flv", std::process::id()));
-    let mut cmd = Command::new(ffmpeg);
-    cmd.args(["-y", "-v", "error", "-f", "lavfi", "-i"])
-        .arg("testsrc2=size=320x240:rate=25")
-        .args(["-f", "lavfi", "-i"])
-        .arg("sine=frequency=440:sample_rate=48000")
-        .args(["-t", "2"])
-        .args(codec_args)
-        .args(["-f", "flv"])
-        .arg(&tmp);
-    run(&mut cmd);
-    std::fs::rename(&tmp, &path).expect("move the generated file into the cache");
-    path
+    .cached(
+        ffmpeg,
+        &cache_dir(env!("CARGO_TARGET_TMPDIR"), "flv-interop"),
+        &format!("{name}.flv"),
+    )
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,16 +45,18 @@ struct Packet {
 }
 
 fn ffprobe_packets(path: &Path) -> Vec<Packet> {
-    let out = run(Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-show_entries",
-            "packet=stream_index,pts,dts,size",
-        ])
-        .args(["-of", "compact=p=0"])
-        .arg(path));
-    String::from_utf8_lossy(&out.stdout)
+    let out = run_ok(
+        Command::new(tool("ffprobe"))
+            .args([
+                "-v",
+                "error",
+                "-show_entries",
+                "packet=stream_index,pts,dts,size",
+            ])
+            .args(["-of", "compact=p=0"])
+            .arg(path),
+    );
+    out.stdout
         .lines()
         .filter(|l| !l.trim().is_empty())
         .map(|line| {
@@ -131,12 +78,14 @@ fn ffprobe_packets(path: &Path) -> Vec<Packet> {
 
 /// Packets as `ffmpeg -copyts -c copy -f framecrc` lists them (for FFmpeg 9, which has no
 /// ffprobe): `stream, dts, pts, duration, size, crc`.
-fn framecrc_packets(ffmpeg: &str, path: &Path) -> Vec<Packet> {
-    let out = run(Command::new(ffmpeg)
-        .args(["-v", "error", "-copyts", "-i"])
-        .arg(path)
-        .args(["-map", "0", "-c", "copy", "-f", "framecrc", "-"]));
-    String::from_utf8_lossy(&out.stdout)
+fn framecrc_packets(ffmpeg: &Path, path: &Path) -> Vec<Packet> {
+    let out = run_ok(
+        Command::new(ffmpeg)
+            .args(["-v", "error", "-copyts", "-i"])
+            .arg(path)
+            .args(["-map", "0", "-c", "copy", "-f", "framecrc", "-"]),
+    );
+    out.stdout
         .lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
         .map(|line| {
@@ -157,26 +106,27 @@ fn framecrc_packets(ffmpeg: &str, path: &Path) -> Vec<Packet> {
 }
 
 fn ffprobe_count(path: &Path, select: &str) -> usize {
-    let out = run(Command::new("ffprobe")
-        .args(["-v", "error", "-select_streams", select, "-count_packets"])
-        .args(["-show_entries", "stream=nb_read_packets", "-of", "csv=p=0"])
-        .arg(path));
-    String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .expect("ffprobe packet count")
+    let out = run_ok(
+        Command::new(tool("ffprobe"))
+            .args(["-v", "error", "-select_streams", select, "-count_packets"])
+            .args(["-show_entries", "stream=nb_read_packets", "-of", "csv=p=0"])
+            .arg(path),
+    );
+    out.stdout.trim().parse().expect("ffprobe packet count")
 }
 
-fn assert_decodes_cleanly(ffmpeg: &str, path: &Path) {
-    let out = run(Command::new(ffmpeg)
-        .args(["-v", "error", "-i"])
-        .arg(path)
-        .args(["-f", "null", "-"]));
+fn assert_decodes_cleanly(ffmpeg: &Path, path: &Path) {
+    let out = run_ok(
+        Command::new(ffmpeg)
+            .args(["-v", "error", "-i"])
+            .arg(path)
+            .args(["-f", "null", "-"]),
+    );
     assert!(
         out.stderr.is_empty(),
         "{} does not decode cleanly: {}",
         path.display(),
-        String::from_utf8_lossy(&out.stderr)
+        out.stderr
     );
 }
 
@@ -315,10 +265,10 @@ fn split(packets: &[Packet]) -> (Vec<Packet>, Vec<Packet>) {
 
 #[test]
 fn h264_with_b_frames_and_aac() {
-    let ffmpeg = debian_ffmpeg();
+    let ffmpeg = tool("ffmpeg");
     let path = make_flv(
         "h264_bf2_aac",
-        ffmpeg,
+        &ffmpeg,
         &["-c:v", "libx264", "-bf", "2", "-g", "25", "-c:a", "aac"],
     );
     let d = demux(&path);
@@ -345,15 +295,15 @@ fn h264_with_b_frames_and_aac() {
 
     let copy = remux(&d, &path);
     assert_eq!(ffprobe_packets(&copy), d.packets);
-    assert_decodes_cleanly(ffmpeg, &copy);
+    assert_decodes_cleanly(&ffmpeg, &copy);
 }
 
 #[test]
 fn h264_and_mp3() {
-    let ffmpeg = debian_ffmpeg();
+    let ffmpeg = tool("ffmpeg");
     let path = make_flv(
         "h264_mp3",
-        ffmpeg,
+        &ffmpeg,
         &["-c:v", "libx264", "-c:a", "libmp3lame", "-ar", "44100"],
     );
     let d = demux(&path);
@@ -373,7 +323,7 @@ fn h264_and_mp3() {
 
     let copy = remux(&d, &path);
     assert_eq!(ffprobe_packets(&copy), d.packets);
-    assert_decodes_cleanly(ffmpeg, &copy);
+    assert_decodes_cleanly(&ffmpeg, &copy);
 }
 
 #[test]

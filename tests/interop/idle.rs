@@ -15,8 +15,8 @@ use crate::util::*;
 /// a later ffmpeg publishes, and ends with it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ffmpeg_waits_for_a_publisher_then_decodes() -> Result<()> {
-    let ffmpeg = tool("ffmpeg")?;
-    let src = h264_aac_10s()?;
+    let ffmpeg = tool("ffmpeg");
+    let src = h264_aac_10s();
     let server = TestServer::start(None).await?;
     let url = server.url("live/later");
 
@@ -122,7 +122,7 @@ async fn phase(player: &mut RtmpClient) -> Result<Phase> {
 /// name in turn, each starting with its sequence headers and a keyframe.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_player_stays_across_unpublish_and_republish() -> Result<()> {
-    let src = h264_aac_10s()?;
+    let src = h264_aac_10s();
     let tags = read_flv_tags(&src)?;
     let server = TestServer::start(None).await?;
     let tc_url = server.url("live");
@@ -266,7 +266,7 @@ impl Interruptible {
         let Some(pid) = self.child.id() else {
             bail!("the player exited early")
         };
-        let kill = tool("kill")?;
+        let kill = tool("kill");
         for _ in 0..2 {
             run_ok(&kill, &["-INT", &pid.to_string()], Duration::from_secs(5)).await?;
             tokio::time::sleep(Duration::from_millis(500)).await;
@@ -289,9 +289,9 @@ impl Interruptible {
 /// default: Stream EOF / Stream Begin only), where both keep playing and get both publishes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ffmpeg_and_rtmpdump_play_across_a_republish() -> Result<()> {
-    let ffmpeg = tool("ffmpeg")?;
-    let rtmpdump = tool("rtmpdump")?;
-    let src = h264_aac_10s()?;
+    let ffmpeg = tool("ffmpeg");
+    let rtmpdump = tool("rtmpdump");
+    let src = h264_aac_10s();
     let dir = test_dir("republish")?;
     let mut config = RtmpServerConfig::default();
     config.publish_notify = false;

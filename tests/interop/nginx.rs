@@ -41,12 +41,12 @@ fn write_config(dir: &Path, port: u16) -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_session_publishes_to_nginx_rtmp() -> Result<()> {
-    let nginx = tool("nginx")?;
+    let nginx = tool("nginx");
     ensure!(
         Path::new(RTMP_MODULE).is_file(),
         "nginx-rtmp missing: install Debian's libnginx-mod-rtmp"
     );
-    let src = h264_aac_10s()?;
+    let src = h264_aac_10s();
     let tags = read_flv_tags(&src)?;
     let dir = test_dir("nginx")?;
     let port = free_port()?;

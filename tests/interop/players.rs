@@ -34,7 +34,7 @@ async fn play_until_end(player: &mut RtmpClient) -> Result<Vec<ClientEvent>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_late_player_starts_on_the_cached_keyframe_and_sees_the_end() -> Result<()> {
-    let src = h264_aac_10s()?;
+    let src = h264_aac_10s();
     let tags = read_flv_tags(&src)?;
     let media: Vec<&Tag> = tags.iter().filter(|t| t.tag_type != 18).collect();
     let server = TestServer::start(None).await?;
@@ -100,7 +100,7 @@ async fn a_late_player_starts_on_the_cached_keyframe_and_sees_the_end() -> Resul
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_player_is_cut_off_and_a_fast_one_gets_everything() -> Result<()> {
-    let src = h264_aac_10s()?;
+    let src = h264_aac_10s();
     let tags = read_flv_tags(&src)?;
     let mut config = RtmpServerConfig::default();
     let mut limits = QueueLimits::default();
@@ -222,7 +222,7 @@ impl onair::rtmp::RtmpHandler for StudioKeys {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn players_use_the_public_name_never_the_key() -> Result<()> {
-    let src = h264_aac_10s()?;
+    let src = h264_aac_10s();
     let tags = read_flv_tags(&src)?;
     let server = TestServer::start_with_handler(RtmpServerConfig::default(), StudioKeys).await?;
     let tc_url = server.url("live");

@@ -13,8 +13,8 @@ use crate::util::*;
 /// packets with the source's timestamps, to the millisecond.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ffmpeg_publish_is_recorded_packet_for_packet() -> Result<()> {
-    let ffmpeg = tool("ffmpeg")?;
-    let src = h264_aac_10s()?;
+    let ffmpeg = tool("ffmpeg");
+    let src = h264_aac_10s();
     let dir = test_dir("publish")?;
     let rec = dir.path().join("rec");
     let server = TestServer::start(Some(&rec)).await?;
@@ -74,7 +74,7 @@ async fn ffmpeg_publish_is_recorded_packet_for_packet() -> Result<()> {
     assert!((9.5..10.5).contains(&duration), "duration {duration}");
     assert_eq!(filesize, size as f64);
     let probe = run_ok(
-        &tool("ffprobe")?,
+        &tool("ffprobe"),
         &[
             "-v",
             "error",
@@ -96,10 +96,10 @@ async fn ffmpeg_publish_is_recorded_packet_for_packet() -> Result<()> {
 /// Point 2: ffmpeg and rtmpdump play a live stream and decode it without errors.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ffmpeg_and_rtmpdump_play_a_live_stream() -> Result<()> {
-    let ffmpeg = tool("ffmpeg")?;
-    let rtmpdump = tool("rtmpdump")?;
-    let timeout = tool("timeout")?;
-    let src = h264_aac_10s()?;
+    let ffmpeg = tool("ffmpeg");
+    let rtmpdump = tool("rtmpdump");
+    let timeout = tool("timeout");
+    let src = h264_aac_10s();
     let dir = test_dir("play")?;
     let server = TestServer::start(None).await?;
     let url = server.url("live/playme");
@@ -214,8 +214,8 @@ async fn ffmpeg_and_rtmpdump_play_a_live_stream() -> Result<()> {
 /// holds every tag.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ffmpeg9_publishes_hevc_opus_enhanced_rtmp() -> Result<()> {
-    let ffmpeg9 = ffmpeg9()?;
-    let src = hevc_opus_4s()?;
+    let ffmpeg9 = ffmpeg9();
+    let src = hevc_opus_4s();
     let dir = test_dir("enhanced")?;
     let rec = dir.path().join("rec");
     let server = TestServer::start(Some(&rec)).await?;
@@ -379,7 +379,7 @@ pub(crate) async fn publish_tags(
 /// A republish writes a second file beside the first, never over it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn republish_writes_a_second_file() -> Result<()> {
-    let src = h264_aac_10s()?;
+    let src = h264_aac_10s();
     let tags = read_flv_tags(&src)?;
     let dir = test_dir("republish")?;
     let rec = dir.path().join("rec");
@@ -468,7 +468,7 @@ fn walk(dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>> {
 /// Stopping the server while a publisher is live finalizes its recording.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_finalizes_live_recordings() -> Result<()> {
-    let src = h264_aac_10s()?;
+    let src = h264_aac_10s();
     let tags = read_flv_tags(&src)?;
     let dir = test_dir("shutdown")?;
     let rec = dir.path().join("rec");
@@ -499,7 +499,7 @@ async fn shutdown_finalizes_live_recordings() -> Result<()> {
 /// complete recording, and the name is free for the next publisher.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_publisher_leaves_a_finalized_recording() -> Result<()> {
-    let src = h264_aac_10s()?;
+    let src = h264_aac_10s();
     let tags = read_flv_tags(&src)?;
     let dir = test_dir("dropped")?;
     let rec = dir.path().join("rec");

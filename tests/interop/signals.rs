@@ -31,7 +31,7 @@ fn example_server() -> Result<PathBuf> {
 
 async fn stops_cleanly_on(signal: &str) -> Result<()> {
     let server = example_server()?;
-    let src = h264_aac_10s()?;
+    let src = h264_aac_10s();
     let tags = read_flv_tags(&src)?;
     let dir = test_dir("signal")?;
     let rec = dir.path().join("rec");
@@ -65,7 +65,7 @@ async fn stops_cleanly_on(signal: &str) -> Result<()> {
 
     let pid = child.id().context("child pid")?.to_string();
     run_ok(
-        &tool("kill")?,
+        &tool("kill"),
         &[&format!("-{signal}"), &pid],
         Duration::from_secs(5),
     )

@@ -4,53 +4,16 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::Mutex;
 use std::time::Duration;
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 use onair::rtmp::{AcceptAll, RtmpHandler, RtmpServer, RtmpServerConfig};
 use tokio::process::Command;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-/// Finds a program on PATH or fails with a clear message.
-pub(crate) fn tool(name: &str) -> Result<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    for dir in std::env::split_paths(&path) {
-        let p = dir.join(name);
-        if p.is_file() {
-            return Ok(p);
-        }
-    }
-    bail!("`{name}` not found on PATH: the interop tests need it (run `scripts/dev setup`)")
-}
-
-/// FFmpeg 9 from the imageio-ffmpeg PyPI package (Enhanced RTMP: HEVC/Opus in FLV).
-pub(crate) fn ffmpeg9() -> Result<PathBuf> {
-    let out = std::process::Command::new("python3")
-        .args([
-            "-c",
-            "import imageio_ffmpeg; print(imageio_ffmpeg.get_ffmpeg_exe())",
-        ])
-        .output()
-        .context("python3 is needed to locate FFmpeg 9 (imageio-ffmpeg)")?;
-    ensure!(
-        out.status.success(),
-        "imageio-ffmpeg is not installed (pip install imageio-ffmpeg==0.8.1): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-    ensure!(p.is_file(), "FFmpeg 9 binary missing at {}", p.display());
-    Ok(p)
-}
-
-/// Output of a finished program.
-#[derive(Debug)]
-pub(crate) struct Finished {
-    pub(crate) success: bool,
-    pub(crate) stdout: String,
-    pub(crate) stderr: String,
-}
+use onair_testkit::Lavfi;
+pub(crate) use onair_testkit::{ffmpeg9, tool, Output as Finished};
 
 /// Runs a program to completion, killed if it takes longer than `limit`.
 pub(crate) async fn run(program: &Path, args: &[&str], limit: Duration) -> Result<Finished> {
@@ -65,11 +28,7 @@ pub(crate) async fn run(program: &Path, args: &[&str], limit: Duration) -> Resul
     let out = tokio::time::timeout(limit, child.wait_with_output())
         .await
         .with_context(|| format!("{} {:?} timed out after {limit:?}", program.display(), args))??;
-    Ok(Finished {
-        success: out.status.success(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    })
+    Ok(out.into())
 }
 
 /// Like [`run`], failing unless the program exits 0.
@@ -87,91 +46,36 @@ pub(crate) async fn run_ok(program: &Path, args: &[&str], limit: Duration) -> Re
 
 /// A directory for one test, under cargo's test tmpdir.
 pub(crate) fn test_dir(name: &str) -> Result<tempfile::TempDir> {
-    let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join("interop");
-    std::fs::create_dir_all(&base)?;
+    let base = onair_testkit::cache_dir(env!("CARGO_TARGET_TMPDIR"), "interop");
     Ok(tempfile::Builder::new().prefix(name).tempdir_in(base)?)
 }
 
-static MEDIA_LOCK: Mutex<()> = Mutex::new(());
-
-/// Generates (once, then cached under the target tmpdir) a media file with `args` given to
-/// `program` before the output path.
-fn cached_media(program: &Path, file_name: &str, args: &[&str]) -> Result<PathBuf> {
-    let _guard = MEDIA_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("interop-media");
-    std::fs::create_dir_all(&dir)?;
-    let path = dir.join(file_name);
-    if path.is_file() {
-        return Ok(path);
-    }
-    let tmp = dir.join(format!("partial-{file_name}"));
-    let out = std::process::Command::new(program)
-        .args(["-y", "-v", "error"])
-        .args(args)
-        .arg(&tmp)
-        .output()
-        .with_context(|| format!("running {}", program.display()))?;
-    ensure!(
-        out.status.success(),
-        "generating {file_name} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    std::fs::rename(&tmp, &path)?;
-    Ok(path)
+/// Where the generated test media is cached.
+fn media_dir() -> PathBuf {
+    onair_testkit::cache_dir(env!("CARGO_TARGET_TMPDIR"), "interop-media")
 }
 
 /// 10 s of H.264 (with B-frames, 2 s GOP) + AAC in FLV, from lavfi sources.
-pub(crate) fn h264_aac_10s() -> Result<PathBuf> {
-    cached_media(
-        &tool("ffmpeg")?,
-        "h264_aac_10s.flv",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=640x360:rate=30",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440:sample_rate=44100",
-            "-t",
-            "10",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-            "-g",
-            "60",
-            "-pix_fmt",
-            "yuv420p",
-            "-b:v",
-            "1M",
-            "-c:a",
-            "aac",
-            "-b:a",
-            "96k",
-            "-f",
-            "flv",
+pub(crate) fn h264_aac_10s() -> PathBuf {
+    Lavfi {
+        video: "testsrc2=size=640x360:rate=30",
+        audio: "sine=frequency=440:sample_rate=44100",
+        seconds: 10,
+        args: &[
+            "-c:v", "libx264", "-preset", "veryfast", "-g", "60", "-pix_fmt", "yuv420p", "-b:v",
+            "1M", "-c:a", "aac", "-b:a", "96k", "-f", "flv",
         ],
-    )
+    }
+    .cached(tool("ffmpeg"), &media_dir(), "h264_aac_10s.flv")
 }
 
 /// 4 s of HEVC + Opus in (Enhanced RTMP) FLV, made with FFmpeg 9.
-pub(crate) fn hevc_opus_4s() -> Result<PathBuf> {
-    cached_media(
-        &ffmpeg9()?,
-        "hevc_opus_4s.flv",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=320x240:rate=25",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440:sample_rate=48000",
-            "-t",
-            "4",
+pub(crate) fn hevc_opus_4s() -> PathBuf {
+    Lavfi {
+        video: "testsrc2=size=320x240:rate=25",
+        audio: "sine=frequency=440:sample_rate=48000",
+        seconds: 4,
+        args: &[
             "-c:v",
             "libx265",
             "-preset",
@@ -187,7 +91,8 @@ pub(crate) fn hevc_opus_4s() -> Result<PathBuf> {
             "-f",
             "flv",
         ],
-    )
+    }
+    .cached(ffmpeg9(), &media_dir(), "hevc_opus_4s.flv")
 }
 
 /// An in-process server on an ephemeral loopback port.
@@ -270,7 +175,7 @@ pub(crate) struct ProbePacket {
 /// Video and audio packets of a file, in file order, with their pts/dts (ms for FLV).
 pub(crate) async fn probe_packets(file: &Path) -> Result<(Vec<ProbePacket>, Vec<ProbePacket>)> {
     let f = run_ok(
-        &tool("ffprobe")?,
+        &tool("ffprobe"),
         &[
             "-v",
             "error",

@@ -12,6 +12,7 @@ use std::process::Command;
 
 use bytes::Bytes;
 use onair_media_types::{CodecConfig, CodecId, Frame, MediaKind, MediaTime, NalUnits, TrackInfo};
+use onair_testkit::{cache_dir, ffmpeg9, run_ok, tool, Lavfi};
 
 #[allow(dead_code)]
 #[path = "../../examples/remux/remux.rs"]
@@ -20,72 +21,20 @@ mod remux;
 use remux::Event;
 
 fn tmp_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ts-mux-interop");
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {dir:?}: {e}"));
-    dir
+    cache_dir(env!("CARGO_TARGET_TMPDIR"), "ts-mux-interop")
 }
 
-fn ffmpeg9() -> String {
-    let out = Command::new("python3")
-        .args([
-            "-c",
-            "import imageio_ffmpeg; print(imageio_ffmpeg.get_ffmpeg_exe())",
-        ])
-        .output()
-        .unwrap_or_else(|e| panic!("python3 is needed to find FFmpeg 9 (imageio-ffmpeg): {e}"));
-    assert!(
-        out.status.success(),
-        "FFmpeg 9 not found: `pip install imageio-ffmpeg==0.8.1` (scripts/setup.sh): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-fn run(program: &str, args: &[&str]) -> (String, String) {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "`{program}` could not be started ({e}); install ffmpeg (apt-get install ffmpeg)"
-            )
-        });
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "{program} {args:?} failed:\n{stderr}");
-    (stdout, stderr)
-}
-
-/// Makes (once, cached) a 4-second test input with `program`.
-fn input(name: &str, program: &str, codec_args: &[&str]) -> PathBuf {
-    let path = tmp_dir().join(name);
-    if path.exists() {
-        return path;
-    }
-    let partial = tmp_dir().join(format!("partial-{name}"));
-    let partial_str = partial.to_string_lossy().into_owned();
-    let mut args = vec![
-        "-v",
-        "error",
-        "-y",
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=320x240:rate=25",
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=frequency=440:sample_rate=48000",
-        "-t",
-        "4",
-        "-pix_fmt",
-        "yuv420p",
-    ];
+/// Makes (once, cached) a 4-second test input with `ffmpeg`.
+fn input(name: &str, ffmpeg: &Path, codec_args: &[&str]) -> PathBuf {
+    let mut args = vec!["-pix_fmt", "yuv420p"];
     args.extend_from_slice(codec_args);
-    args.push(&partial_str);
-    run(program, &args);
-    std::fs::rename(&partial, &path).unwrap_or_else(|e| panic!("rename: {e}"));
-    path
+    Lavfi {
+        video: "testsrc2=size=320x240:rate=25",
+        audio: "sine=frequency=440:sample_rate=48000",
+        seconds: 4,
+        args: &args,
+    }
+    .cached(ffmpeg, &tmp_dir(), name)
 }
 
 /// (pts, dts, size) in 90 kHz ticks per packet of one stream.
@@ -108,35 +57,31 @@ fn to_90k(ticks: &str, timescale: u32) -> Option<i64> {
 fn ffprobe_packets(file: &Path, kind: &str) -> Packets {
     let f = file.to_string_lossy();
     let sel = format!("{kind}:0");
-    let (tb, _) = run(
-        "ffprobe",
-        &[
-            "-v",
-            "error",
-            "-select_streams",
-            &sel,
-            "-show_entries",
-            "stream=time_base",
-            "-of",
-            "csv=p=0",
-            &f,
-        ],
-    );
+    let tb = run_ok(Command::new(tool("ffprobe")).args([
+        "-v",
+        "error",
+        "-select_streams",
+        sel.as_str(),
+        "-show_entries",
+        "stream=time_base",
+        "-of",
+        "csv=p=0",
+        &*f,
+    ]))
+    .stdout;
     let tb = parse_tb(&tb);
-    let (out, _) = run(
-        "ffprobe",
-        &[
-            "-v",
-            "error",
-            "-select_streams",
-            &sel,
-            "-show_entries",
-            "packet=pts,dts,size",
-            "-of",
-            "csv=p=0",
-            &f,
-        ],
-    );
+    let out = run_ok(Command::new(tool("ffprobe")).args([
+        "-v",
+        "error",
+        "-select_streams",
+        sel.as_str(),
+        "-show_entries",
+        "packet=pts,dts,size",
+        "-of",
+        "csv=p=0",
+        &*f,
+    ]))
+    .stdout;
     out.lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| {
@@ -148,15 +93,24 @@ fn ffprobe_packets(file: &Path, kind: &str) -> Packets {
 }
 
 /// FFmpeg 9's view of an input it alone can read (no ffprobe there): `-f framecrc`.
-fn framecrc_packets(ffmpeg: &str, file: &Path, kind: &str) -> Packets {
+fn framecrc_packets(ffmpeg: &Path, file: &Path, kind: &str) -> Packets {
     let f = file.to_string_lossy();
     let map = format!("0:{kind}:0");
-    let (out, _) = run(
-        ffmpeg,
-        &[
-            "-v", "error", "-copyts", "-i", &f, "-map", &map, "-c", "copy", "-f", "framecrc", "-",
-        ],
-    );
+    let out = run_ok(Command::new(ffmpeg).args([
+        "-v",
+        "error",
+        "-copyts",
+        "-i",
+        &*f,
+        "-map",
+        map.as_str(),
+        "-c",
+        "copy",
+        "-f",
+        "framecrc",
+        "-",
+    ]))
+    .stdout;
     let tb = out
         .lines()
         .find_map(|l| l.strip_prefix("#tb 0:"))
@@ -433,18 +387,16 @@ fn check(
     assert_eq!(ts.len() % 188, 0);
 
     // FFmpeg decodes it without a word.
-    let (_, stderr) = run(
-        "ffmpeg",
-        &[
-            "-v",
-            "error",
-            "-i",
-            &ts_path.to_string_lossy(),
-            "-f",
-            "null",
-            "-",
-        ],
-    );
+    let stderr = run_ok(Command::new(tool("ffmpeg")).args([
+        "-v",
+        "error",
+        "-i",
+        &*ts_path.to_string_lossy(),
+        "-f",
+        "null",
+        "-",
+    ]))
+    .stderr;
     assert_eq!(stderr, "", "{name}: ffmpeg complained about the TS");
 
     let collected = demux_with_mpeg2ts_reader(&ts);
@@ -505,7 +457,7 @@ fn check(
 fn flv_h264_aac() {
     let input = input(
         "h264_aac.flv",
-        "ffmpeg",
+        &tool("ffmpeg"),
         &[
             "-c:v", "libx264", "-bf", "2", "-g", "50", "-c:a", "aac", "-b:a", "64k", "-ar", "44100",
         ],
@@ -522,7 +474,7 @@ fn flv_h264_aac() {
 fn flv_h264_mp3() {
     let input = input(
         "h264_mp3.flv",
-        "ffmpeg",
+        &tool("ffmpeg"),
         &[
             "-c:v",
             "libx264",
@@ -550,7 +502,7 @@ fn flv_h264_mp3() {
 fn mp4_hevc_aac() {
     let input = input(
         "hevc_aac.mp4",
-        "ffmpeg",
+        &tool("ffmpeg"),
         &[
             "-c:v",
             "libx265",
