@@ -5,6 +5,11 @@
 //!
 //! Both read the stream in 16 KiB pieces (like socket reads), apply the sender's Set Chunk
 //! Size, and re-encode every message with the sender's chunk size.
+//!
+//! A socket read is modelled as a copy into the buffer the reader hands the kernel: for
+//! `ChunkDecoder` that is its own input `BytesMut` (a relay reads straight into it), for
+//! `rml_rtmp` a read buffer of the caller's, which `ChunkDeserializer` then copies into its own.
+//! Each side pays exactly the copies it would pay behind a real socket.
 
 use std::hint::black_box;
 
@@ -41,6 +46,7 @@ fn onair(wire: &[u8]) -> (usize, usize) {
     let mut out = BytesMut::with_capacity(64 * 1024);
     let (mut messages, mut written) = (0, 0);
     for read in wire.chunks(READ_LEN) {
+        // the socket read, straight into the decoder's input buffer
         input.extend_from_slice(read);
         while let Some(message) = decoder.decode(&mut input).expect("decodes") {
             encoder.encode_message(&message, &mut out).expect("encodes");
@@ -63,9 +69,15 @@ fn rml(wire: &[u8]) -> (usize, usize) {
     use rml_rtmp::chunk_io::{ChunkDeserializer, ChunkSerializer};
     let mut deserializer = ChunkDeserializer::new();
     let mut serializer = ChunkSerializer::new();
+    let mut read_buf = vec![0u8; READ_LEN];
     let (mut messages, mut written) = (0, 0);
     for read in wire.chunks(READ_LEN) {
-        let mut next = deserializer.get_next_message(read).expect("decodes");
+        // the socket read into the caller's buffer
+        let read_buf = &mut read_buf[..read.len()];
+        read_buf.copy_from_slice(read);
+        let mut next = deserializer
+            .get_next_message(black_box(read_buf))
+            .expect("decodes");
         while let Some(message) = next {
             if message.type_id == MessageType::SET_CHUNK_SIZE.0 {
                 let size = chunk_size_of(&message.data);
