@@ -483,40 +483,6 @@ impl ClientSession {
     fn handle_message(&mut self, message: RawMessage) -> Result<(), Error> {
         dispatch(self, message)
     }
-
-    fn handle_media(
-        &mut self,
-        stream_id: MessageStreamId,
-        type_id: MessageType,
-        timestamp: RtmpTimestamp,
-        data: Bytes,
-    ) {
-        if !self.playing(stream_id) {
-            return;
-        }
-        let timestamp_ms = self.inbound.extend(stream_id, timestamp);
-        self.events.push_back(if type_id == MessageType::VIDEO {
-            ClientEvent::Video { timestamp_ms, data }
-        } else {
-            ClientEvent::Audio { timestamp_ms, data }
-        });
-    }
-
-    fn handle_data(
-        &mut self,
-        stream_id: MessageStreamId,
-        type_id: MessageType,
-        payload: &[u8],
-    ) -> Result<(), Error> {
-        if !self.playing(stream_id) {
-            return Ok(());
-        }
-        if let Some(DataMessage::Metadata { metadata, .. }) = DataMessage::parse(type_id, payload)?
-        {
-            self.events.push_back(ClientEvent::Metadata { metadata });
-        }
-        Ok(())
-    }
 }
 
 impl MessageHandler for ClientSession {
@@ -534,7 +500,14 @@ impl MessageHandler for ClientSession {
         type_id: MessageType,
         payload: &[u8],
     ) -> Result<(), Error> {
-        self.handle_data(stream_id, type_id, payload)
+        if !self.playing(stream_id) {
+            return Ok(());
+        }
+        if let Some(DataMessage::Metadata { metadata, .. }) = DataMessage::parse(type_id, payload)?
+        {
+            self.events.push_back(ClientEvent::Metadata { metadata });
+        }
+        Ok(())
     }
 
     fn on_media(
@@ -544,6 +517,14 @@ impl MessageHandler for ClientSession {
         timestamp: RtmpTimestamp,
         data: Bytes,
     ) {
-        self.handle_media(stream_id, type_id, timestamp, data)
+        if !self.playing(stream_id) {
+            return;
+        }
+        let timestamp_ms = self.inbound.extend(stream_id, timestamp);
+        self.events.push_back(if type_id == MessageType::VIDEO {
+            ClientEvent::Video { timestamp_ms, data }
+        } else {
+            ClientEvent::Audio { timestamp_ms, data }
+        });
     }
 }

@@ -554,8 +554,38 @@ impl ServerSession {
             _ => {}
         }
     }
+}
 
-    fn handle_media(
+impl MessageHandler for ServerSession {
+    fn on_command(
+        &mut self,
+        stream_id: MessageStreamId,
+        command: CommandMessage,
+    ) -> Result<(), Error> {
+        self.handle_command(stream_id, command)
+    }
+
+    fn on_data(
+        &mut self,
+        stream_id: MessageStreamId,
+        type_id: MessageType,
+        payload: &[u8],
+    ) -> Result<(), Error> {
+        if !self.takes_media(stream_id) {
+            return Ok(());
+        }
+        if let Some(DataMessage::Metadata { metadata, .. }) = DataMessage::parse(type_id, payload)?
+        {
+            let event = ServerEvent::Metadata {
+                stream_id,
+                metadata,
+            };
+            self.deliver(stream_id, event, payload.len());
+        }
+        Ok(())
+    }
+
+    fn on_media(
         &mut self,
         stream_id: MessageStreamId,
         type_id: MessageType,
@@ -581,54 +611,5 @@ impl ServerSession {
             }
         };
         self.deliver(stream_id, event, size);
-    }
-
-    fn handle_data(
-        &mut self,
-        stream_id: MessageStreamId,
-        type_id: MessageType,
-        payload: &[u8],
-    ) -> Result<(), Error> {
-        if !self.takes_media(stream_id) {
-            return Ok(());
-        }
-        if let Some(DataMessage::Metadata { metadata, .. }) = DataMessage::parse(type_id, payload)?
-        {
-            let event = ServerEvent::Metadata {
-                stream_id,
-                metadata,
-            };
-            self.deliver(stream_id, event, payload.len());
-        }
-        Ok(())
-    }
-}
-
-impl MessageHandler for ServerSession {
-    fn on_command(
-        &mut self,
-        stream_id: MessageStreamId,
-        command: CommandMessage,
-    ) -> Result<(), Error> {
-        self.handle_command(stream_id, command)
-    }
-
-    fn on_data(
-        &mut self,
-        stream_id: MessageStreamId,
-        type_id: MessageType,
-        payload: &[u8],
-    ) -> Result<(), Error> {
-        self.handle_data(stream_id, type_id, payload)
-    }
-
-    fn on_media(
-        &mut self,
-        stream_id: MessageStreamId,
-        type_id: MessageType,
-        timestamp: RtmpTimestamp,
-        data: Bytes,
-    ) {
-        self.handle_media(stream_id, type_id, timestamp, data)
     }
 }
