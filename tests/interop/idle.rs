@@ -23,23 +23,7 @@ async fn ffmpeg_waits_for_a_publisher_then_decodes() -> Result<()> {
     let player = {
         let (ffmpeg, url) = (ffmpeg.clone(), url.clone());
         tokio::spawn(async move {
-            run(
-                &ffmpeg,
-                &[
-                    "-v",
-                    "error",
-                    "-nostats",
-                    "-i",
-                    &url,
-                    "-progress",
-                    "pipe:1",
-                    "-f",
-                    "null",
-                    "-",
-                ],
-                Duration::from_secs(25),
-            )
-            .await
+            run(&ffmpeg, &decode_args(&url, None), Duration::from_secs(25)).await
         })
     };
     // The player is connected and waiting before the publisher starts.
@@ -299,21 +283,7 @@ async fn ffmpeg_and_rtmpdump_play_across_a_republish() -> Result<()> {
     let url = server.url("live/twice");
 
     // Both players run until interrupted (nothing tells them the stream is over for good).
-    let player = Interruptible::spawn(
-        &ffmpeg,
-        &[
-            "-v",
-            "error",
-            "-nostats",
-            "-i",
-            &url,
-            "-progress",
-            "pipe:1",
-            "-f",
-            "null",
-            "-",
-        ],
-    )?;
+    let player = Interruptible::spawn(&ffmpeg, &decode_args(&url, None))?;
     let dump = dir.path().join("twice.flv");
     let dumper = Interruptible::spawn(
         &rtmpdump,

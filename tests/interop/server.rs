@@ -157,30 +157,11 @@ async fn ffmpeg_and_rtmpdump_play_a_live_stream() -> Result<()> {
     };
     let player = run(
         &ffmpeg,
-        &[
-            "-v",
-            "error",
-            "-nostats",
-            "-i",
-            &url,
-            "-t",
-            "4",
-            "-progress",
-            "pipe:1",
-            "-f",
-            "null",
-            "-",
-        ],
+        &decode_args(&url, Some("4")),
         Duration::from_secs(20),
     )
     .await?;
-    ensure!(player.success, "ffmpeg player failed: {}", player.stderr);
-    ensure!(
-        player.stderr.trim().is_empty(),
-        "ffmpeg player reported: {}",
-        player.stderr
-    );
-    let played = last_progress_frames(&player.stdout);
+    let played = decoded_frames(&player, "ffmpeg player")?;
     eprintln!("ffmpeg played and decoded {played} video frames");
     assert!(played >= 90, "ffmpeg decoded only {played} frames");
 
@@ -246,30 +227,11 @@ async fn ffmpeg9_publishes_hevc_opus_enhanced_rtmp() -> Result<()> {
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let player = run(
         &ffmpeg9,
-        &[
-            "-v",
-            "error",
-            "-nostats",
-            "-i",
-            &url,
-            "-t",
-            "2",
-            "-progress",
-            "pipe:1",
-            "-f",
-            "null",
-            "-",
-        ],
+        &decode_args(&url, Some("2")),
         Duration::from_secs(20),
     )
     .await?;
-    ensure!(player.success, "FFmpeg 9 player failed: {}", player.stderr);
-    ensure!(
-        player.stderr.trim().is_empty(),
-        "FFmpeg 9 player reported: {}",
-        player.stderr
-    );
-    let played = last_progress_frames(&player.stdout);
+    let played = decoded_frames(&player, "FFmpeg 9 player")?;
     eprintln!("FFmpeg 9 played HEVC+Opus live and decoded {played} frames cleanly");
     assert!(played >= 25, "played {played} frames");
     publisher.await??;

@@ -207,39 +207,35 @@ pub(crate) async fn probe_packets(file: &Path) -> Result<(Vec<ProbePacket>, Vec<
     Ok((video, audio))
 }
 
+/// ffmpeg arguments that decode `input` to nothing (for `seconds`, or to its end), printing
+/// only errors on stderr and a `-progress` frame count on stdout.
+pub(crate) fn decode_args<'a>(input: &'a str, seconds: Option<&'a str>) -> Vec<&'a str> {
+    let mut args = vec!["-v", "error", "-nostats", "-i", input];
+    if let Some(s) = seconds {
+        args.extend(["-t", s]);
+    }
+    args.extend(["-progress", "pipe:1", "-f", "null", "-"]);
+    args
+}
+
+/// The frames a decode run with [`decode_args`] reported; fails if it failed or printed
+/// anything on stderr.
+pub(crate) fn decoded_frames(f: &Finished, what: &str) -> Result<u64> {
+    ensure!(f.success, "{what} failed: {}", f.stderr);
+    ensure!(f.stderr.trim().is_empty(), "{what} reported:\n{}", f.stderr);
+    Ok(last_progress_frames(&f.stdout))
+}
+
 /// Decodes a file completely with `ffmpeg -v error -f null -`; returns the frames decoded and
 /// fails if anything was reported.
 pub(crate) async fn decode_clean(ffmpeg: &Path, file: &Path) -> Result<u64> {
     let f = run(
         ffmpeg,
-        &[
-            "-v",
-            "error",
-            "-nostats",
-            "-i",
-            path_str(file)?,
-            "-progress",
-            "pipe:1",
-            "-f",
-            "null",
-            "-",
-        ],
+        &decode_args(path_str(file)?, None),
         Duration::from_secs(60),
     )
     .await?;
-    ensure!(
-        f.success,
-        "decoding {} failed: {}",
-        file.display(),
-        f.stderr
-    );
-    ensure!(
-        f.stderr.trim().is_empty(),
-        "decoding {} reported errors:\n{}",
-        file.display(),
-        f.stderr
-    );
-    Ok(last_progress_frames(&f.stdout))
+    decoded_frames(&f, &format!("decoding {}", file.display()))
 }
 
 /// The last `frame=N` of ffmpeg's `-progress` output.
