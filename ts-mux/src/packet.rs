@@ -68,8 +68,10 @@ pub(crate) struct PieceReader<'a> {
     pub(crate) head: &'a [u8],
     pub(crate) data: &'a [u8],
     pub(crate) pieces: &'a [Piece],
-    idx: usize,
-    off: usize,
+    /// Index of the next piece to load into `cur`.
+    next: usize,
+    /// The unread rest of the current piece.
+    cur: &'a [u8],
 }
 
 impl<'a> PieceReader<'a> {
@@ -78,55 +80,50 @@ impl<'a> PieceReader<'a> {
             head,
             data,
             pieces,
-            idx: 0,
-            off: 0,
+            next: 0,
+            cur: &[],
         }
     }
 
-    fn piece(&self, idx: usize) -> Option<&'a [u8]> {
-        let piece = self.pieces.get(idx)?;
-        match *piece {
+    fn resolve(&self, piece: Piece) -> Option<&'a [u8]> {
+        match piece {
             Piece::Head(s, e) => self.head.get(s..e),
             Piece::StartCode => Some(&START_CODE),
             Piece::Data(s, e) => self.data.get(s..e),
         }
     }
 
-    /// The unread rest of the current piece (empty at the end).
+    /// Loads the next non-empty piece if the current one is used up; false at the end
+    /// (or at a piece out of bounds, which ends the reading).
     #[inline]
-    fn current(&self) -> &'a [u8] {
-        self.piece(self.idx)
-            .and_then(|src| src.get(self.off..))
-            .unwrap_or(&[])
-    }
-
-    /// Skips `n` bytes of the current piece (`n` at most `current().len()`).
-    #[inline]
-    fn skip_in_current(&mut self, n: usize, piece_len: usize) {
-        self.off += n;
-        if self.off >= piece_len {
-            self.idx += 1;
-            self.off = 0;
+    fn refill(&mut self) -> bool {
+        while self.cur.is_empty() {
+            let Some(&piece) = self.pieces.get(self.next) else {
+                return false;
+            };
+            match self.resolve(piece) {
+                Some(src) => {
+                    self.cur = src;
+                    self.next += 1;
+                }
+                None => {
+                    self.next = self.pieces.len();
+                    return false;
+                }
+            }
         }
+        true
     }
 
     /// Appends the next `n` bytes of the pieces (or as many as are left) to `out`.
     #[inline]
     fn emit<B: TsBuffer + ?Sized>(&mut self, out: &mut B, n: usize) {
         let mut n = n;
-        while n > 0 {
-            let Some(src) = self.piece(self.idx) else {
-                return;
-            };
-            let avail = src.get(self.off..).unwrap_or(&[]);
-            let take = avail.len().min(n);
-            out.put_slice(&avail[..take]);
-            n -= take;
-            self.off += take;
-            if self.off >= src.len() {
-                self.idx += 1;
-                self.off = 0;
-            }
+        while n > 0 && self.refill() {
+            let (now, rest) = self.cur.split_at(self.cur.len().min(n));
+            out.put_slice(now);
+            self.cur = rest;
+            n -= now.len();
         }
     }
 }
@@ -152,34 +149,36 @@ fn header(pid: Pid, pusi: bool, has_af: bool, cc: u8) -> [u8; 4] {
     ]
 }
 
-const STUFFING: [u8; PAYLOAD_MAX] = [0xff; PAYLOAD_MAX];
-
-/// Appends an adaptation field of exactly `len` bytes (1..=184).
-fn put_adaptation_field<B: TsBuffer + ?Sized>(
+/// Appends packet header `hdr` followed by an adaptation field of exactly `af_len` bytes
+/// (0..=184; 0 for none) in one slice.
+#[inline]
+fn put_header_and_af<B: TsBuffer + ?Sized>(
     out: &mut B,
-    len: usize,
+    hdr: [u8; 4],
+    af_len: usize,
     flags: u8,
     pcr: Option<u64>,
 ) {
-    let mut head = [0u8; 8];
-    head[0] = (len - 1) as u8;
-    let mut used = 1;
-    if len >= 2 {
-        head[1] = flags;
-        used = 2;
+    if af_len == 0 {
+        out.put_slice(&hdr);
+        return;
+    }
+    let mut buf = [0xffu8; PACKET_SIZE];
+    buf[..4].copy_from_slice(&hdr);
+    buf[4] = (af_len - 1) as u8;
+    if af_len >= 2 {
+        buf[5] = flags;
         if let Some(base) = pcr {
-            head[2] = (base >> 25) as u8;
-            head[3] = (base >> 17) as u8;
-            head[4] = (base >> 9) as u8;
-            head[5] = (base >> 1) as u8;
+            buf[6] = (base >> 25) as u8;
+            buf[7] = (base >> 17) as u8;
+            buf[8] = (base >> 9) as u8;
+            buf[9] = (base >> 1) as u8;
             // base LSB, 6 reserved bits set, extension (9 bits) zero.
-            head[6] = ((base & 1) as u8) << 7 | 0x7e;
-            head[7] = 0;
-            used = 8;
+            buf[10] = ((base & 1) as u8) << 7 | 0x7e;
+            buf[11] = 0;
         }
     }
-    out.put_slice(&head[..used]);
-    out.put_slice(&STUFFING[..len - used]);
+    out.put_slice(&buf[..(4 + af_len).min(PACKET_SIZE)]);
 }
 
 /// Appends the transport packets of a PES packet of `total` bytes read from `reader`:
@@ -198,36 +197,41 @@ pub(crate) fn write_pes<B: TsBuffer + ?Sized>(
     if af_len + payload < PAYLOAD_MAX {
         af_len = PAYLOAD_MAX - payload;
     }
-    out.put_slice(&header(pid, true, af_len > 0, cc.next_value()));
-    if af_len > 0 {
-        put_adaptation_field(out, af_len, first.flags(), first.pcr);
-    }
+    let hdr = header(pid, true, af_len > 0, cc.next_value());
+    put_header_and_af(out, hdr, af_len, first.flags(), first.pcr);
     reader.emit(out, payload);
     let mut remaining = total - payload;
 
+    // The counter is kept in a local for the middle packets (no store through `cc` per
+    // packet) and their header is built once; only the counter nibble changes.
+    let [sync, pid_hi, pid_lo, _] = header(pid, false, false, 0);
+    let mut next_cc = cc.get();
     while remaining >= PAYLOAD_MAX {
         // Fast path: whole packets out of one piece (the bulk of a frame), with no piece
         // bookkeeping per packet and a copy of constant size.
-        let src = reader.current();
+        reader.refill();
+        let src = reader.cur;
         let whole = (src.len() / PAYLOAD_MAX).min(remaining / PAYLOAD_MAX);
         if whole > 0 {
-            let bytes = whole * PAYLOAD_MAX;
-            for chunk in src[..bytes].chunks_exact(PAYLOAD_MAX) {
-                out.put_slice(&header(pid, false, false, cc.next_value()));
+            let (body, rest) = src.split_at(whole * PAYLOAD_MAX);
+            for chunk in body.chunks_exact(PAYLOAD_MAX) {
+                out.put_slice(&[sync, pid_hi, pid_lo, 0x10 | next_cc]);
                 out.put_slice(chunk);
+                next_cc = (next_cc + 1) & 0x0f;
             }
-            let piece_len = reader.off + src.len();
-            reader.skip_in_current(bytes, piece_len);
-            remaining -= bytes;
+            reader.cur = rest;
+            remaining -= body.len();
             continue;
         }
-        out.put_slice(&header(pid, false, false, cc.next_value()));
+        out.put_slice(&[sync, pid_hi, pid_lo, 0x10 | next_cc]);
+        next_cc = (next_cc + 1) & 0x0f;
         reader.emit(out, PAYLOAD_MAX);
         remaining -= PAYLOAD_MAX;
     }
+    *cc = ContinuityCounter::new(next_cc);
     if remaining > 0 {
-        out.put_slice(&header(pid, false, true, cc.next_value()));
-        put_adaptation_field(out, PAYLOAD_MAX - remaining, 0, None);
+        let hdr = header(pid, false, true, cc.next_value());
+        put_header_and_af(out, hdr, PAYLOAD_MAX - remaining, 0, None);
         reader.emit(out, remaining);
     }
 }
