@@ -43,6 +43,20 @@ pub(crate) fn rescale(ticks: i64, from: u32, to: u32) -> i64 {
     if from == to || from == 0 {
         return ticks;
     }
+    // Fast path in i64 when the product and the rounding offset fit (all but absurd
+    // timestamps); it gives the same quotient as the i128 path below, without the
+    // 128-bit division.
+    let den = i64::from(from);
+    if let Some(num) = ticks.checked_mul(i64::from(to)) {
+        let biased = if num >= 0 {
+            num.checked_add(den / 2)
+        } else {
+            num.checked_sub(den / 2)
+        };
+        if let Some(biased) = biased {
+            return biased / den;
+        }
+    }
     let num = i128::from(ticks) * i128::from(to);
     let den = i128::from(from);
     let half = den / 2;
@@ -65,5 +79,52 @@ mod tests {
         assert_eq!(MediaTime::new(1001, 30_000).rescale(1000), 33);
         assert_eq!(MediaTime::new(-1, 1000).rescale(90_000), -90);
         assert_eq!(MediaTime::new(i64::MAX, 1).rescale(90_000), i64::MAX);
+    }
+
+    #[test]
+    fn i64_fast_path_agrees_with_i128_near_overflow() {
+        let reference = |ticks: i64, from: u32, to: u32| {
+            let num = i128::from(ticks) * i128::from(to);
+            let den = i128::from(from);
+            let q = if num >= 0 {
+                (num + den / 2) / den
+            } else {
+                (num - den / 2) / den
+            };
+            q.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+        };
+        let edge = i64::MAX / 90_000;
+        for ticks in [
+            0,
+            1,
+            -1,
+            500,
+            -500,
+            1499,
+            -1501,
+            edge - 1,
+            edge,
+            edge + 1,
+            -edge,
+            -edge - 1,
+            i64::MAX,
+            i64::MIN,
+            i64::MAX - 1,
+            i64::MIN + 1,
+        ] {
+            for (from, to) in [
+                (1000, 90_000),
+                (90_000, 1000),
+                (3, 2),
+                (u32::MAX, 1),
+                (1, u32::MAX),
+            ] {
+                assert_eq!(
+                    rescale(ticks, from, to),
+                    reference(ticks, from, to),
+                    "{ticks} {from} {to}"
+                );
+            }
+        }
     }
 }
