@@ -4,7 +4,7 @@
 //!
 //! Parsing never copies media: every payload is a [`Bytes`] slice of the input.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use super::FlvError;
 
@@ -147,7 +147,7 @@ impl VideoPacket {
             0 => VideoPacket::SequenceStart(data),
             1 => {
                 let composition_time = if fourcc == FourCc::AVC1 || fourcc == FourCc::HVC1 {
-                    si24(&take(&mut data, 3, "video composition time")?)
+                    si24(&take_array::<3>(&mut data, "video composition time")?)
                 } else {
                     0
                 };
@@ -298,7 +298,7 @@ impl VideoTag {
                 VideoBody::Command(take_u8(&mut data, "video command")?)
             } else if codec_id == 7 {
                 let packet_type = take_u8(&mut data, "avc packet type")?;
-                let composition_time = si24(&take(&mut data, 3, "avc composition time")?);
+                let composition_time = si24(&take_array::<3>(&mut data, "avc composition time")?);
                 VideoBody::Avc(match packet_type {
                     0 => AvcPacket::SequenceHeader(data),
                     1 => AvcPacket::Nalu {
@@ -801,13 +801,27 @@ fn take(data: &mut Bytes, n: usize, what: &'static str) -> Result<Bytes, FlvErro
     Ok(data.split_to(n))
 }
 
+/// Reads `N` bytes by value and advances past them (no new `Bytes` handle, so no
+/// reference count traffic as with [`take`]).
+fn take_array<const N: usize>(data: &mut Bytes, what: &'static str) -> Result<[u8; N], FlvError> {
+    let Some(b) = data.get(..N).and_then(|b| <[u8; N]>::try_from(b).ok()) else {
+        return Err(FlvError::NotEnoughData {
+            what,
+            needed: N,
+            available: data.len(),
+        });
+    };
+    data.advance(N);
+    Ok(b)
+}
+
 fn take_u8(data: &mut Bytes, what: &'static str) -> Result<u8, FlvError> {
-    Ok(take(data, 1, what)?[0])
+    let [b] = take_array::<1>(data, what)?;
+    Ok(b)
 }
 
 fn take_fourcc(data: &mut Bytes) -> Result<FourCc, FlvError> {
-    let b = take(data, 4, "fourcc")?;
-    Ok(FourCc([b[0], b[1], b[2], b[3]]))
+    Ok(FourCc(take_array::<4>(data, "fourcc")?))
 }
 
 /// A signed 24-bit big-endian integer.
