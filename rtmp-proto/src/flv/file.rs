@@ -290,37 +290,10 @@ impl<R: Read> FlvReader<R> {
     /// Fills `buf` exactly; `Ok(false)` if the input ended before the first byte.
     fn read_exact_or_eof(&mut self, buf: &mut [u8]) -> Result<bool, FlvError> {
         match &mut self.source {
-            Source::Bytes(b) => {
-                if b.is_empty() {
-                    return Ok(false);
-                }
-                if b.len() < buf.len() {
-                    return Err(FlvError::NotEnoughData {
-                        what: "flv file",
-                        needed: buf.len(),
-                        available: b.len(),
-                    });
-                }
-                buf.copy_from_slice(&b[..buf.len()]);
-                b.advance(buf.len());
-                Ok(true)
-            }
+            Source::Bytes(b) => take_exact_or_eof(b, buf),
             Source::Blocks(blocks) => {
                 blocks.fill(buf.len())?;
-                let b = &mut blocks.data;
-                if b.is_empty() {
-                    return Ok(false);
-                }
-                if b.len() < buf.len() {
-                    return Err(FlvError::NotEnoughData {
-                        what: "flv file",
-                        needed: buf.len(),
-                        available: b.len(),
-                    });
-                }
-                buf.copy_from_slice(&b[..buf.len()]);
-                b.advance(buf.len());
-                Ok(true)
+                take_exact_or_eof(&mut blocks.data, buf)
             }
             Source::Read(r) => {
                 let mut filled = 0;
@@ -604,6 +577,22 @@ impl<W: Write + Seek> FlvWriter<W> {
         self.inner.flush()?;
         Ok(self.inner)
     }
+}
+
+/// Moves `buf.len()` bytes from the front of `b` into `buf`; `Ok(false)` if `b` is empty.
+fn take_exact_or_eof(b: &mut impl Buf, buf: &mut [u8]) -> Result<bool, FlvError> {
+    if !b.has_remaining() {
+        return Ok(false);
+    }
+    if b.remaining() < buf.len() {
+        return Err(FlvError::NotEnoughData {
+            what: "flv file",
+            needed: buf.len(),
+            available: b.remaining(),
+        });
+    }
+    b.copy_to_slice(buf);
+    Ok(true)
 }
 
 #[cfg(test)]
