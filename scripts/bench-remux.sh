@@ -4,8 +4,9 @@
 # 10-minute 3 Mbps FLV (H.264 + AAC), plus instruction counts from valgrind's callgrind.
 #
 # CPU time is user + system time of the process and its children from wait4()'s rusage,
-# in microseconds (`/usr/bin/time` rounds to 10 ms, too coarse at 50-100 ms); the best of
-# RUNS runs is kept, as the machine may be shared. The user/system split is sampled by the
+# in microseconds (`/usr/bin/time` rounds to 10 ms, too coarse at 50-100 ms), taken in
+# interleaved rounds (see below), as the machine is shared and memory bandwidth, which
+# dominates every contender here, varies by tens of percent. The user/system split is sampled by the
 # kernel at the scheduler tick and is only indicative; the sum is exact.
 #
 # References: `cp` and `cat` (coreutils) both copy with copy_file_range(), i.e. once, inside
@@ -13,13 +14,13 @@
 # kernel copies, the floor of any program that transforms the bytes (a muxer adds its own
 # user-space copy into 188-byte packets on top).
 #
-# Usage: scripts/bench-remux.sh [RUNS]   (default 5 runs each; the best CPU time is kept)
+# Usage: scripts/bench-remux.sh [ROUNDS]   (default 9 interleaved rounds)
 # SKIP_CALLGRIND=1 skips the (slow) instruction counts.
 # The input is generated once with ffmpeg and cached under target/bench-remux/.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-RUNS=${1:-5}
+RUNS=${1:-9}
 DIR=target/bench-remux
 mkdir -p "$DIR"
 IN=$DIR/in-600s-3mbps.flv
@@ -38,18 +39,40 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
 cargo build --release --quiet --no-default-features --example remux
 REMUX=$CARGO_TARGET_DIR/release/examples/remux
 
-# best OUT CMD...: runs CMD RUNS times (removing OUT before each run, so that every run
-# creates its output file) and prints "total user sys" CPU seconds of the best run.
-best() {
-    python3 - "$RUNS" "$@" <<'PY'
-import os, sys
-runs, out, cmd = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
-best = None
-for _ in range(runs):
+# Warm the page cache so every contender reads from memory.
+cat "$IN" >/dev/null
+
+size=$(stat -c %s "$IN")
+echo "input: $IN ($((size / 1000000)) MB); $RUNS interleaved rounds, CPU seconds"
+
+# The contenders run in rounds: every round runs each of them once, in a shuffled order, so
+# that a slow phase of the (shared, virtual) machine hits all of them alike instead of the
+# ones whose turn it happened to be. Before each run the previous output is removed and the
+# dirty pages are synced, outside the measured process. Reported per contender: the best and
+# the median run; per ratio: the median of the per-round ratios with their range, and the
+# ratio of the best runs.
+python3 - "$RUNS" "$IN" "$DIR" "$REMUX" <<'PY'
+import os, random, statistics, sys
+
+runs, inp, d, remux = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+ts, copy, none = f"{d}/out.ts", f"{d}/out.copy", f"{d}/none"
+contenders = [
+    ("cp IN OUT", copy, ["cp", inp, copy]),
+    ("cat IN > OUT", copy, ["sh", "-c", 'cat "$1" > "$2"', "sh", inp, copy]),
+    ("dd if=IN of=OUT bs=1M", copy, ["dd", f"if={inp}", f"of={copy}", "bs=1M"]),
+    ("remux IN OUT.ts", ts, [remux, inp, ts]),
+    ("remux --no-mmap IN OUT.ts", ts, [remux, "--no-mmap", inp, ts]),
+    ("dd if=IN of=/dev/null bs=1M", none, ["dd", f"if={inp}", "of=/dev/null", "bs=1M"]),
+    ("remux IN /dev/null", none, [remux, inp, "/dev/null"]),
+    ("ffmpeg -c copy -f mpegts", ts, ["ffmpeg", "-v", "error", "-y", "-i", inp, "-c", "copy", "-f", "mpegts", ts]),
+]
+
+def measure(out, cmd):
     try:
         os.unlink(out)
     except FileNotFoundError:
         pass
+    os.sync()
     pid = os.fork()
     if pid == 0:
         null = os.open(os.devnull, os.O_WRONLY)
@@ -62,52 +85,50 @@ for _ in range(runs):
     _, status, ru = os.wait4(pid, 0)
     if status != 0:
         sys.exit(f"failed ({status}): {' '.join(cmd)}")
-    if best is None or ru.ru_utime + ru.ru_stime < best[0] + best[1]:
-        best = (ru.ru_utime, ru.ru_stime)
-print(f"{best[0] + best[1]:.4f} {best[0]:.4f} {best[1]:.4f}")
+    return ru.ru_utime + ru.ru_stime, ru.ru_utime, ru.ru_stime
+
+results = {name: [] for name, _, _ in contenders}
+for r in range(runs):
+    order = contenders[:]
+    random.shuffle(order)
+    for name, out, cmd in order:
+        results[name].append(measure(out, cmd))
+    print(f"\rround {r + 1}/{runs}", end="", file=sys.stderr, flush=True)
+print(file=sys.stderr)
+for out in (ts, copy):
+    try:
+        os.unlink(out)
+    except FileNotFoundError:
+        pass
+
+def total(name):
+    return [t for t, _, _ in results[name]]
+
+print(f"{'':28} {'best':>8} {'(user':>8} {'sys)':>8} {'median':>8}")
+for name, _, _ in contenders:
+    best = min(results[name])
+    print(f"{name:28} {best[0]:8.4f} {best[1]:8.4f} {best[2]:8.4f} {statistics.median(total(name)):8.4f}")
+
+def ratio(a, b, note=""):
+    per_round = [x / y for x, y in zip(total(a), total(b))]
+    best = min(total(a)) / min(total(b))
+    med = statistics.median(per_round)
+    print(f"{a.split(' IN')[0]:>15} / {b.split(' IN')[0]:<6} median {med:5.2f}x  "
+          f"(rounds {min(per_round):.2f}-{max(per_round):.2f}x), best/best {best:5.2f}x{note}")
+    return med
+
+print("per-round CPU ratios:")
+ratio("remux IN OUT.ts", "cp IN OUT", "   goal: <= 1.5x")
+ratio("remux --no-mmap IN OUT.ts", "cp IN OUT")
+ratio("remux IN OUT.ts", "cat IN > OUT")
+ratio("remux IN OUT.ts", "dd if=IN of=OUT bs=1M", "   (dd: read + write through user space)")
+ratio("ffmpeg -c copy -f mpegts", "cp IN OUT")
+ratio("ffmpeg -c copy -f mpegts", "remux IN OUT.ts")
+rn = statistics.median(total("remux IN /dev/null"))
+rw = statistics.median(total("remux IN OUT.ts"))
+print(f"remux medians: mapped reading + demux + mux {rn:.3f} s, writing the file {rw - rn:.3f} s")
 PY
-}
-
-# Warm the page cache so every contender reads from memory.
-cat "$IN" >/dev/null
-
-size=$(stat -c %s "$IN")
-echo "input: $IN ($((size / 1000000)) MB); best of $RUNS runs, CPU seconds"
-r_cp=$(best "$DIR/out.copy" cp "$IN" "$DIR/out.copy")
-r_cat=$(best "$DIR/out.copy" sh -c 'cat "$1" > "$2"' sh "$IN" "$DIR/out.copy")
-r_dd=$(best "$DIR/out.copy" dd if="$IN" of="$DIR/out.copy" bs=1M)
-r_remux=$(best "$DIR/out.ts" "$REMUX" "$IN" "$DIR/out.ts")
-# The input memory-mapped (the default) or streamed through read() into 256 KiB blocks.
-r_remuxread=$(best "$DIR/out.ts" "$REMUX" --no-mmap "$IN" "$DIR/out.ts")
-# Without the file write: what reading alone costs, and reading + demuxing + muxing.
-r_ddnull=$(best "$DIR/none" dd if="$IN" of=/dev/null bs=1M)
-r_remuxnull=$(best "$DIR/none" "$REMUX" "$IN" /dev/null)
-r_ffmpeg=$(best "$DIR/out.ts" ffmpeg -v error -y -i "$IN" -c copy -f mpegts "$DIR/out.ts")
-rm -f "$DIR/out.ts" "$DIR/out.copy"
 "$REMUX" "$IN" "$DIR/out.ts"
-
-printf '%-28s %8s %8s %8s\n' "" "total" "user" "sys"
-row() { printf '%-28s %8s %8s %8s\n' "$1" $2; }
-row "cp IN OUT" "$r_cp"
-row "cat IN > OUT" "$r_cat"
-row "dd if=IN of=OUT bs=1M" "$r_dd"
-row "remux IN OUT.ts" "$r_remux"
-row "remux --no-mmap IN OUT.ts" "$r_remuxread"
-row "dd if=IN of=/dev/null bs=1M" "$r_ddnull"
-row "remux IN /dev/null" "$r_remuxnull"
-row "ffmpeg -c copy -f mpegts" "$r_ffmpeg"
-t_cp=${r_cp%% *} t_cat=${r_cat%% *} t_dd=${r_dd%% *} t_remux=${r_remux%% *} t_ffmpeg=${r_ffmpeg%% *}
-t_ddnull=${r_ddnull%% *} t_remuxnull=${r_remuxnull%% *} t_remuxread=${r_remuxread%% *}
-awk -v c="$t_cp" -v k="$t_cat" -v d="$t_dd" -v r="$t_remux" -v f="$t_ffmpeg" \
-    -v dn="$t_ddnull" -v rn="$t_remuxnull" -v rr="$t_remuxread" 'BEGIN {
-    printf "remux / cp     = %.2fx   (goal: <= 1.5x)\n", r / c
-    printf "remux --no-mmap / cp = %.2fx\n", rr / c
-    printf "remux / cat    = %.2fx\n", r / k
-    printf "remux / dd     = %.2fx   (dd: read + write through user space, no transformation)\n", r / d
-    printf "ffmpeg / cp    = %.2fx\n", f / c
-    printf "ffmpeg / remux = %.2fx\n", f / r
-    printf "remux: mapped reading + demux + mux %.3f s, writing %.3f s (differences of the rows above)\n", rn, r - rn
-}'
 
 if [[ -z ${SKIP_CALLGRIND:-} ]] && command -v valgrind >/dev/null; then
     echo "instruction counts (valgrind --tool=callgrind, user space only; cp's copy happens in the kernel):"

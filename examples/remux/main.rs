@@ -14,16 +14,21 @@ use bytes::Bytes;
 
 mod remux;
 
-/// Maps `file` into memory as [`Bytes`].
+/// Maps `file` into memory as [`Bytes`] for the rest of the process.
 ///
 /// The mapping is read-only and private to this process. Like every reader of a mapped file
 /// (ripgrep, for one), it relies on no other process truncating or rewriting the file while the
 /// remux runs; `--no-mmap` is the choice when that can't be promised.
+///
+/// The mapping is leaked on purpose: this one-shot program uses it until it exits, and a
+/// `'static` slice makes every tag body a `Bytes` without a reference count (no atomic
+/// increment and decrement per tag and frame, ~4% of the user time).
 #[allow(unsafe_code)]
 fn map(file: &File) -> std::io::Result<Bytes> {
-    // SAFETY: see above; the mapping lives as long as the `Bytes` that own it.
+    // SAFETY: see above; the mapping is never unmapped before the process ends.
     let map = unsafe { memmap2::Mmap::map(file)? };
-    Ok(Bytes::from_owner(map))
+    let map: &'static memmap2::Mmap = Box::leak(Box::new(map));
+    Ok(Bytes::from_static(&map[..]))
 }
 
 fn run(input: &str, output: &str, mmap: bool) -> Result<String, remux::BoxError> {
