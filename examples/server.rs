@@ -1,26 +1,65 @@
-//! An RTMP server: publish to `rtmp://HOST:PORT/APP/KEY`, play the same URL with ffmpeg,
-//! ffplay or rtmpdump, optionally record every stream to `DIR/APP/KEY.flv`.
+//! An RTMP server with a live HLS origin: publish to `rtmp://HOST:PORT/APP/KEY`, play the
+//! same URL over RTMP (ffmpeg, ffplay, rtmpdump) or `http://HOST:HTTP/APP/KEY/index.m3u8`
+//! over HLS (hls.js, Safari, ffmpeg), optionally record every stream to `DIR/APP/KEY.flv`.
 //!
 //! ```text
-//! cargo run --release --example server -- --rtmp 127.0.0.1:1935 --record recordings
+//! cargo run --release --example server -- --rtmp 127.0.0.1:1935 --http 127.0.0.1:8080
 //! ffmpeg -re -i input.flv -c copy -f flv rtmp://127.0.0.1:1935/live/KEY
 //! ffplay rtmp://127.0.0.1:1935/live/KEY
+//! ffplay http://127.0.0.1:8080/live/KEY/index.m3u8
 //! ```
-//! Ctrl-C or SIGTERM stops it; recordings are finalized first.
+//! `--hls ll` serves Low-Latency HLS (fMP4 parts); `--https ADDR --tls-cert C --tls-key K`
+//! adds HTTPS. Ctrl-C or SIGTERM stops it; recordings are finalized first.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
-use clap::Parser;
+use clap::{Parser, ValueEnum};
+use onair::hls::{HlsConfig, HlsOrigin, HlsSegmentFormat, HttpOrigin};
 use onair::rtmp::{AcceptAll, RtmpServer, RtmpServerConfig};
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum HlsMode {
+    /// MPEG-TS segments.
+    Ts,
+    /// fMP4 (CMAF) segments.
+    Fmp4,
+    /// Low-Latency HLS: fMP4 segments with partial segments, blocking playlist reload.
+    Ll,
+    /// No HLS.
+    Off,
+}
+
 #[derive(Debug, Parser)]
-#[command(about = "onair RTMP server: live publish/play and FLV recording")]
+#[command(about = "onair live server: RTMP publish/play, HLS origin, FLV recording")]
 struct Args {
     /// Address to listen on for RTMP.
     #[arg(long, default_value = "127.0.0.1:1935")]
     rtmp: SocketAddr,
+    /// Address to serve HLS on over HTTP.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    http: SocketAddr,
+    /// Address to serve HLS on over HTTPS (needs --tls-cert and --tls-key).
+    #[arg(long, requires_all = ["tls_cert", "tls_key"])]
+    https: Option<SocketAddr>,
+    /// PEM certificate chain for HTTPS.
+    #[arg(long, value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for HTTPS.
+    #[arg(long, value_name = "FILE")]
+    tls_key: Option<PathBuf>,
+    /// HLS packaging.
+    #[arg(long, value_enum, default_value = "ts")]
+    hls: HlsMode,
+    /// Target segment duration, seconds (default: 2, or 1 with --hls ll).
+    #[arg(long, value_name = "SECS")]
+    segment: Option<f64>,
+    /// Segments in the live playlist.
+    #[arg(long, default_value_t = 6)]
+    window: usize,
     /// Record each published stream to DIR/APP/KEY.flv.
     #[arg(long, value_name = "DIR")]
     record: Option<PathBuf>,
@@ -40,15 +79,56 @@ async fn main() -> anyhow::Result<()> {
             .with_context(|| format!("cannot create the recording folder {}", dir.display()))?;
         config = config.with_record_dir(dir);
     }
-    let server = RtmpServer::bind(args.rtmp, config, AcceptAll)
+    let mut server = RtmpServer::bind(args.rtmp, config, AcceptAll)
         .await
         .with_context(|| format!("cannot listen for RTMP on {}", args.rtmp))?;
     let addr = server.local_addr()?;
     tracing::info!("publish: ffmpeg -re -i INPUT -c copy -f flv rtmp://{addr}/live/KEY");
     tracing::info!("play:    ffplay rtmp://{addr}/live/KEY");
+
+    let mut http_tasks = Vec::new();
+    if args.hls != HlsMode::Off {
+        let mut hls = match args.hls {
+            HlsMode::Ll => HlsConfig::low_latency(),
+            HlsMode::Fmp4 => {
+                let mut c = HlsConfig::default();
+                c.format = HlsSegmentFormat::Fmp4;
+                c
+            }
+            _ => HlsConfig::default(),
+        };
+        if let Some(secs) = args.segment {
+            hls.segment_duration = Duration::try_from_secs_f64(secs)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .context("--segment must be a positive number of seconds")?;
+        }
+        hls.window = args.window.max(1);
+        let origin = HlsOrigin::new(hls)?;
+        server = server.with_tap(Arc::new(origin.clone()));
+        let http = HttpOrigin::bind(args.http, origin.clone())
+            .await
+            .with_context(|| format!("cannot listen for HTTP on {}", args.http))?;
+        tracing::info!("HLS:     http://{}/live/KEY/index.m3u8", http.local_addr()?);
+        http_tasks.push(tokio::spawn(http.run_until(onair::rtmp::shutdown_signal())));
+        if let (Some(https), Some(cert), Some(key)) = (args.https, &args.tls_cert, &args.tls_key) {
+            let cert =
+                std::fs::read(cert).with_context(|| format!("reading {}", cert.display()))?;
+            let key = std::fs::read(key).with_context(|| format!("reading {}", key.display()))?;
+            let tls = HttpOrigin::bind(https, origin)
+                .await
+                .with_context(|| format!("cannot listen for HTTPS on {https}"))?
+                .with_tls(&cert, &key)?;
+            tracing::info!("HLS:     https://{}/live/KEY/index.m3u8", tls.local_addr()?);
+            http_tasks.push(tokio::spawn(tls.run_until(onair::rtmp::shutdown_signal())));
+        }
+    }
     if let Some(dir) = &args.record {
         tracing::info!("recording to {}/APP/KEY.flv", dir.display());
     }
     server.run_until(onair::rtmp::shutdown_signal()).await?;
+    for task in http_tasks {
+        task.await??;
+    }
     Ok(())
 }

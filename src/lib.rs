@@ -13,4 +13,5 @@ pub use onair_encoder as encoder;
 #[cfg(feature = "transcode")]
 pub use onair_transcode as transcode;
 
+pub mod hls;
 pub mod rtmp;

@@ -23,6 +23,7 @@ use super::queue::{PlayerSlot, PopOutcome};
 use super::recorder::Recorder;
 use super::registry::{Publication, SubscribeError, Subscription};
 use super::server::Shared;
+use super::tap::{TapMedia, TapSink};
 use super::timeline::PlayerTimeline;
 
 /// Stop pulling from player queues while this much is waiting to be written.
@@ -34,6 +35,13 @@ struct Publishing {
     name: StreamName,
     publication: Publication,
     recorder: Option<Recorder>,
+    /// In a `Mutex` only so that `Publishing` is `Sync` (the connection is borrowed across
+    /// awaits) without asking that of every sink; reached through `get_mut`, never locked.
+    sinks: Vec<std::sync::Mutex<Box<dyn TapSink>>>,
+}
+
+fn sink_mut(sink: &mut std::sync::Mutex<Box<dyn TapSink>>) -> &mut dyn TapSink {
+    sink.get_mut().unwrap_or_else(|e| e.into_inner()).as_mut()
 }
 
 struct Playing {
@@ -223,7 +231,10 @@ impl<H: RtmpHandler> Connection<H> {
                     stream_id,
                     metadata,
                 } => {
-                    if let Some(p) = self.publishing.get(&stream_id.0) {
+                    if let Some(p) = self.publishing.get_mut(&stream_id.0) {
+                        for sink in &mut p.sinks {
+                            sink_mut(sink).metadata(&metadata.properties);
+                        }
                         let props: MetadataProps = Arc::new(metadata.properties);
                         p.publication.metadata(props.clone());
                         if let Some(r) = &p.recorder {
@@ -236,7 +247,10 @@ impl<H: RtmpHandler> Connection<H> {
                     timestamp_ms,
                     data,
                 } => {
-                    if let Some(p) = self.publishing.get(&stream_id.0) {
+                    if let Some(p) = self.publishing.get_mut(&stream_id.0) {
+                        for sink in &mut p.sinks {
+                            sink_mut(sink).media(TapMedia::Video, timestamp_ms, &data);
+                        }
                         let packet = MediaPacket::video(timestamp_ms, data);
                         p.publication.media(packet.clone());
                         if let Some(r) = &p.recorder {
@@ -249,7 +263,10 @@ impl<H: RtmpHandler> Connection<H> {
                     timestamp_ms,
                     data,
                 } => {
-                    if let Some(p) = self.publishing.get(&stream_id.0) {
+                    if let Some(p) = self.publishing.get_mut(&stream_id.0) {
+                        for sink in &mut p.sinks {
+                            sink_mut(sink).media(TapMedia::Audio, timestamp_ms, &data);
+                        }
                         let packet = MediaPacket::audio(timestamp_ms, data);
                         p.publication.media(packet.clone());
                         if let Some(r) = &p.recorder {
@@ -330,6 +347,13 @@ impl<H: RtmpHandler> Connection<H> {
         }
         info!(conn = self.id, peer = %self.peer, %app, name = %name,
             recording = ?recorder.as_ref().map(|r| r.path().display().to_string()), "publishing");
+        let sinks = self
+            .shared
+            .taps
+            .iter()
+            .filter_map(|tap| tap.on_publish(&app, &name))
+            .map(std::sync::Mutex::new)
+            .collect();
         self.publishing.insert(
             stream_id.0,
             Publishing {
@@ -337,6 +361,7 @@ impl<H: RtmpHandler> Connection<H> {
                 name,
                 publication,
                 recorder,
+                sinks,
             },
         );
     }
@@ -462,8 +487,13 @@ impl<H: RtmpHandler> Connection<H> {
             name,
             publication,
             recorder,
+            mut sinks,
         } = p;
         drop(publication);
+        for sink in &mut sinks {
+            sink_mut(sink).end();
+        }
+        drop(sinks);
         self.shared.handler.on_unpublish(&app, &name);
         info!(conn = self.id, %app, name = %name, "publish ended");
         if let Some(r) = recorder {

@@ -21,6 +21,7 @@ mod queue;
 mod recorder;
 mod registry;
 mod server;
+mod tap;
 mod timeline;
 
 pub use client::{ClientError, RtmpClient};
@@ -29,3 +30,4 @@ pub use names::{validate_app, validate_name, NameError, MAX_NAME_BYTES};
 pub use queue::QueueLimits;
 pub use recorder::{RecordError, RecordingSummary};
 pub use server::{shutdown_signal, RtmpServer, RtmpServerConfig};
+pub use tap::{StreamTap, TapMedia, TapSink};

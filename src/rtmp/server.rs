@@ -17,6 +17,7 @@ use super::connection;
 use super::handler::RtmpHandler;
 use super::queue::QueueLimits;
 use super::registry::{Registry, WaitLimits};
+use super::tap::StreamTap;
 
 /// How an [`RtmpServer`] behaves.
 #[derive(Debug, Clone)]
@@ -87,12 +88,23 @@ impl RtmpServerConfig {
 }
 
 /// What every connection task shares.
-#[derive(Debug)]
 pub(crate) struct Shared<H> {
     pub(crate) config: RtmpServerConfig,
     pub(crate) handler: H,
     pub(crate) registry: Arc<Registry>,
     pub(crate) started: Instant,
+    pub(crate) taps: Vec<Arc<dyn StreamTap>>,
+}
+
+impl<H: std::fmt::Debug> std::fmt::Debug for Shared<H> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("config", &self.config)
+            .field("handler", &self.handler)
+            .field("registry", &self.registry)
+            .field("taps", &self.taps.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// A tokio RTMP server: publishers on `rtmp://HOST:PORT/APP/KEY`, players of live streams,
@@ -105,10 +117,19 @@ pub(crate) struct Shared<H> {
 /// server.run_until(onair::rtmp::shutdown_signal()).await
 /// # }
 /// ```
-#[derive(Debug)]
 pub struct RtmpServer<H> {
     listener: TcpListener,
     shared: Arc<Shared<H>>,
+    pending_taps: Vec<Arc<dyn StreamTap>>,
+}
+
+impl<H: std::fmt::Debug> std::fmt::Debug for RtmpServer<H> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RtmpServer")
+            .field("listener", &self.listener)
+            .field("shared", &self.shared)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<H: RtmpHandler> RtmpServer<H> {
@@ -148,8 +169,17 @@ impl<H: RtmpHandler> RtmpServer<H> {
                 handler,
                 registry: Arc::new(Registry::new(limits)),
                 started: Instant::now(),
+                taps: Vec::new(),
             }),
+            pending_taps: Vec::new(),
         })
+    }
+
+    /// Adds a tap: it is told of every stream published from now on and receives its media
+    /// (see [`StreamTap`]), e.g. an [`HlsOrigin`](crate::hls::HlsOrigin).
+    pub fn with_tap(mut self, tap: Arc<dyn StreamTap>) -> Self {
+        self.pending_taps.push(tap);
+        self
     }
 
     /// The address actually bound (useful with port 0).
@@ -159,7 +189,14 @@ impl<H: RtmpHandler> RtmpServer<H> {
 
     /// Serves until `shutdown` completes, then stops accepting, closes every connection and
     /// waits (up to `shutdown_grace`) until recordings are finalized.
-    pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
+    pub async fn run_until(mut self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
+        if !self.pending_taps.is_empty() {
+            // Nothing shares `shared` before the first connection: the taps join it here.
+            match Arc::get_mut(&mut self.shared) {
+                Some(shared) => shared.taps.append(&mut self.pending_taps),
+                None => warn!("taps added after the server started are ignored"),
+            }
+        }
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
         let mut next_id = 0u64;

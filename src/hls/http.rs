@@ -1,0 +1,595 @@
+//! The HTTP(S) side of the origin: playlists and segments with CDN cache rules, CORS,
+//! LL-HLS blocking playlist reload and preload-hint requests, HTTP/1.1 and HTTP/2.
+//!
+//! URLs, for a stream published as `rtmp://HOST/APP/NAME`:
+//! - `/APP/NAME/index.m3u8`: the media playlist (`_HLS_msn`, `_HLS_part`, `_HLS_skip`);
+//! - `/APP/NAME/master.m3u8`: a master playlist with the measured bandwidth and codecs;
+//! - `/APP/NAME/<file>`: segments, parts and init segments named by the playlist.
+//!
+//! Cache rules (what a CDN in front needs for live): playlists `max-age` of half a target
+//! duration (at least 1 s), blocking-reload answers a little longer (their URL names what they
+//! contain), segments a year and `immutable` (their names are never reused), errors `no-store`.
+//! A segment that left the playlist is served for the RFC 8216 6.2.2 grace period, then 404.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use onair_hls_packager::{DeliveryDirectives, SegmentFormat};
+use tokio::net::{TcpListener, ToSocketAddrs};
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+use tokio_rustls::rustls;
+use tokio_rustls::TlsAcceptor;
+use tracing::{debug, info, warn};
+
+use super::{HlsOrigin, LiveHls};
+
+/// How an [`HttpOrigin`] behaves.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct HttpOriginConfig {
+    /// Connections beyond this many wait to be accepted.
+    pub max_connections: usize,
+    /// A request whose headers take longer than this to arrive is dropped (slowloris).
+    pub header_timeout: Duration,
+    /// `Cache-Control: max-age` of segments, parts and init segments.
+    pub segment_max_age: Duration,
+    /// On shutdown, how long open requests get to finish.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for HttpOriginConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: 4096,
+            header_timeout: Duration::from_secs(10),
+            segment_max_age: Duration::from_secs(365 * 24 * 3600),
+            shutdown_grace: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A certificate or key that could not be used for HTTPS.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// The PEM text holds no certificate.
+    #[error("no certificate in the PEM data")]
+    NoCertificate,
+    /// The PEM text holds no private key.
+    #[error("no private key in the PEM data")]
+    NoKey,
+    /// PEM could not be read.
+    #[error("bad PEM data: {0}")]
+    Pem(String),
+    /// rustls refused the certificate or key.
+    #[error("TLS configuration: {0}")]
+    Rustls(#[from] rustls::Error),
+}
+
+/// Serves an [`HlsOrigin`] over HTTP or HTTPS (HTTP/1.1, and HTTP/2 by ALPN or prior knowledge).
+pub struct HttpOrigin {
+    listener: TcpListener,
+    origin: HlsOrigin,
+    config: HttpOriginConfig,
+    tls: Option<TlsAcceptor>,
+}
+
+impl std::fmt::Debug for HttpOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpOrigin")
+            .field("listener", &self.listener)
+            .field("config", &self.config)
+            .field("tls", &self.tls.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpOrigin {
+    /// Binds the listening socket (plain HTTP until [`with_tls`](Self::with_tls)).
+    pub async fn bind(addr: impl ToSocketAddrs, origin: HlsOrigin) -> io::Result<Self> {
+        Ok(Self {
+            listener: TcpListener::bind(addr).await?,
+            origin,
+            config: HttpOriginConfig::default(),
+            tls: None,
+        })
+    }
+
+    /// Replaces the configuration.
+    pub fn with_config(mut self, config: HttpOriginConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Serves HTTPS with this certificate chain and private key (PEM: `-----BEGIN
+    /// CERTIFICATE-----` blocks, then a PKCS#8, PKCS#1 or SEC1 key). ALPN offers h2 and
+    /// http/1.1.
+    pub fn with_tls(mut self, cert_chain_pem: &[u8], key_pem: &[u8]) -> Result<Self, TlsError> {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let certs = CertificateDer::pem_slice_iter(cert_chain_pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| TlsError::Pem(e.to_string()))?;
+        if certs.is_empty() {
+            return Err(TlsError::NoCertificate);
+        }
+        let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| match e {
+            rustls::pki_types::pem::Error::NoItemsFound => TlsError::NoKey,
+            e => TlsError::Pem(e.to_string()),
+        })?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_no_client_auth()
+            .with_single_cert(certs, key)?;
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        self.tls = Some(TlsAcceptor::from(Arc::new(config)));
+        Ok(self)
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting and gives open requests
+    /// `shutdown_grace` to finish.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
+        let Self {
+            listener,
+            origin,
+            config,
+            tls,
+        } = self;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        info!(addr = %listener.local_addr()?, scheme, "HLS origin listening");
+        let permits = Arc::new(Semaphore::new(config.max_connections.max(1)));
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut tasks = JoinSet::new();
+        tokio::pin!(shutdown);
+        loop {
+            let permit = tokio::select! {
+                _ = &mut shutdown => break,
+                p = permits.clone().acquire_owned() => match p {
+                    Ok(p) => p,
+                    Err(_) => break,
+                },
+            };
+            let accepted = tokio::select! {
+                _ = &mut shutdown => break,
+                Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
+                a = listener.accept() => a,
+            };
+            let (socket, peer) = match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let _ = socket.set_nodelay(true);
+            let origin = origin.clone();
+            let config = config.clone();
+            let tls = tls.clone();
+            let mut stop = stop_rx.clone();
+            tasks.spawn(async move {
+                let _permit = permit;
+                let max_age = config.segment_max_age.as_secs();
+                let service = service_fn(move |req| {
+                    let origin = origin.clone();
+                    async move { Ok::<_, Infallible>(handle(&origin, max_age, req).await) }
+                });
+                let mut builder = auto::Builder::new(TokioExecutor::new());
+                builder
+                    .http1()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(config.header_timeout);
+                builder.http2().timer(TokioTimer::new());
+                let result = match tls {
+                    Some(acceptor) => {
+                        let handshake =
+                            tokio::time::timeout(config.header_timeout, acceptor.accept(socket));
+                        match handshake.await {
+                            Ok(Ok(stream)) => {
+                                let conn = builder.serve_connection(TokioIo::new(stream), service);
+                                serve(conn, &mut stop).await
+                            }
+                            Ok(Err(e)) => {
+                                debug!(%peer, error = %e, "TLS handshake failed");
+                                return;
+                            }
+                            Err(_) => {
+                                debug!(%peer, "TLS handshake timed out");
+                                return;
+                            }
+                        }
+                    }
+                    None => {
+                        let conn = builder.serve_connection(TokioIo::new(socket), service);
+                        serve(conn, &mut stop).await
+                    }
+                };
+                if let Err(e) = result {
+                    debug!(%peer, error = %e, "HTTP connection ended with an error");
+                }
+            });
+        }
+        drop(listener);
+        let _ = stop_tx.send(true);
+        let drained = tokio::time::timeout(config.shutdown_grace, async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tasks.shutdown().await;
+        }
+        info!("HLS origin stopped");
+        Ok(())
+    }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Drives one connection; on shutdown, lets the request in flight finish, then closes.
+async fn serve<C>(conn: C, stop: &mut watch::Receiver<bool>) -> Result<(), BoxError>
+where
+    C: Future<Output = Result<(), BoxError>> + GracefulShutdown,
+{
+    tokio::pin!(conn);
+    tokio::select! {
+        r = conn.as_mut() => return r,
+        _ = stop.wait_for(|s| *s) => {}
+    }
+    conn.as_mut().shutdown();
+    conn.await
+}
+
+/// The graceful shutdown of hyper-util's auto connection, pinned.
+trait GracefulShutdown {
+    fn shutdown(self: std::pin::Pin<&mut Self>);
+}
+
+impl<I, S, E> GracefulShutdown for auto::Connection<'_, I, S, E>
+where
+    S: hyper::service::Service<Request<Incoming>, Response = Response<Full<Bytes>>>,
+    S::Future: 'static,
+    S::Error: Into<BoxError>,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + 'static,
+    E: hyper::rt::bounds::Http2ServerConnExec<S::Future, Full<Bytes>>,
+{
+    fn shutdown(self: std::pin::Pin<&mut Self>) {
+        self.graceful_shutdown();
+    }
+}
+
+type Resp = Response<Full<Bytes>>;
+
+fn response(status: StatusCode, body: Bytes, content_type: &'static str, cache: CacheRule) -> Resp {
+    let mut r = Response::new(Full::new(body));
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    let cache = match cache {
+        CacheRule::NoStore => HeaderValue::from_static("no-store"),
+        CacheRule::MaxAge(secs) => HeaderValue::from_str(&format!("public, max-age={secs}"))
+            .unwrap_or(HeaderValue::from_static("no-cache")),
+        CacheRule::Immutable(secs) => {
+            HeaderValue::from_str(&format!("public, max-age={secs}, immutable"))
+                .unwrap_or(HeaderValue::from_static("no-cache"))
+        }
+    };
+    h.insert(header::CACHE_CONTROL, cache);
+    r
+}
+
+#[derive(Debug, Clone, Copy)]
+enum CacheRule {
+    NoStore,
+    MaxAge(u64),
+    Immutable(u64),
+}
+
+fn error(status: StatusCode) -> Resp {
+    let text = status.canonical_reason().unwrap_or("error");
+    response(
+        status,
+        Bytes::from(format!("{} {text}\n", status.as_u16())),
+        "text/plain; charset=utf-8",
+        CacheRule::NoStore,
+    )
+}
+
+/// Answers one request.
+async fn handle(origin: &HlsOrigin, segment_max_age: u64, req: Request<Incoming>) -> Resp {
+    // HEAD gets the same headers; hyper leaves the body out.
+    match *req.method() {
+        Method::GET | Method::HEAD => {
+            get(origin, segment_max_age, req.uri().path(), req.uri().query()).await
+        }
+        Method::OPTIONS => preflight(&req),
+        _ => {
+            let mut r = error(StatusCode::METHOD_NOT_ALLOWED);
+            r.headers_mut().insert(
+                header::ALLOW,
+                HeaderValue::from_static("GET, HEAD, OPTIONS"),
+            );
+            r
+        }
+    }
+}
+
+/// CORS preflight: any origin may GET, with any request headers (Range, for one).
+fn preflight(req: &Request<Incoming>) -> Resp {
+    let mut r = response(
+        StatusCode::NO_CONTENT,
+        Bytes::new(),
+        "text/plain",
+        CacheRule::MaxAge(86400),
+    );
+    let h = r.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, HEAD, OPTIONS"),
+    );
+    let allow_headers = req
+        .headers()
+        .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+        .cloned()
+        .unwrap_or(HeaderValue::from_static("*"));
+    h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, allow_headers);
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
+    r
+}
+
+/// Splits `/APP.../NAME/FILE` (percent-decoded) into its three parts.
+fn route(path: &str) -> Option<(String, String, String)> {
+    let path = path.strip_prefix('/')?;
+    let (rest, file) = path.rsplit_once('/')?;
+    let (app, name) = rest.rsplit_once('/')?;
+    let decode = |s: &str| percent_decode(s).filter(|d| !d.is_empty());
+    Some((decode(app)?, decode(name)?, decode(file)?))
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes.get(i + 1..i + 3)?;
+            let hex = std::str::from_utf8(hex).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+async fn get(origin: &HlsOrigin, max_age: u64, path: &str, query: Option<&str>) -> Resp {
+    let Some((app, name, file)) = route(path) else {
+        return error(StatusCode::NOT_FOUND);
+    };
+    let Some(stream) = origin.stream(&app, &name) else {
+        return error(StatusCode::NOT_FOUND);
+    };
+    let target = origin.config().segment_duration;
+    match file.as_str() {
+        "index.m3u8" => playlist(&stream, target, query.unwrap_or("")).await,
+        "master.m3u8" => {
+            let state = stream.lock();
+            if !state.has_media {
+                return error(StatusCode::NOT_FOUND);
+            }
+            let text = state.master();
+            drop(state);
+            response(
+                StatusCode::OK,
+                Bytes::from(text),
+                "application/vnd.apple.mpegurl",
+                CacheRule::MaxAge(playlist_max_age(target)),
+            )
+        }
+        _ => media_file(origin, &stream, &file, target, max_age).await,
+    }
+}
+
+fn playlist_max_age(target: Duration) -> u64 {
+    // about half a segment, in the whole seconds max-age can say
+    (target.as_secs_f64() / 2.0).round().max(1.0) as u64
+}
+
+/// How long a request may wait for a playlist update or a hinted part: three target
+/// durations (RFC 8216bis 6.2.5.2), and at least 3 s.
+fn block_limit(target: Duration) -> Duration {
+    (target * 3).max(Duration::from_secs(3))
+}
+
+async fn playlist(stream: &Arc<LiveHls>, target: Duration, query: &str) -> Resp {
+    let directives = DeliveryDirectives::from_query(query);
+    let mut changed = stream.subscribe();
+    if let Some(msn) = directives.msn {
+        // Blocking playlist reload (RFC 8216bis 6.2.5.2).
+        let deadline = tokio::time::Instant::now() + block_limit(target);
+        loop {
+            {
+                let state = stream.lock();
+                if state.packager.config().part_duration.is_none() {
+                    return error(StatusCode::BAD_REQUEST);
+                }
+                if state.packager.is_published(msn, directives.part) {
+                    break;
+                }
+                // More than two segments ahead of the last one: the client is confused.
+                let last = state.packager.last_published().map_or(0, |(m, _)| m);
+                if msn > last + 2 || !state.publishing {
+                    return error(StatusCode::BAD_REQUEST);
+                }
+            }
+            match tokio::time::timeout_at(deadline, changed.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) | Err(_) => return error(StatusCode::SERVICE_UNAVAILABLE),
+            }
+        }
+        let state = stream.lock();
+        let body = state.media(directives.skip);
+        drop(state);
+        return response(
+            StatusCode::OK,
+            body,
+            "application/vnd.apple.mpegurl",
+            CacheRule::MaxAge(playlist_max_age(target) * 6),
+        );
+    }
+    // A plain request before the first segment: wait a little for it rather than answer 404,
+    // so that a player starting with the publisher does not give up.
+    let deadline = tokio::time::Instant::now() + block_limit(target);
+    loop {
+        {
+            let state = stream.lock();
+            if !state.playlist.is_empty() {
+                let body = state.media(directives.skip);
+                drop(state);
+                return response(
+                    StatusCode::OK,
+                    body,
+                    "application/vnd.apple.mpegurl",
+                    CacheRule::MaxAge(playlist_max_age(target)),
+                );
+            }
+            if !state.publishing {
+                return error(StatusCode::NOT_FOUND);
+            }
+        }
+        match tokio::time::timeout_at(deadline, changed.changed()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) | Err(_) => return error(StatusCode::NOT_FOUND),
+        }
+    }
+}
+
+fn content_type(file: &str, format: SegmentFormat) -> &'static str {
+    match file.rsplit_once('.').map(|(_, ext)| ext) {
+        Some("ts") => "video/mp2t",
+        Some("m4s") => "video/iso.segment",
+        Some("mp4") => "video/mp4",
+        Some("aac") => "audio/aac",
+        Some("key") => "application/octet-stream",
+        _ => match format {
+            SegmentFormat::Ts => "video/mp2t",
+            _ => "video/mp4",
+        },
+    }
+}
+
+/// `<prefix><msn>.<part>.m4s` or `<prefix><msn>.<ext>`: the media sequence number and part.
+fn parse_media_name(file: &str, prefix: &str) -> Option<(u64, Option<u32>)> {
+    let rest = file.strip_prefix(prefix)?;
+    let (stem, _ext) = rest.rsplit_once('.')?;
+    match stem.split_once('.') {
+        Some((msn, part)) => Some((msn.parse().ok()?, Some(part.parse().ok()?))),
+        None => Some((stem.parse().ok()?, None)),
+    }
+}
+
+async fn media_file(
+    origin: &HlsOrigin,
+    stream: &Arc<LiveHls>,
+    file: &str,
+    target: Duration,
+    max_age: u64,
+) -> Resp {
+    let format = origin.config().format;
+    let mut changed = stream.subscribe();
+    let deadline = tokio::time::Instant::now() + block_limit(target);
+    loop {
+        {
+            let state = stream.lock();
+            if let Some(data) = state.files.get(file) {
+                let data = data.clone();
+                drop(state);
+                return response(
+                    StatusCode::OK,
+                    data,
+                    content_type(file, format),
+                    CacheRule::Immutable(max_age),
+                );
+            }
+            // A part or segment that is about to be published (an LL-HLS preload hint, or a
+            // client slightly ahead): hold the request until it exists. Anything else, such
+            // as a segment that aged out of the window, is gone.
+            let prefix = &state.packager.config().name_prefix;
+            let upcoming = parse_media_name(file, prefix).is_some_and(|(msn, part)| {
+                let last = state.packager.last_published().map_or(0, |(m, _)| m);
+                state.publishing
+                    && !state.packager.is_published(msn, part)
+                    && msn <= last + 1
+                    && state.packager.media_sequence() <= msn
+            });
+            if !upcoming {
+                return error(StatusCode::NOT_FOUND);
+            }
+        }
+        match tokio::time::timeout_at(deadline, changed.changed()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) | Err(_) => return error(StatusCode::NOT_FOUND),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_split_app_name_and_file() {
+        assert_eq!(
+            route("/live/key/index.m3u8"),
+            Some(("live".into(), "key".into(), "index.m3u8".into()))
+        );
+        assert_eq!(
+            route("/app/inst/my%20key/seg1.ts"),
+            Some(("app/inst".into(), "my key".into(), "seg1.ts".into()))
+        );
+        assert_eq!(route("/index.m3u8"), None);
+        assert_eq!(route("/live//index.m3u8"), None);
+        assert_eq!(route("/live/key/%zz"), None);
+    }
+
+    #[test]
+    fn media_names_parse_to_sequence_and_part() {
+        assert_eq!(parse_media_name("ab-12.ts", "ab-"), Some((12, None)));
+        assert_eq!(parse_media_name("ab-12.3.m4s", "ab-"), Some((12, Some(3))));
+        assert_eq!(parse_media_name("ab-init1.mp4", "ab-"), None);
+        assert_eq!(parse_media_name("other-1.ts", "ab-"), None);
+    }
+
+    #[test]
+    fn playlists_are_cached_for_half_a_segment() {
+        assert_eq!(playlist_max_age(Duration::from_secs(1)), 1);
+        assert_eq!(playlist_max_age(Duration::from_secs(2)), 1);
+        assert_eq!(playlist_max_age(Duration::from_secs(6)), 3);
+    }
+}
