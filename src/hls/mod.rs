@@ -497,3 +497,6 @@ fn base36(mut n: u64) -> String {
     out.reverse();
     String::from_utf8(out).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,243 @@
+//! The origin's packaging side, fed through its tap with a synthetic FLV stream (real H.264
+//! and AAC sequence headers from an ffmpeg-made file; frame payloads are opaque to the muxers).
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use onair_rtmp_proto::amf0::Amf0Value;
+use onair_rtmp_proto::StreamName;
+
+use super::*;
+
+const AVC_SEQUENCE_HEADER: &str = "17000000000164001effe1001a6764001eacd940a02ff970110000030001000003003c0f162d9601000468efbcb0fdf8f800";
+const AAC_SEQUENCE_HEADER: &str = "af00120856e500";
+
+fn hex(s: &str) -> Bytes {
+    let v: Vec<u8> = (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap_or(0))
+        .collect();
+    Bytes::from(v)
+}
+
+fn video_frame(key: bool, n: u8) -> Bytes {
+    let nal: [u8; 6] = if key {
+        [0x65, 0x88, 0x84, n, 0x10, 0x20]
+    } else {
+        [0x41, 0x9a, 0x02, n, 0x10, 0x20]
+    };
+    let mut v = vec![if key { 0x17 } else { 0x27 }, 1, 0, 0, 0, 0, 0, 0, 6];
+    v.extend_from_slice(&nal);
+    Bytes::from(v)
+}
+
+fn audio_frame(n: u8) -> Bytes {
+    let mut v = vec![0xaf, 0x01];
+    v.extend(std::iter::repeat_n(n, 24));
+    Bytes::from(v)
+}
+
+fn config(window: usize) -> HlsConfig {
+    let mut c = HlsConfig::default();
+    c.segment_duration = Duration::from_secs(1);
+    c.window = window;
+    c
+}
+
+fn name(s: &str) -> StreamName {
+    StreamName::new(s, 64).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Feeds `seconds` of 30 fps video (a keyframe every second) and 44.1 kHz AAC, from `start_ms`.
+fn feed(sink: &mut dyn TapSink, start_ms: u64, seconds: u64, audio: bool) {
+    sink.media(TapMedia::Video, start_ms, &hex(AVC_SEQUENCE_HEADER));
+    if audio {
+        sink.media(TapMedia::Audio, start_ms, &hex(AAC_SEQUENCE_HEADER));
+    }
+    let mut next_audio = 0.0f64;
+    for i in 0..seconds * 30 {
+        let t = i * 1000 / 30;
+        while audio && next_audio <= t as f64 {
+            sink.media(
+                TapMedia::Audio,
+                start_ms + next_audio as u64,
+                &audio_frame(i as u8),
+            );
+            next_audio += 1024.0 * 1000.0 / 44100.0;
+        }
+        sink.media(
+            TapMedia::Video,
+            start_ms + t,
+            &video_frame(i % 30 == 0, i as u8),
+        );
+    }
+}
+
+fn playlist(origin: &HlsOrigin, app: &str, key: &str) -> String {
+    let stream = origin
+        .stream(app, key)
+        .unwrap_or_else(|| panic!("no stream {app}/{key}"));
+    let state = stream.lock();
+    String::from_utf8(state.playlist.to_vec()).unwrap_or_default()
+}
+
+fn segment_names(playlist: &str) -> Vec<String> {
+    playlist
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn a_published_stream_becomes_a_live_playlist_of_ts_segments() {
+    let origin = HlsOrigin::new(config(3)).unwrap_or_else(|e| panic!("{e}"));
+    let mut sink = origin
+        .on_publish("live", &name("cam"))
+        .unwrap_or_else(|| panic!("no sink"));
+    sink.metadata(&[
+        ("videocodecid".into(), Amf0Value::Number(7.0)),
+        ("audiocodecid".into(), Amf0Value::Number(10.0)),
+    ]);
+    feed(sink.as_mut(), 0, 5, true);
+
+    let text = playlist(&origin, "live", "cam");
+    let summary =
+        onair_hls_packager::check_media_playlist(&text).unwrap_or_else(|e| panic!("{e:?}\n{text}"));
+    let names = segment_names(&text);
+    // 5 s with a keyframe every second: 4 closed 1 s segments, the window keeps the last 3
+    assert_eq!(names.len(), 3, "{text}");
+    assert!(text.contains("#EXT-X-MEDIA-SEQUENCE:1\n"), "{text}");
+    assert!(!text.contains("#EXT-X-ENDLIST"), "{text}");
+    assert_eq!(summary.target_duration, 1, "{text}");
+    let stream = origin
+        .stream("live", "cam")
+        .unwrap_or_else(|| panic!("stream"));
+    {
+        let state = stream.lock();
+        for n in &names {
+            let data = state
+                .files
+                .get(n)
+                .unwrap_or_else(|| panic!("{n} not stored"));
+            assert_eq!(data.len() % 188, 0, "{n}");
+            assert!(data.chunks(188).all(|p| p[0] == 0x47), "{n}");
+        }
+        let master = state.master();
+        assert!(
+            master.contains("CODECS=\"avc1.64001E,mp4a.40.2\""),
+            "{master}"
+        );
+        assert!(master.contains("RESOLUTION=640x360"), "{master}");
+    }
+
+    // The publisher leaves: the open segment is closed, the playlist stays live (no
+    // ENDLIST) for a new publisher, who continues it after a discontinuity.
+    sink.end();
+    drop(sink);
+    let text = playlist(&origin, "live", "cam");
+    let after = segment_names(&text);
+    // the 5th second was flushed (0.999 s: so the window keeps 4 segments, as RFC 8216 6.2.2
+    // forbids shrinking the playlist below three target durations)
+    assert!(after.last().is_some_and(|n| n.ends_with("-4.ts")), "{text}");
+    assert_eq!(after.len(), 4, "{text}");
+    assert!(!text.contains("#EXT-X-ENDLIST"), "{text}");
+    assert_eq!(
+        origin.streams(),
+        vec![("live".to_owned(), "cam".to_owned())]
+    );
+
+    let mut sink = origin
+        .on_publish("live", &name("cam"))
+        .unwrap_or_else(|| panic!("no sink"));
+    feed(sink.as_mut(), 0, 3, true);
+    let text = playlist(&origin, "live", "cam");
+    onair_hls_packager::check_media_playlist(&text).unwrap_or_else(|e| panic!("{e:?}\n{text}"));
+    assert!(text.contains("#EXT-X-DISCONTINUITY\n"), "{text}");
+}
+
+#[test]
+fn segment_names_differ_between_lives_of_a_name() {
+    let mut c = config(3);
+    c.linger = Duration::ZERO;
+    let origin = HlsOrigin::new(c).unwrap_or_else(|e| panic!("{e}"));
+    let mut first = Vec::new();
+    for round in 0..2 {
+        let mut sink = origin
+            .on_publish("live", &name("again"))
+            .unwrap_or_else(|| panic!("no sink"));
+        feed(sink.as_mut(), 0, 3, true);
+        let names = segment_names(&playlist(&origin, "live", "again"));
+        assert!(!names.is_empty());
+        sink.end();
+        if round == 0 {
+            first = names;
+            // the next publisher comes after the linger time: the stream was dropped
+            std::thread::sleep(Duration::from_millis(5));
+            assert!(origin.streams().is_empty());
+        } else {
+            assert!(
+                names.iter().all(|n| !first.contains(n)),
+                "{first:?} {names:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn video_only_streams_announced_by_metadata_are_not_held_back() {
+    let origin = HlsOrigin::new(config(6)).unwrap_or_else(|e| panic!("{e}"));
+    let mut sink = origin
+        .on_publish("live", &name("vonly"))
+        .unwrap_or_else(|| panic!("no sink"));
+    sink.metadata(&[("videocodecid".into(), Amf0Value::Number(7.0))]);
+    feed(sink.as_mut(), 0, 3, false);
+    let text = playlist(&origin, "live", "vonly");
+    assert_eq!(segment_names(&text).len(), 2, "{text}");
+
+    // Without metadata the origin waits for an audio track, but only so long.
+    let mut sink = origin
+        .on_publish("live", &name("nometa"))
+        .unwrap_or_else(|| panic!("no sink"));
+    feed(sink.as_mut(), 0, 2, false);
+    let stream = origin
+        .stream("live", "nometa")
+        .unwrap_or_else(|| panic!("stream"));
+    assert!(stream.lock().playlist.is_empty(), "60 frames are held");
+    feed(sink.as_mut(), 2000, 4, false);
+    let text = playlist(&origin, "live", "nometa");
+    assert!(segment_names(&text).len() >= 3, "{text}");
+}
+
+#[test]
+fn streams_beyond_the_limit_are_not_packaged_and_bad_media_is_skipped() {
+    let mut c = config(6);
+    c.max_streams = 1;
+    let origin = HlsOrigin::new(c).unwrap_or_else(|e| panic!("{e}"));
+    let mut sink = origin
+        .on_publish("live", &name("one"))
+        .unwrap_or_else(|| panic!("no sink"));
+    assert!(origin.on_publish("live", &name("two")).is_none());
+    // garbage before the real stream: refused by the demuxer / packager, not fatal
+    sink.media(
+        TapMedia::Video,
+        0,
+        &Bytes::from_static(&[0x17, 1, 0, 0, 0, 0, 0, 0, 99]),
+    );
+    sink.media(TapMedia::Audio, 0, &Bytes::from_static(&[0xff]));
+    sink.media(TapMedia::Video, 0, &Bytes::new());
+    feed(sink.as_mut(), 0, 3, true);
+    let text = playlist(&origin, "live", "one");
+    assert_eq!(segment_names(&text).len(), 2, "{text}");
+}
+
+#[test]
+fn invalid_configurations_are_refused_up_front() {
+    let mut c = HlsConfig::default();
+    c.part_duration = Some(Duration::from_millis(300)); // parts need fMP4
+    assert!(HlsOrigin::new(c).is_err());
+    let mut c = HlsConfig::default();
+    c.segment_duration = Duration::ZERO;
+    assert!(HlsOrigin::new(c).is_err());
+    assert!(HlsOrigin::new(HlsConfig::low_latency()).is_ok());
+}
