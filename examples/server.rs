@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Parser, ValueEnum};
-use onair::hls::{HlsConfig, HlsOrigin, HlsSegmentFormat, HttpOrigin};
+use onair::hls::{HlsConfig, HlsOrigin, HlsSegmentFormat, HttpOrigin, HttpOriginConfig};
 use onair::rtmp::{AcceptAll, RtmpServer, RtmpServerConfig};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -106,10 +106,15 @@ async fn main() -> anyhow::Result<()> {
         hls.window = args.window.max(1);
         let origin = HlsOrigin::new(hls)?;
         server = server.with_tap(Arc::new(origin.clone()));
+        let mut http_config = HttpOriginConfig::default();
+        http_config.player_pages = true;
         let http = HttpOrigin::bind(args.http, origin.clone())
             .await
-            .with_context(|| format!("cannot listen for HTTP on {}", args.http))?;
-        tracing::info!("HLS:     http://{}/live/KEY/index.m3u8", http.local_addr()?);
+            .with_context(|| format!("cannot listen for HTTP on {}", args.http))?
+            .with_config(http_config.clone());
+        let http_addr = http.local_addr()?;
+        tracing::info!("HLS:     http://{http_addr}/live/KEY/index.m3u8");
+        tracing::info!("watch:   http://{http_addr}/ in a browser");
         http_tasks.push(tokio::spawn(http.run_until(onair::rtmp::shutdown_signal())));
         if let (Some(https), Some(cert), Some(key)) = (args.https, &args.tls_cert, &args.tls_key) {
             let cert =
@@ -118,6 +123,7 @@ async fn main() -> anyhow::Result<()> {
             let tls = HttpOrigin::bind(https, origin)
                 .await
                 .with_context(|| format!("cannot listen for HTTPS on {https}"))?
+                .with_config(http_config)
                 .with_tls(&cert, &key)?;
             tracing::info!("HLS:     https://{}/live/KEY/index.m3u8", tls.local_addr()?);
             http_tasks.push(tokio::spawn(tls.run_until(onair::rtmp::shutdown_signal())));

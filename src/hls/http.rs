@@ -48,6 +48,10 @@ pub struct HttpOriginConfig {
     pub segment_max_age: Duration,
     /// On shutdown, how long open requests get to finish.
     pub shutdown_grace: Duration,
+    /// Serve a page listing the live streams at `/` and a player page at `/APP/NAME/` (uses
+    /// the browser's own HLS support, else hls.js from the jsDelivr CDN). Off by default: an
+    /// origin behind a CDN serves media only.
+    pub player_pages: bool,
 }
 
 impl Default for HttpOriginConfig {
@@ -57,6 +61,7 @@ impl Default for HttpOriginConfig {
             header_timeout: Duration::from_secs(10),
             segment_max_age: Duration::from_secs(365 * 24 * 3600),
             shutdown_grace: Duration::from_secs(5),
+            player_pages: false,
         }
     }
 }
@@ -187,10 +192,13 @@ impl HttpOrigin {
             let mut stop = stop_rx.clone();
             tasks.spawn(async move {
                 let _permit = permit;
-                let max_age = config.segment_max_age.as_secs();
+                let opts = Options {
+                    segment_max_age: config.segment_max_age.as_secs(),
+                    player_pages: config.player_pages,
+                };
                 let service = service_fn(move |req| {
                     let origin = origin.clone();
-                    async move { Ok::<_, Infallible>(handle(&origin, max_age, req).await) }
+                    async move { Ok::<_, Infallible>(handle(&origin, opts, req).await) }
                 });
                 let mut builder = auto::Builder::new(TokioExecutor::new());
                 builder
@@ -317,11 +325,21 @@ fn error(status: StatusCode) -> Resp {
 }
 
 /// Answers one request.
-async fn handle(origin: &HlsOrigin, segment_max_age: u64, req: Request<Incoming>) -> Resp {
+#[derive(Debug, Clone, Copy)]
+struct Options {
+    segment_max_age: u64,
+    player_pages: bool,
+}
+
+async fn handle(origin: &HlsOrigin, opts: Options, req: Request<Incoming>) -> Resp {
     // HEAD gets the same headers; hyper leaves the body out.
     match *req.method() {
         Method::GET | Method::HEAD => {
-            get(origin, segment_max_age, req.uri().path(), req.uri().query()).await
+            let path = req.uri().path();
+            if opts.player_pages && (path == "/" || path.ends_with('/')) {
+                return page(origin, path);
+            }
+            get(origin, opts.segment_max_age, path, req.uri().query()).await
         }
         Method::OPTIONS => preflight(&req),
         _ => {
@@ -333,6 +351,92 @@ async fn handle(origin: &HlsOrigin, segment_max_age: u64, req: Request<Incoming>
             r
         }
     }
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn percent_encode_segment(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+const HLS_JS: &str = "https://cdn.jsdelivr.net/npm/hls.js@1.7.4/dist/hls.min.js";
+
+/// `/`: the live streams; `/APP/NAME/`: a player for one of them.
+fn page(origin: &HlsOrigin, path: &str) -> Resp {
+    let html = if path == "/" {
+        let mut items = String::new();
+        for (app, name) in origin.streams() {
+            let href = format!(
+                "/{}/{}/",
+                app.split('/')
+                    .map(percent_encode_segment)
+                    .collect::<Vec<_>>()
+                    .join("/"),
+                percent_encode_segment(&name)
+            );
+            items.push_str(&format!(
+                "<li><a href=\"{}\">{}/{}</a></li>\n",
+                html_escape(&href),
+                html_escape(&app),
+                html_escape(&name)
+            ));
+        }
+        if items.is_empty() {
+            items.push_str("<li>nothing is published yet: publish to rtmp://HOST/APP/NAME</li>\n");
+        }
+        format!(
+            "<!doctype html><meta charset=utf-8><title>onair</title>\n<h1>Live streams</h1>\n<ul>\n{items}</ul>\n"
+        )
+    } else {
+        let Some((app, name)) = path
+            .strip_prefix('/')
+            .and_then(|p| p.strip_suffix('/'))
+            .and_then(|p| p.rsplit_once('/'))
+            .and_then(|(a, n)| Some((percent_decode(a)?, percent_decode(n)?)))
+        else {
+            return error(StatusCode::NOT_FOUND);
+        };
+        if origin.stream(&app, &name).is_none() {
+            return error(StatusCode::NOT_FOUND);
+        }
+        let title = html_escape(&format!("{app}/{name}"));
+        let low_latency = origin.config().part_duration.is_some();
+        format!(
+            r#"<!doctype html><meta charset=utf-8><title>{title}</title>
+<style>body{{margin:0;background:#000}}video{{width:100vw;height:100vh}}</style>
+<video id=v controls autoplay muted playsinline></video>
+<script src="{HLS_JS}"></script>
+<script>
+const v = document.getElementById('v'), src = 'master.m3u8';
+if (window.Hls && Hls.isSupported()) {{
+  const hls = new Hls({{ lowLatencyMode: {low_latency} }});
+  hls.loadSource(src); hls.attachMedia(v);
+}} else if (v.canPlayType('application/vnd.apple.mpegurl')) {{
+  v.src = src;
+}}
+</script>
+"#
+        )
+    };
+    response(
+        StatusCode::OK,
+        Bytes::from(html),
+        "text/html; charset=utf-8",
+        CacheRule::NoStore,
+    )
 }
 
 /// CORS preflight: any origin may GET, with any request headers (Range, for one).
