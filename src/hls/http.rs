@@ -503,12 +503,12 @@ async fn get(origin: &HlsOrigin, max_age: u64, path: &str, query: Option<&str>) 
     match file.as_str() {
         "index.m3u8" => playlist(&stream, target, query.unwrap_or("")).await,
         "master.m3u8" => {
-            let state = stream.lock();
-            if !state.has_media {
-                return error(StatusCode::NOT_FOUND);
+            // A player that starts with the publisher waits for the first segment, which is
+            // when bandwidth and codecs are known.
+            if let Err(resp) = first_segment(&stream, target).await {
+                return resp;
             }
-            let text = state.master();
-            drop(state);
+            let text = stream.lock().master();
             response(
                 StatusCode::OK,
                 Bytes::from(text),
@@ -531,18 +531,42 @@ fn block_limit(target: Duration) -> Duration {
     (target * 3).max(Duration::from_secs(3))
 }
 
-async fn playlist(stream: &Arc<LiveHls>, target: Duration, query: &str) -> Resp {
-    let directives = DeliveryDirectives::from_query(query);
+/// Waits (up to the blocking limit) until the stream has its first segment; a stream whose
+/// publisher left before that, or that takes too long, is 404.
+async fn first_segment(stream: &Arc<LiveHls>, target: Duration) -> Result<(), Resp> {
     let mut changed = stream.subscribe();
+    let deadline = tokio::time::Instant::now() + block_limit(target);
+    loop {
+        {
+            let state = stream.lock();
+            if !state.playlist.is_empty() {
+                return Ok(());
+            }
+            if !state.publishing {
+                return Err(error(StatusCode::NOT_FOUND));
+            }
+        }
+        match tokio::time::timeout_at(deadline, changed.changed()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) | Err(_) => return Err(error(StatusCode::NOT_FOUND)),
+        }
+    }
+}
+
+async fn playlist(stream: &Arc<LiveHls>, target: Duration, query: &str) -> Resp {
+    let mut directives = DeliveryDirectives::from_query(query);
+    let low_latency = stream.lock().packager.config().part_duration.is_some();
+    if !low_latency {
+        // delivery directives belong to LL-HLS playlists (CAN-BLOCK-RELOAD); ignore them
+        directives = DeliveryDirectives::default();
+    }
     if let Some(msn) = directives.msn {
         // Blocking playlist reload (RFC 8216bis 6.2.5.2).
+        let mut changed = stream.subscribe();
         let deadline = tokio::time::Instant::now() + block_limit(target);
         loop {
             {
                 let state = stream.lock();
-                if state.packager.config().part_duration.is_none() {
-                    return error(StatusCode::BAD_REQUEST);
-                }
                 if state.packager.is_published(msn, directives.part) {
                     break;
                 }
@@ -557,9 +581,7 @@ async fn playlist(stream: &Arc<LiveHls>, target: Duration, query: &str) -> Resp 
                 Ok(Err(_)) | Err(_) => return error(StatusCode::SERVICE_UNAVAILABLE),
             }
         }
-        let state = stream.lock();
-        let body = state.media(directives.skip);
-        drop(state);
+        let body = stream.lock().media(directives.skip);
         return response(
             StatusCode::OK,
             body,
@@ -567,31 +589,18 @@ async fn playlist(stream: &Arc<LiveHls>, target: Duration, query: &str) -> Resp 
             CacheRule::MaxAge(playlist_max_age(target) * 6),
         );
     }
-    // A plain request before the first segment: wait a little for it rather than answer 404,
-    // so that a player starting with the publisher does not give up.
-    let deadline = tokio::time::Instant::now() + block_limit(target);
-    loop {
-        {
-            let state = stream.lock();
-            if !state.playlist.is_empty() {
-                let body = state.media(directives.skip);
-                drop(state);
-                return response(
-                    StatusCode::OK,
-                    body,
-                    "application/vnd.apple.mpegurl",
-                    CacheRule::MaxAge(playlist_max_age(target)),
-                );
-            }
-            if !state.publishing {
-                return error(StatusCode::NOT_FOUND);
-            }
-        }
-        match tokio::time::timeout_at(deadline, changed.changed()).await {
-            Ok(Ok(())) => {}
-            Ok(Err(_)) | Err(_) => return error(StatusCode::NOT_FOUND),
-        }
+    // A plain request before the first segment waits a little for it rather than answer
+    // 404, so that a player starting with the publisher does not give up.
+    if let Err(resp) = first_segment(stream, target).await {
+        return resp;
     }
+    let body = stream.lock().media(directives.skip);
+    response(
+        StatusCode::OK,
+        body,
+        "application/vnd.apple.mpegurl",
+        CacheRule::MaxAge(playlist_max_age(target)),
+    )
 }
 
 fn content_type(file: &str, format: SegmentFormat) -> &'static str {

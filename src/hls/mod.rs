@@ -147,6 +147,8 @@ struct OriginInner {
     config: HlsConfig,
     streams: Mutex<HashMap<StreamId, Arc<LiveHls>>>,
     clock: Instant,
+    /// When streams were last checked for removal (`sweep` runs at most every 250 ms).
+    swept: Mutex<Option<Instant>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -167,6 +169,7 @@ impl HlsOrigin {
                 config,
                 streams: Mutex::new(HashMap::new()),
                 clock: Instant::now(),
+                swept: Mutex::new(None),
             }),
         })
     }
@@ -178,14 +181,22 @@ impl HlsOrigin {
 
     /// The streams served now (published, or lingering after their publisher left).
     pub fn streams(&self) -> Vec<StreamId> {
-        self.sweep();
+        self.sweep(true);
         let mut ids: Vec<StreamId> = lock(&self.inner.streams).keys().cloned().collect();
         ids.sort();
         ids
     }
 
-    /// Drops the streams whose publisher left more than `linger` ago.
-    fn sweep(&self) {
+    /// Drops the streams whose publisher left more than `linger` ago; unless `force`d, at
+    /// most every 250 ms (it runs on every HTTP request).
+    fn sweep(&self, force: bool) {
+        {
+            let mut swept = lock(&self.inner.swept);
+            if !force && swept.is_some_and(|t| t.elapsed() < Duration::from_millis(250)) {
+                return;
+            }
+            *swept = Some(Instant::now());
+        }
         let linger = self.inner.config.linger;
         lock(&self.inner.streams).retain(|(app, name), stream| {
             let keep = lock(&stream.state)
@@ -200,7 +211,7 @@ impl HlsOrigin {
     }
 
     pub(crate) fn stream(&self, app: &str, name: &str) -> Option<Arc<LiveHls>> {
-        self.sweep();
+        self.sweep(false);
         lock(&self.inner.streams)
             .get(&(app.to_owned(), name.to_owned()))
             .cloned()
@@ -213,7 +224,7 @@ impl HlsOrigin {
 
 impl StreamTap for HlsOrigin {
     fn on_publish(&self, app: &str, name: &StreamName) -> Option<Box<dyn TapSink>> {
-        self.sweep();
+        self.sweep(true);
         let config = &self.inner.config;
         let stream = {
             let mut streams = lock(&self.inner.streams);

@@ -38,10 +38,11 @@ fn audio_frame(n: u8) -> Bytes {
 }
 
 fn config(window: usize) -> HlsConfig {
-    let mut c = HlsConfig::default();
-    c.segment_duration = Duration::from_secs(1);
-    c.window = window;
-    c
+    HlsConfig {
+        segment_duration: Duration::from_secs(1),
+        window,
+        ..HlsConfig::default()
+    }
 }
 
 fn name(s: &str) -> StreamName {
@@ -233,11 +234,15 @@ fn streams_beyond_the_limit_are_not_packaged_and_bad_media_is_skipped() {
 
 #[test]
 fn invalid_configurations_are_refused_up_front() {
-    let mut c = HlsConfig::default();
-    c.part_duration = Some(Duration::from_millis(300)); // parts need fMP4
-    assert!(HlsOrigin::new(c).is_err());
-    let mut c = HlsConfig::default();
-    c.segment_duration = Duration::ZERO;
-    assert!(HlsOrigin::new(c).is_err());
+    let parts_in_ts = HlsConfig {
+        part_duration: Some(Duration::from_millis(300)), // parts need fMP4
+        ..HlsConfig::default()
+    };
+    assert!(HlsOrigin::new(parts_in_ts).is_err());
+    let zero = HlsConfig {
+        segment_duration: Duration::ZERO,
+        ..HlsConfig::default()
+    };
+    assert!(HlsOrigin::new(zero).is_err());
     assert!(HlsOrigin::new(HlsConfig::low_latency()).is_ok());
 }
