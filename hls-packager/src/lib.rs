@@ -49,6 +49,7 @@ mod fmp4;
 mod packager;
 mod playlist;
 mod reload;
+mod request;
 mod sps;
 mod store;
 mod ts;
@@ -66,5 +67,6 @@ pub use playlist::{
     master_playlist, DeliveryDirectives, PlaylistRequest, RenditionReport, Variant,
 };
 pub use reload::ReloadWaiters;
+pub use request::{parse_media_name, percent_decode, percent_encode_segment, OriginPath};
 pub use store::{drive, FsStore, MemoryStore, Retention, Store};
 pub use validate::{check_media_playlist, MediaPlaylistSummary, PlaylistViolation};

@@ -26,7 +26,10 @@ use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use onair_hls_packager::{DeliveryDirectives, SegmentFormat};
+use onair_hls_packager::{
+    parse_media_name, percent_decode, percent_encode_segment, DeliveryDirectives, OriginPath,
+    SegmentFormat,
+};
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
@@ -360,18 +363,6 @@ fn html_escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-fn percent_encode_segment(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 const HLS_JS: &str = "https://cdn.jsdelivr.net/npm/hls.js@1.7.4/dist/hls.min.js";
 
 /// `/`: the live streams; `/APP/NAME/`: a player for one of them.
@@ -465,35 +456,8 @@ fn preflight(req: &Request<Incoming>) -> Resp {
     r
 }
 
-/// Splits `/APP.../NAME/FILE` (percent-decoded) into its three parts.
-fn route(path: &str) -> Option<(String, String, String)> {
-    let path = path.strip_prefix('/')?;
-    let (rest, file) = path.rsplit_once('/')?;
-    let (app, name) = rest.rsplit_once('/')?;
-    let decode = |s: &str| percent_decode(s).filter(|d| !d.is_empty());
-    Some((decode(app)?, decode(name)?, decode(file)?))
-}
-
-fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3)?;
-            let hex = std::str::from_utf8(hex).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
 async fn get(origin: &HlsOrigin, max_age: u64, path: &str, query: Option<&str>) -> Resp {
-    let Some((app, name, file)) = route(path) else {
+    let Some(OriginPath { app, name, file }) = OriginPath::parse(path) else {
         return error(StatusCode::NOT_FOUND);
     };
     let Some(stream) = origin.stream(&app, &name) else {
@@ -617,16 +581,6 @@ fn content_type(file: &str, format: SegmentFormat) -> &'static str {
     }
 }
 
-/// `<prefix><msn>.<part>.m4s` or `<prefix><msn>.<ext>`: the media sequence number and part.
-fn parse_media_name(file: &str, prefix: &str) -> Option<(u64, Option<u32>)> {
-    let rest = file.strip_prefix(prefix)?;
-    let (stem, _ext) = rest.rsplit_once('.')?;
-    match stem.split_once('.') {
-        Some((msn, part)) => Some((msn.parse().ok()?, Some(part.parse().ok()?))),
-        None => Some((stem.parse().ok()?, None)),
-    }
-}
-
 async fn media_file(
     origin: &HlsOrigin,
     stream: &Arc<LiveHls>,
@@ -675,29 +629,6 @@ async fn media_file(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn routes_split_app_name_and_file() {
-        assert_eq!(
-            route("/live/key/index.m3u8"),
-            Some(("live".into(), "key".into(), "index.m3u8".into()))
-        );
-        assert_eq!(
-            route("/app/inst/my%20key/seg1.ts"),
-            Some(("app/inst".into(), "my key".into(), "seg1.ts".into()))
-        );
-        assert_eq!(route("/index.m3u8"), None);
-        assert_eq!(route("/live//index.m3u8"), None);
-        assert_eq!(route("/live/key/%zz"), None);
-    }
-
-    #[test]
-    fn media_names_parse_to_sequence_and_part() {
-        assert_eq!(parse_media_name("ab-12.ts", "ab-"), Some((12, None)));
-        assert_eq!(parse_media_name("ab-12.3.m4s", "ab-"), Some((12, Some(3))));
-        assert_eq!(parse_media_name("ab-init1.mp4", "ab-"), None);
-        assert_eq!(parse_media_name("other-1.ts", "ab-"), None);
-    }
 
     #[test]
     fn playlists_are_cached_for_half_a_segment() {
