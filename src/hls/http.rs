@@ -208,7 +208,11 @@ impl HttpOrigin {
                     .http1()
                     .timer(TokioTimer::new())
                     .header_read_timeout(config.header_timeout);
-                builder.http2().timer(TokioTimer::new());
+                // each parked request (blocking reload, preload hint) is a stream: bound them
+                builder
+                    .http2()
+                    .timer(TokioTimer::new())
+                    .max_concurrent_streams(128);
                 let result = match tls {
                     Some(acceptor) => {
                         let handshake =
