@@ -4,59 +4,30 @@
 //   node tests/browser/hls-playback.mjs        (from anywhere; `npm ci` in tests/browser first)
 //
 // Cases: (a) MPEG-TS VOD with 1 s segments, (b) fMP4 VOD, (c) LL-HLS live (`--low-latency
-// --realtime`) while the packager is still running. Media is served from one loopback origin and
-// the page from another, so CORS is exercised. Prints one line of numbers per case; exits
+// --realtime`) while the packager is still running; (d) rtmp-ts-live and (e) rtmp-ll-live: ffmpeg
+// publishes over RTMP to the `server` example and hls.js plays its HLS origin (rtmp-live.mjs).
+// Media is served from loopback origins and the page from another, so CORS is exercised. Prints one line of numbers per case; exits
 // non-zero on the first failed check. Environment: CHROMIUM (browser path), BROWSER_TEST_TIMEOUT
 // (limit in seconds for everything after the build, default 150).
 
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { extname, join, normalize, sep } from 'node:path';
 import { chromium } from 'playwright-core';
+import {
+  CheckFailed, check, checkQuality, children, elapsed, errorSummary, fmt, here, killChildren, log,
+  play, root, run, waitFor,
+} from './harness.mjs';
+import { rtmpLiveCases } from './rtmp-live.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = resolve(here, '../..');
 const work = join(root, 'target', 'browser');
 const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
 const runLimitMs = Number(process.env.BROWSER_TEST_TIMEOUT || 150) * 1000;
-const started = Date.now();
 
-const children = new Set();
 let browser = null;
 const servers = [];
-
-function killChildren() {
-  for (const child of children) {
-    if (child.exitCode === null && child.signalCode === null) {
-      try { child.kill('SIGKILL'); } catch { /* already gone */ }
-    }
-  }
-  children.clear();
-}
-process.on('exit', killChildren);
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(signal, () => { killChildren(); process.exit(130); });
-}
-
-class CheckFailed extends Error {}
-function check(ok, message) {
-  if (!ok) throw new CheckFailed(message);
-}
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const elapsed = () => ((Date.now() - started) / 1000).toFixed(1);
-function log(line) { process.stdout.write(`${line}\n`); }
-
-function run(cmd, args, opts = {}) {
-  const result = spawnSync(cmd, args, { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20, ...opts });
-  if (result.error) throw new Error(`${cmd}: ${result.error.message}`);
-  if (result.status !== 0) {
-    throw new Error(`${cmd} ${args.join(' ')} exited with ${result.status}\n${result.stderr}`);
-  }
-  return result.stdout;
-}
 
 // ---- inputs and packaging ----------------------------------------------------------------
 
@@ -81,18 +52,24 @@ function testInput(seconds) {
   return file;
 }
 
-// Builds the package example (debug, wherever cargo's target dir is) and returns its path.
-function buildPackager() {
-  const out = run('cargo', ['build', '--quiet', '--locked', '--example', 'package', '--message-format=json'],
-    { stdio: ['ignore', 'pipe', 'inherit'] });
+// Builds the package and server examples (debug, wherever cargo's target dir is; a no-op when
+// they are fresh, as after `cargo test --workspace`) and returns their paths by name.
+function buildExamples(names) {
+  const args = ['build', '--quiet', '--locked', '--message-format=json'];
+  for (const name of names) args.push('--example', name);
+  const out = run('cargo', args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const built = {};
   for (const line of out.split('\n')) {
     if (!line.startsWith('{')) continue;
     const msg = JSON.parse(line);
-    if (msg.reason === 'compiler-artifact' && msg.target?.name === 'package' && msg.executable) {
-      return msg.executable;
+    if (msg.reason === 'compiler-artifact' && names.includes(msg.target?.name) && msg.executable) {
+      built[msg.target.name] = msg.executable;
     }
   }
-  throw new Error('cargo build did not report the package example executable');
+  for (const name of names) {
+    if (!built[name]) throw new Error(`cargo build did not report the ${name} example executable`);
+  }
+  return built;
 }
 
 function freshDir(name) {
@@ -133,15 +110,6 @@ function playlistHas(text, msn, part) {
   if (msn <= lastComplete) return true;
   if (msn === lastComplete + 1 && part !== null) return partsAfterLast > part;
   return false;
-}
-
-async function waitFor(predicate, timeoutMs, stepMs = 25) {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await predicate();
-    if (value || Date.now() >= until) return value;
-    await sleep(stepMs);
-  }
 }
 
 const requestLog = [];
@@ -199,69 +167,13 @@ function listen(server) {
   });
 }
 
-// ---- playing ----------------------------------------------------------------------------------
-
-async function play(pageOrigin, src, { vodSeconds = null, liveSeconds = null, timeoutMs }) {
-  const page = await browser.newPage();
-  const consoleErrors = [];
-  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
-  page.on('pageerror', (e) => consoleErrors.push(String(e)));
-  try {
-    await page.goto(`${pageOrigin}/?src=${encodeURIComponent(src)}`);
-    const until = Date.now() + timeoutMs;
-    let s = null;
-    let startTime = null;
-    const latencies = [];
-    for (;;) {
-      s = await page.evaluate(() => window.sample());
-      if (s.report.fatal) {
-        throw new CheckFailed(`hls.js fatal error: ${JSON.stringify(s.report.fatal)}; all errors: ${JSON.stringify(s.report.errors)}`);
-      }
-      if (s.mediaError) throw new CheckFailed(`video element error: ${s.mediaError}`);
-      if (startTime === null && s.report.firstPlayingTime !== null) startTime = s.report.firstPlayingTime;
-      if (liveSeconds !== null && startTime !== null && Number.isFinite(s.latency) && s.latency > 0) {
-        latencies.push(s.latency);
-      }
-      const advanced = startTime === null ? 0 : s.currentTime - startTime;
-      if (vodSeconds !== null && s.ended) break;
-      if (liveSeconds !== null && advanced >= liveSeconds) break;
-      if (Date.now() >= until) {
-        throw new CheckFailed(`timed out: currentTime ${s.currentTime.toFixed(2)} (started at ${startTime}), paused ${s.paused}, readyState ${s.readyState}, errors ${JSON.stringify(s.report.errors)}, console ${JSON.stringify(consoleErrors.slice(0, 5))}`);
-      }
-      await sleep(200);
-    }
-    return { s, startTime, latencies, consoleErrors };
-  } finally {
-    await page.close();
-  }
-}
-
-function checkQuality(name, s) {
-  const network = s.report.errors.filter((e) => e.type === 'networkError');
-  check(network.length === 0, `${name}: hls.js network errors (retried): ${JSON.stringify(network)}`);
-  check(s.totalVideoFrames > 0, `${name}: no video frames decoded`);
-  // Frames dropped by the compositor depend on how busy the machine is (one loaded CI run
-  // dropped 70 of 240 where reruns dropped none), so only a wholesale loss fails here: that is
-  // what broken timestamps look like. The count is printed either way.
-  const allowed = Math.max(3, Math.floor(s.totalVideoFrames * 0.5));
-  check(s.droppedVideoFrames <= allowed,
-    `${name}: ${s.droppedVideoFrames} of ${s.totalVideoFrames} video frames dropped (allowed ${allowed})`);
-}
-
-function errorSummary(s) {
-  const errors = s.report.errors;
-  if (errors.length === 0) return 'no hls.js errors';
-  return `${errors.length} non-fatal hls.js errors: ${errors.map((e) => `${e.details}${e.url ? ` ${e.url.replace(/^.*\//, '')}` : ''}`).join(', ')}`;
-}
-const fmt = (x, digits = 2) => (Number.isFinite(x) ? x.toFixed(digits) : String(x));
-
 async function main() {
   mkdirSync(work, { recursive: true });
   check(existsSync(chromiumPath), `no Chromium at ${chromiumPath} (scripts/setup.sh installs Debian's chromium)`);
   const vodInput = testInput(8);
   const liveInput = testInput(16);
-  const packager = buildPackager();
-  log(`browser: inputs and packager ready (${elapsed()} s)`);
+  const { package: packager, server } = buildExamples(['package', 'server']);
+  log(`browser: inputs, packager and server ready (${elapsed()} s)`);
   armRunLimit();
 
   const outRoot = join(work, 'out');
@@ -288,7 +200,7 @@ async function main() {
   for (const [name, dir] of [['ts-vod', tsVod], ['fmp4-vod', fmp4Vod]]) {
     const t0 = Date.now();
     // Through the master playlist, so hls.js also sets its buffers up from the measured CODECS.
-    const { s } = await play(pageOrigin, `${media}/${name}/master.m3u8`, { vodSeconds: 8, timeoutMs: 30000 });
+    const { s } = await play(browser, pageOrigin, `${media}/${name}/master.m3u8`, { vodSeconds: 8, timeoutMs: 30000 });
     const level = s.report.levels[0];
     check(s.report.levels.length === 1 && level.videoCodec && level.audioCodec && level.width === 320,
       `${name}: hls.js read the master playlist as ${JSON.stringify(s.report.levels)}`);
@@ -314,7 +226,7 @@ async function main() {
     && (readFileSync(playlist, 'utf8').match(/#EXTINF:/g) || []).length >= 2, 10000, 50);
   check(ready, `ll-live: packager wrote no playlist with 2 segments in 10 s: ${childErr}`);
   const t0 = Date.now();
-  const { s, startTime, latencies } = await play(pageOrigin, `${media}/ll-live/index.m3u8`, { liveSeconds: 4, timeoutMs: 20000 });
+  const { s, startTime, latencies } = await play(browser, pageOrigin, `${media}/ll-live/index.m3u8`, { liveSeconds: 4, timeoutMs: 20000 });
   check(child.exitCode === null, `ll-live: packager ended before playback advanced 4 s (input is 16 s): ${childErr}`);
   checkQuality('ll-live', s);
   check(s.report.live === true, 'll-live: hls.js did not see a live playlist');
@@ -341,7 +253,10 @@ async function main() {
   const crossOrigin = requestLog.filter((r) => r.origin === pageOrigin).length;
   check(crossOrigin === requestLog.length && crossOrigin > 0,
     `media requests with the page's Origin: ${crossOrigin} of ${requestLog.length}`);
-  log(`browser: all cases passed in ${elapsed()} s (${requestLog.length} cross-origin media requests from ${pageOrigin} to ${media})`);
+
+  // (d), (e): live over RTMP through the server example's HLS origin.
+  await rtmpLiveCases({ browser, pageOrigin, serverPath: server });
+  log(`browser: all cases passed in ${elapsed()} s (${requestLog.length} cross-origin media requests from ${pageOrigin} to ${media}, and the RTMP cases' to the server example)`);
 }
 
 // Bounds everything after the build (which cargo bounds itself): a hung player or packager

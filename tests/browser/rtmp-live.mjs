@@ -1,0 +1,184 @@
+// The live path end to end: ffmpeg publishes a lavfi test source over RTMP at real time to the
+// `server` example, whose HLS origin packages it as it arrives; hls.js in Chromium plays it from
+// the origin, cross-origin (the page comes from the test's own static server).
+//
+// Cases: rtmp-ts-live (`--hls ts --segment 1`, hls.js in its classic mode) and rtmp-ll-live
+// (`--hls ll`, LL-HLS with hls.js's lowLatencyMode). Each watches ~6 s of playback and checks
+// that it keeps pace with the wall clock, decodes frames and, for LL-HLS, fetches parts with
+// blocking playlist reloads; the live latency is printed (hls.js's own estimate, and the wall
+// clock against the playhead's EXT-X-PROGRAM-DATE-TIME).
+
+import { spawn } from 'node:child_process';
+import { connect, createServer } from 'node:net';
+import {
+  check, checkQuality, children, errorSummary, fmt, log, play, root, sleep, waitFor,
+} from './harness.mjs';
+
+const WATCH_SECONDS = 6;
+
+// `count` ports free on loopback now (held together so they differ, then released for the
+// server to bind).
+async function freePorts(count) {
+  const held = [];
+  for (let i = 0; i < count; i += 1) {
+    const server = createServer();
+    await new Promise((res, rej) => { server.once('error', rej); server.listen(0, '127.0.0.1', res); });
+    held.push(server);
+  }
+  const ports = held.map((s) => s.address().port);
+  await Promise.all(held.map((s) => new Promise((res) => s.close(res))));
+  return ports;
+}
+
+function canConnect(port) {
+  return new Promise((res) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => { socket.destroy(); res(true); });
+    socket.once('error', () => res(false));
+  });
+}
+
+// Starts `cmd` as a child that dies with the run, keeping the tail of what it prints.
+function start(cmd, args, env = {}) {
+  const child = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  children.add(child);
+  child.output = '';
+  const keep = (d) => { child.output = (child.output + d).slice(-6000); };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  child.exited = new Promise((res) => child.once('exit', (code, signal) => res({ code, signal })));
+  return child;
+}
+
+const running = (child) => child.exitCode === null && child.signalCode === null;
+
+async function stop(child, signal, ms) {
+  if (running(child)) child.kill(signal);
+  const t0 = Date.now();
+  const status = await Promise.race([child.exited, sleep(ms).then(() => null)]);
+  if (status === null) child.kill('SIGKILL');
+  children.delete(child);
+  return { status, seconds: (Date.now() - t0) / 1000 };
+}
+
+const count = (text, re) => (text.match(re) || []).length;
+const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const last = (xs) => xs[xs.length - 1];
+
+// One case: server with `hlsArgs`, ffmpeg publishing, hls.js watching. Returns the numbers.
+async function liveCase({ browser, pageOrigin, serverPath }, name, hlsArgs, lowLatency) {
+  const t0 = Date.now();
+  const [rtmpPort, httpPort] = await freePorts(2);
+  const server = start(serverPath, ['--rtmp', `127.0.0.1:${rtmpPort}`, '--http', `127.0.0.1:${httpPort}`, ...hlsArgs],
+    { NO_COLOR: '1', RUST_LOG: 'info' });
+  let ffmpeg = null;
+  const outputs = () => `\n--- server:\n${server.output}\n--- ffmpeg:\n${ffmpeg ? ffmpeg.output : '(not started)'}`;
+  try {
+    const up = await waitFor(async () => running(server)
+      && await canConnect(rtmpPort) && await canConnect(httpPort), 10000, 50);
+    check(up, `${name}: server not listening on ${rtmpPort} and ${httpPort} within 10 s${outputs()}`);
+    // Bounded by -t as well as killed at the end: it outlives the ~10 s this case needs.
+    ffmpeg = start('ffmpeg', ['-nostdin', '-v', 'error', '-re',
+      '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30',
+      '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '30',
+      '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-g', '30', '-pix_fmt', 'yuv420p',
+      '-c:a', 'aac', '-f', 'flv', `rtmp://127.0.0.1:${rtmpPort}/live/browser`]);
+    const media = `http://127.0.0.1:${httpPort}/live/browser`;
+    // Join as a viewer would a running stream: once the playlist lists three segments (the
+    // hold-back of three target durations that hls.js keeps behind the live edge).
+    let playlist = '';
+    const ready = await waitFor(async () => {
+      if (!running(ffmpeg)) return 'ffmpeg exited';
+      const r = await fetch(`${media}/index.m3u8`).catch(() => null);
+      playlist = r && r.ok ? await r.text() : '';
+      return count(playlist, /#EXTINF:/g) >= 3 ? 'ready' : null;
+    }, 12000, 100);
+    check(ready === 'ready',
+      `${name}: no playlist with 3 segments within 12 s (${ready || 'timed out'}); last: ${JSON.stringify(playlist)}${outputs()}`);
+
+    const result = await play(browser, pageOrigin, `${media}/index.m3u8`,
+      { watchSeconds: WATCH_SECONDS, lowLatency, timeoutMs: 20000 });
+    const { s, startSample, watchedSeconds, latencies, wallLatencies, requests } = result;
+    check(running(ffmpeg), `${name}: ffmpeg stopped publishing while the browser played${outputs()}`);
+    checkQuality(name, s);
+    check(s.report.live === true, `${name}: hls.js did not see a live playlist`);
+    const advanced = s.currentTime - startSample.currentTime;
+    check(advanced >= WATCH_SECONDS - 2,
+      `${name}: playback advanced ${fmt(advanced)} s in ${fmt(watchedSeconds)} s of wall time (paused ${s.paused}, readyState ${s.readyState})`);
+    check(s.totalVideoFrames > 100, `${name}: ${s.totalVideoFrames} video frames decoded in ${fmt(watchedSeconds)} s at 30 frames/s`);
+    check(latencies.length > 0, `${name}: hls.latency never reported`);
+    check(wallLatencies.length > 0, `${name}: hls.playingDate never set (no EXT-X-PROGRAM-DATE-TIME?)`);
+
+    // Every media request crossed origins: answered, and allowed by CORS. Those still open when
+    // the page closed (a held blocking reload or preload hint) have no answer yet.
+    const mediaRequests = requests.filter((r) => r.url.startsWith(media));
+    const open = mediaRequests.filter((r) => r.status === null).length;
+    const refused = mediaRequests.filter((r) => r.status !== null && (r.status !== 200 || r.allowOrigin !== '*'));
+    check(mediaRequests.length > open && refused.length === 0,
+      `${name}: ${refused.length} of ${mediaRequests.length} media requests not answered 200 with ACAO *: ${JSON.stringify(refused.slice(0, 5))}`);
+    if (process.env.BROWSER_TEST_VERBOSE) log(mediaRequests.map((r) => `${r.status} ${r.url}`).join('\n'));
+    const paths = mediaRequests.map((r) => new URL(r.url).pathname + new URL(r.url).search);
+
+    // Stop the publisher, then the server as an operator would; it should leave promptly.
+    await stop(ffmpeg, 'SIGKILL', 2000);
+    const stopped = await stop(server, 'SIGTERM', 8000);
+    check(stopped.status !== null && stopped.status.code === 0,
+      `${name}: server did not exit cleanly on SIGTERM within 8 s: ${JSON.stringify(stopped.status)}${outputs()}`);
+    return { s, startSample, advanced, watchedSeconds, latencies, wallLatencies, paths, open, seconds: (Date.now() - t0) / 1000, stopped };
+  } finally {
+    if (ffmpeg) await stop(ffmpeg, 'SIGKILL', 2000);
+    await stop(server, 'SIGKILL', 2000);
+  }
+}
+
+// Both measures: hls.js's estimate from the playlist, and the whole chain (publisher to screen)
+// as the page's clock against the server's PROGRAM-DATE-TIME stamps (one machine, one clock).
+function checkLatency(name, r, bound) {
+  const byHls = last(r.latencies);
+  const byClock = last(r.wallLatencies);
+  check(byHls < bound && byClock < bound,
+    `${name}: live latency ${fmt(byHls)} s by hls.js, ${fmt(byClock)} s by the wall clock; ${bound} s or more is too far behind`);
+}
+
+function latencyText(r) {
+  return `latency ${fmt(last(r.latencies))} s by hls.js (mean ${fmt(mean(r.latencies))}, target ${fmt(r.s.targetLatency)}), `
+    + `${fmt(last(r.wallLatencies))} s by the wall clock against PROGRAM-DATE-TIME (mean ${fmt(mean(r.wallLatencies))})`;
+}
+
+function playedText(r) {
+  return `played ${fmt(r.startSample.currentTime)} -> ${fmt(r.s.currentTime)} s (+${fmt(r.advanced)} s in ${fmt(r.watchedSeconds, 1)} s of wall time)`;
+}
+
+export async function rtmpLiveCases(ctx) {
+  {
+    const name = 'rtmp-ts-live';
+    const r = await liveCase(ctx, name, ['--hls', 'ts', '--segment', '1'], false);
+    const blocking = r.paths.filter((p) => p.includes('_HLS_msn=')).length;
+    const segments = r.paths.filter((p) => /\.ts$/.test(p)).length;
+    check(segments > 0, `${name}: hls.js fetched no .ts segments`);
+    // HOLD-BACK is three target durations; a segment more, and slack for a busy machine.
+    checkLatency(name, r, 6);
+    check(blocking === 0, `${name}: hls.js sent ${blocking} blocking reloads to a playlist without CAN-BLOCK-RELOAD`);
+    log(`browser ${name}: hls.js ${r.s.report.hlsVersion}, live TS from RTMP, ${playedText(r)}, ${latencyText(r)}, `
+      + `fetched ${segments} segments + ${r.s.report.levelLoads} playlists, frames ${r.s.totalVideoFrames} decoded / ${r.s.droppedVideoFrames} dropped, `
+      + `${errorSummary(r.s)}, server stopped in ${fmt(r.stopped.seconds)} s, case took ${fmt(r.seconds, 1)} s`);
+  }
+  {
+    const name = 'rtmp-ll-live';
+    const r = await liveCase(ctx, name, ['--hls', 'll'], true);
+    const { s } = r;
+    const blocking = r.paths.filter((p) => p.includes('_HLS_msn=')).length;
+    const parts = r.paths.filter((p) => /-\d+\.\d+\.m4s$/.test(p)).length;
+    const segments = r.paths.filter((p) => /-\d+\.m4s$/.test(p)).length;
+    check(s.lowLatencyMode, `${name}: hls.js left low-latency mode`);
+    check(s.report.canBlockReload, `${name}: hls.js did not see CAN-BLOCK-RELOAD=YES`);
+    check(s.report.parts > 0, `${name}: hls.js saw no EXT-X-PART in the playlist`);
+    check(parts > 0, `${name}: hls.js fetched no parts (${segments} whole segments)`);
+    check(blocking > 0, `${name}: hls.js made no blocking playlist reload (_HLS_msn)`);
+    // PART-HOLD-BACK is three part targets (1 s); generous for a busy machine.
+    checkLatency(name, r, 4);
+    log(`browser ${name}: hls.js ${s.report.hlsVersion}, live LL-HLS from RTMP, ${s.report.parts} parts listed (target ${fmt(s.report.partTarget, 3)} s), `
+      + `blocking reloads ${blocking} (held open at the end: ${r.open}), fetched ${parts} parts + ${segments} segments, ${playedText(r)}, ${latencyText(r)}, `
+      + `frames ${s.totalVideoFrames} decoded / ${s.droppedVideoFrames} dropped, ${errorSummary(s)}, server stopped in ${fmt(r.stopped.seconds)} s, case took ${fmt(r.seconds, 1)} s`);
+  }
+}
