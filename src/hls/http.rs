@@ -499,15 +499,18 @@ fn block_limit(target: Duration) -> Duration {
     (target * 3).max(Duration::from_secs(3))
 }
 
-/// Waits (up to the blocking limit) until the stream has its first segment; a stream whose
-/// publisher left before that, or that takes too long, is 404.
+/// Waits (up to the blocking limit) until the stream has its first whole segment (an LL-HLS
+/// playlist of parts only would stop players that ignore parts, and its target duration is
+/// not settled until a segment closed); a stream whose publisher left before that, or that
+/// takes too long, is 404.
 async fn first_segment(stream: &Arc<LiveHls>, target: Duration) -> Result<(), Resp> {
     let mut changed = stream.subscribe();
-    let deadline = tokio::time::Instant::now() + block_limit(target);
+    // the first segment can take a whole (long) GOP: wait longer than for a part
+    let deadline = tokio::time::Instant::now() + block_limit(target).max(Duration::from_secs(8));
     loop {
         {
             let state = stream.lock();
-            if !state.playlist.is_empty() {
+            if state.has_segment && !state.playlist.is_empty() {
                 return Ok(());
             }
             if !state.publishing {

@@ -39,8 +39,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use onair_hls_packager::{
-    master_playlist, Event, Packager, PackagerConfig, PlaylistKind, PlaylistRequest, Retention,
-    SegmentFormat, Variant,
+    master_playlist, parse_media_name, Event, Packager, PackagerConfig, PlaylistKind,
+    PlaylistRequest, SegmentFormat, Variant,
 };
 use onair_media_types::MediaKind;
 use onair_rtmp_proto::amf0::Amf0Value;
@@ -118,9 +118,16 @@ impl HlsConfig {
     }
 
     /// How long a file stays served after it left the playlist: its duration plus that of the
-    /// longest playlist that listed it (RFC 8216 6.2.2), rounded up to whole target durations.
-    fn grace(&self) -> Duration {
-        self.segment_duration * (self.window as u32 + 2)
+    /// longest playlist that listed it (RFC 8216 6.2.2), in whole target durations as the
+    /// playlist declares them (a GOP longer than the configured duration makes them longer).
+    fn grace(&self, declared_target_secs: u64) -> Duration {
+        let target = self
+            .segment_duration
+            .max(Duration::from_secs(declared_target_secs));
+        target
+            * (u32::try_from(self.window)
+                .unwrap_or(u32::MAX)
+                .saturating_add(2))
     }
 }
 
@@ -252,10 +259,11 @@ impl StreamTap for HlsOrigin {
                         packager,
                         files: HashMap::new(),
                         playlist: Bytes::new(),
-                        retention: Retention::new(config.grace()),
+                        expiring: std::collections::VecDeque::new(),
                         publishing: false,
                         left_at: None,
                         has_media: false,
+                        has_segment: false,
                     }),
                     changed,
                 });
@@ -295,10 +303,14 @@ pub(crate) struct HlsState {
     pub(crate) files: HashMap<String, Bytes>,
     /// The playlist as plain requests get it, rendered once per change.
     pub(crate) playlist: Bytes,
-    retention: Retention,
+    /// Files that left the playlist, with the time they stop being served.
+    expiring: std::collections::VecDeque<(Duration, String)>,
     pub(crate) publishing: bool,
     left_at: Option<Instant>,
     pub(crate) has_media: bool,
+    /// A whole segment was published (before that, an LL-HLS playlist lists parts only, which
+    /// players that ignore parts cannot start with, and the target duration is not final).
+    pub(crate) has_segment: bool,
 }
 
 impl HlsState {
@@ -384,14 +396,27 @@ impl HlsSink {
         while let Some(event) = state.packager.poll_event() {
             match event {
                 Event::File { name, data } => {
+                    let prefix = &state.packager.config().name_prefix;
+                    if matches!(parse_media_name(&name, prefix), Some((_, None))) {
+                        state.has_segment = true;
+                    }
                     state.files.insert(name, data);
                 }
                 Event::PlaylistChanged => changed = true,
-                Event::Expired { name } => state.retention.expire(now, name),
+                Event::Expired { name } => {
+                    let grace = self
+                        .origin
+                        .inner
+                        .config
+                        .grace(state.packager.target_duration_secs());
+                    state.expiring.push_back((now + grace, name));
+                }
             }
         }
-        while let Some(name) = state.retention.poll_due(now) {
-            state.files.remove(&name);
+        while state.expiring.front().is_some_and(|(due, _)| *due <= now) {
+            if let Some((_, name)) = state.expiring.pop_front() {
+                state.files.remove(&name);
+            }
         }
         if changed {
             state.playlist =
