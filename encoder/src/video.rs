@@ -1,0 +1,474 @@
+use std::collections::VecDeque;
+use std::ffi::CString;
+
+use onair_media_types::{AvcConfig, CodecConfig, CodecId, Frame, TrackId, TrackInfo};
+use rsmpeg::avcodec::{AVCodec, AVCodecContext};
+use rsmpeg::avutil::{ra, AVFrame};
+use rsmpeg::error::RsmpegError;
+use rsmpeg::ffi;
+
+use crate::{ffi as raw, nal, EncoderError};
+
+/// Ticks per second of the timestamps [`VideoEncoder`] takes and gives: 90 kHz, the MPEG
+/// clock, so that frame times of common rates (including 30000/1001) are exact integers.
+pub const VIDEO_TIMESCALE: u32 = 90_000;
+
+/// libx264's presets, fastest first.
+const X264_PRESETS: [&str; 10] = [
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
+    "placebo",
+];
+
+/// A frame rate as a fraction, e.g. `30/1` or `30000/1001`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameRate {
+    /// Frames ...
+    pub num: u32,
+    /// ... per this many seconds.
+    pub den: u32,
+}
+
+impl FrameRate {
+    /// `num / den` frames per second.
+    pub const fn new(num: u32, den: u32) -> Self {
+        Self { num, den }
+    }
+
+    /// The duration of one frame in [`VIDEO_TIMESCALE`] ticks, rounded down (0 for a rate of
+    /// 0).
+    pub fn frame_duration(self) -> i64 {
+        if self.num == 0 {
+            return 0;
+        }
+        i64::from(VIDEO_TIMESCALE) * i64::from(self.den) / i64::from(self.num)
+    }
+}
+
+/// How [`VideoEncoder`] compresses pictures (H.264 with libx264).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VideoEncoderConfig {
+    /// Picture width in pixels (even).
+    pub width: u32,
+    /// Picture height in pixels (even).
+    pub height: u32,
+    /// The nominal frame rate (timestamps may still vary; rate control follows them).
+    pub fps: FrameRate,
+    /// Target bitrate in bits per second (average, with a VBV of one second at this rate).
+    pub bitrate_bps: u64,
+    /// Keyframe interval in frames: every `gop`-th frame is an IDR picture, and no others
+    /// are unless forced with [`VideoEncoder::force_keyframe`] (scene-cut detection is off, so
+    /// segmenters see a regular cadence).
+    pub gop: u32,
+    /// The libx264 preset (`"ultrafast"` ... `"placebo"`); default `"veryfast"`.
+    pub preset: String,
+    /// Use libx264's `zerolatency` tune (no frame lookahead, sliced threads); default on.
+    pub zerolatency: bool,
+    /// Maximum consecutive B-frames; default 0, so that DTS equals PTS and no frame waits.
+    pub b_frames: u32,
+    /// The track id put on the [`TrackInfo`] and every [`Frame`]; default 1.
+    pub track: TrackId,
+}
+
+impl VideoEncoderConfig {
+    /// A configuration with the defaults: a GOP of two seconds, `veryfast`, `zerolatency`, no
+    /// B-frames, track 1.
+    pub fn new(width: u32, height: u32, fps: FrameRate, bitrate_bps: u64) -> Self {
+        let gop = if fps.den == 0 {
+            0
+        } else {
+            (2 * u64::from(fps.num) / u64::from(fps.den)).max(1)
+        };
+        Self {
+            width,
+            height,
+            fps,
+            bitrate_bps,
+            gop: u32::try_from(gop).unwrap_or(u32::MAX),
+            preset: "veryfast".to_owned(),
+            zerolatency: true,
+            b_frames: 0,
+            track: TrackId(1),
+        }
+    }
+}
+
+/// One picture in planar YUV 4:2:0 (I420: a Y plane, then U, then V, chroma at half the
+/// width and height, rounded up), borrowed from the caller.
+#[derive(Debug, Clone, Copy)]
+pub struct RawVideoFrame<'a> {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// The Y, U and V planes.
+    pub planes: [&'a [u8]; 3],
+    /// Bytes from the start of one row to the next, per plane.
+    pub strides: [usize; 3],
+}
+
+impl<'a> RawVideoFrame<'a> {
+    /// A frame over one tightly packed I420 buffer (Y, then U, then V, no row padding), as
+    /// `ffmpeg -pix_fmt yuv420p -f rawvideo` writes.
+    pub fn from_i420(width: u32, height: u32, data: &'a [u8]) -> Result<Self, EncoderError> {
+        let (w, h) = (width as usize, height as usize);
+        let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+        let needed = w * h + 2 * cw * ch;
+        if data.len() < needed {
+            return Err(EncoderError::InvalidInput {
+                what: "i420 buffer length",
+                expected: needed,
+                got: data.len(),
+            });
+        }
+        let (y, rest) = data.split_at(w * h);
+        let (u, rest) = rest.split_at(cw * ch);
+        Ok(Self {
+            width,
+            height,
+            planes: [y, u, &rest[..cw * ch]],
+            strides: [w, cw, cw],
+        })
+    }
+
+    /// The size in bytes of a tightly packed I420 picture of `width` x `height`.
+    pub fn i420_len(width: u32, height: u32) -> usize {
+        let (w, h) = (width as usize, height as usize);
+        w * h + 2 * w.div_ceil(2) * h.div_ceil(2)
+    }
+}
+
+/// An H.264 encoder (FFmpeg's libx264 wrapper): [`RawVideoFrame`]s in, [`Frame`]s out.
+///
+/// Feed pictures with [`encode`](Self::encode), then drain what came out with
+/// [`poll_frame`](Self::poll_frame) until it returns `None`; at the end call
+/// [`flush`](Self::flush) and drain again. Output frames carry 4-byte length-prefixed NAL
+/// units (AVCC), PTS/DTS in [`VIDEO_TIMESCALE`] and the keyframe flag; the parameter sets
+/// are not repeated in the stream but given once in [`track_info`](Self::track_info)'s
+/// AVCDecoderConfigurationRecord (the FLV/RTMP sequence header).
+///
+/// ```no_run
+/// use onair_encoder::{FrameRate, RawVideoFrame, VideoEncoder, VideoEncoderConfig};
+/// # fn main() -> Result<(), onair_encoder::EncoderError> {
+/// let config = VideoEncoderConfig::new(320, 240, FrameRate::new(30, 1), 500_000);
+/// let mut encoder = VideoEncoder::new(config)?;
+/// let sequence_header = encoder.track_info().clone();
+/// let picture = vec![128u8; RawVideoFrame::i420_len(320, 240)];
+/// for n in 0..60 {
+///     let pts = n * FrameRate::new(30, 1).frame_duration();
+///     encoder.encode(&RawVideoFrame::from_i420(320, 240, &picture)?, pts)?;
+///     while let Some(frame) = encoder.poll_frame() {
+///         // send `frame` (e.g. through rtmp-proto's MediaMuxer)
+///     }
+/// }
+/// encoder.flush()?;
+/// while let Some(frame) = encoder.poll_frame() { /* send */ }
+/// # Ok(()) }
+/// ```
+pub struct VideoEncoder {
+    ctx: AVCodecContext,
+    picture: AVFrame,
+    config: VideoEncoderConfig,
+    track: TrackInfo,
+    ready: VecDeque<Frame>,
+    force_keyframe: bool,
+    flushed: bool,
+}
+
+impl std::fmt::Debug for VideoEncoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VideoEncoder")
+            .field("config", &self.config)
+            .field("queued", &self.ready.len())
+            .field("flushed", &self.flushed)
+            .finish_non_exhaustive()
+    }
+}
+
+fn to_i32(what: &'static str, value: u64) -> Result<i32, EncoderError> {
+    i32::try_from(value).map_err(|_| EncoderError::InvalidConfig {
+        what,
+        value: i64::try_from(value).unwrap_or(i64::MAX),
+    })
+}
+
+fn c_string(what: &'static str, s: &str) -> Result<CString, EncoderError> {
+    CString::new(s).map_err(|_| EncoderError::InvalidConfig { what, value: 0 })
+}
+
+impl VideoEncoder {
+    /// Opens libx264 with `config`.
+    ///
+    /// Fails with [`EncoderError::EncoderNotFound`] if FFmpeg was built without libx264,
+    /// [`EncoderError::InvalidConfig`] for zero or odd sizes, a zero frame rate or GOP, a
+    /// bitrate under 1 kbit/s, [`EncoderError::UnknownPreset`], and [`EncoderError::Ffmpeg`]
+    /// if libx264 refuses the settings.
+    pub fn new(config: VideoEncoderConfig) -> Result<Self, EncoderError> {
+        let invalid = |what, value: u64| EncoderError::InvalidConfig {
+            what,
+            value: i64::try_from(value).unwrap_or(i64::MAX),
+        };
+        for (what, v) in [("width", config.width), ("height", config.height)] {
+            if v == 0 || v % 2 != 0 {
+                return Err(invalid(what, v.into()));
+            }
+        }
+        if config.fps.num == 0 || config.fps.den == 0 {
+            return Err(invalid("fps", config.fps.num.into()));
+        }
+        if config.bitrate_bps < 1000 {
+            return Err(invalid("bitrate_bps", config.bitrate_bps));
+        }
+        if config.gop == 0 {
+            return Err(invalid("gop", 0));
+        }
+        // libx264 reports a bad preset on stderr before FFmpeg's log routing applies.
+        if !X264_PRESETS.contains(&config.preset.as_str()) {
+            return Err(EncoderError::UnknownPreset);
+        }
+        raw::route_log_to_tracing();
+        let codec = AVCodec::find_encoder_by_name(c"libx264")
+            .ok_or(EncoderError::EncoderNotFound { name: "libx264" })?;
+        let mut ctx = AVCodecContext::new(&codec);
+        ctx.set_width(to_i32("width", config.width.into())?);
+        ctx.set_height(to_i32("height", config.height.into())?);
+        ctx.set_pix_fmt(ffi::AVPixelFormat_AV_PIX_FMT_YUV420P);
+        ctx.set_time_base(ra(1, VIDEO_TIMESCALE as i32));
+        ctx.set_framerate(ra(
+            to_i32("fps", config.fps.num.into())?,
+            to_i32("fps", config.fps.den.into())?,
+        ));
+        ctx.set_gop_size(to_i32("gop", config.gop.into())?);
+        ctx.set_max_b_frames(to_i32("b_frames", config.b_frames.into())?);
+        ctx.set_flags(ctx.flags | ffi::AV_CODEC_FLAG_GLOBAL_HEADER as i32);
+        let bitrate = i64::try_from(config.bitrate_bps)
+            .map_err(|_| invalid("bitrate_bps", config.bitrate_bps))?;
+        ctx.set_bit_rate(bitrate);
+        raw::set_vbv(
+            &mut ctx,
+            bitrate,
+            to_i32("bitrate_bps", config.bitrate_bps)?,
+        );
+
+        let preset = c_string("preset", &config.preset)?;
+        let mut options = vec![
+            (c"preset", preset.as_c_str()),
+            // no scene-cut keyframes: IDRs come every `gop` frames or when forced
+            (c"x264-params", c"scenecut=0"),
+            (c"forced-idr", c"1"),
+        ];
+        if config.zerolatency {
+            options.push((c"tune", c"zerolatency"));
+        }
+        for (key, value) in options {
+            raw::set_private_option(&mut ctx, key, value).map_err(|code| EncoderError::Ffmpeg {
+                op: "av_opt_set",
+                code,
+            })?;
+        }
+        ctx.open(None)
+            .map_err(EncoderError::ffmpeg("avcodec_open2"))?;
+
+        let extradata = raw::extradata(&ctx);
+        if extradata.is_empty() {
+            return Err(EncoderError::MissingExtradata);
+        }
+        let record = nal::avc_decoder_configuration_record(extradata)
+            .ok_or(EncoderError::MissingExtradata)?;
+        let track = TrackInfo {
+            id: config.track,
+            timescale: VIDEO_TIMESCALE,
+            config: CodecConfig::Avc(AvcConfig::parse(record)?),
+        };
+
+        let mut picture = AVFrame::new();
+        picture.set_width(ctx.width);
+        picture.set_height(ctx.height);
+        picture.set_format(ffi::AVPixelFormat_AV_PIX_FMT_YUV420P);
+        picture
+            .alloc_buffer()
+            .map_err(EncoderError::ffmpeg("av_frame_get_buffer"))?;
+
+        Ok(Self {
+            ctx,
+            picture,
+            config,
+            track,
+            ready: VecDeque::new(),
+            force_keyframe: false,
+            flushed: false,
+        })
+    }
+
+    /// The track description: id, timescale and the AVCDecoderConfigurationRecord (SPS and
+    /// PPS) to send before the first frame, e.g. as the FLV sequence header.
+    pub fn track_info(&self) -> &TrackInfo {
+        &self.track
+    }
+
+    /// The configuration the encoder was opened with (with the current bitrate).
+    pub fn config(&self) -> &VideoEncoderConfig {
+        &self.config
+    }
+
+    /// Makes the next picture given to [`encode`](Self::encode) an IDR picture (a new GOP
+    /// starts there; the regular cadence continues from it).
+    pub fn force_keyframe(&mut self) {
+        self.force_keyframe = true;
+    }
+
+    /// Changes the target bitrate from the next picture on, without restarting the stream
+    /// (libx264 reconfigures its rate control; the SPS/PPS stay the same). The VBV maximum
+    /// rate and buffer follow (one second at the new rate).
+    pub fn set_bitrate(&mut self, bitrate_bps: u64) -> Result<(), EncoderError> {
+        let invalid = EncoderError::InvalidConfig {
+            what: "bitrate_bps",
+            value: i64::try_from(bitrate_bps).unwrap_or(i64::MAX),
+        };
+        if bitrate_bps < 1000 {
+            return Err(invalid);
+        }
+        let buffer = i32::try_from(bitrate_bps).map_err(|_| invalid.clone())?;
+        let rate = i64::from(buffer);
+        self.ctx.set_bit_rate(rate);
+        raw::set_vbv(&mut self.ctx, rate, buffer);
+        self.config.bitrate_bps = bitrate_bps;
+        Ok(())
+    }
+
+    /// The current target bitrate in bits per second.
+    pub fn bitrate(&self) -> u64 {
+        self.config.bitrate_bps
+    }
+
+    /// Compresses one picture presented at `pts` ([`VIDEO_TIMESCALE`] ticks; increasing).
+    ///
+    /// Frames that come out are queued for [`poll_frame`](Self::poll_frame); with the default
+    /// configuration (`zerolatency`, no B-frames) each picture comes out at once.
+    pub fn encode(&mut self, frame: &RawVideoFrame<'_>, pts: i64) -> Result<(), EncoderError> {
+        if self.flushed {
+            return Err(EncoderError::Flushed);
+        }
+        self.fill_picture(frame)?;
+        self.picture.set_pts(pts);
+        self.picture.set_pict_type(if self.force_keyframe {
+            ffi::AVPictureType_AV_PICTURE_TYPE_I
+        } else {
+            ffi::AVPictureType_AV_PICTURE_TYPE_NONE
+        });
+        self.force_keyframe = false;
+        self.ctx
+            .send_frame(Some(&self.picture))
+            .map_err(EncoderError::ffmpeg("avcodec_send_frame"))?;
+        self.drain()
+    }
+
+    /// Ends the stream: the encoder gives out the pictures it still holds (with B-frames or
+    /// lookahead), queued for [`poll_frame`](Self::poll_frame). Later input is refused with
+    /// [`EncoderError::Flushed`]; flushing twice does nothing.
+    pub fn flush(&mut self) -> Result<(), EncoderError> {
+        if self.flushed {
+            return Ok(());
+        }
+        self.flushed = true;
+        self.ctx
+            .send_frame(None)
+            .map_err(EncoderError::ffmpeg("avcodec_send_frame"))?;
+        self.drain()
+    }
+
+    /// The next compressed frame, in decode order. Call after each [`encode`](Self::encode)
+    /// and after [`flush`](Self::flush) until it returns `None`.
+    pub fn poll_frame(&mut self) -> Option<Frame> {
+        self.ready.pop_front()
+    }
+
+    fn fill_picture(&mut self, frame: &RawVideoFrame<'_>) -> Result<(), EncoderError> {
+        let mismatch = |what, expected: u32, got: u32| EncoderError::InvalidInput {
+            what,
+            expected: expected as usize,
+            got: got as usize,
+        };
+        if frame.width != self.config.width {
+            return Err(mismatch("width", self.config.width, frame.width));
+        }
+        if frame.height != self.config.height {
+            return Err(mismatch("height", self.config.height, frame.height));
+        }
+        // The encoder may still hold the previous picture: get a buffer of our own.
+        self.picture
+            .make_writable()
+            .map_err(EncoderError::ffmpeg("av_frame_make_writable"))?;
+        let (w, h) = (frame.width as usize, frame.height as usize);
+        for plane in 0..3 {
+            let (pw, ph) = if plane == 0 {
+                (w, h)
+            } else {
+                (w.div_ceil(2), h.div_ceil(2))
+            };
+            let stride = frame.strides[plane];
+            if stride < pw {
+                return Err(EncoderError::InvalidInput {
+                    what: "stride",
+                    expected: pw,
+                    got: stride,
+                });
+            }
+            let src = frame.planes[plane];
+            let needed = stride * (ph - 1) + pw;
+            if src.len() < needed {
+                return Err(EncoderError::InvalidInput {
+                    what: "plane length",
+                    expected: needed,
+                    got: src.len(),
+                });
+            }
+            let dst_stride = usize::try_from(self.picture.linesize[plane]).unwrap_or(0);
+            let dst =
+                raw::video_plane_mut(&mut self.picture, plane, ph).ok_or(EncoderError::Ffmpeg {
+                    op: "av_frame_get_buffer",
+                    code: -1,
+                })?;
+            for (row_out, row_in) in dst.chunks_mut(dst_stride).zip(src.chunks(stride)).take(ph) {
+                row_out[..pw].copy_from_slice(&row_in[..pw]);
+            }
+        }
+        Ok(())
+    }
+
+    fn drain(&mut self) -> Result<(), EncoderError> {
+        loop {
+            match self.ctx.receive_packet() {
+                Ok(packet) => {
+                    let data = nal::annex_b_to_avcc(raw::packet_data(&packet));
+                    let pts = packet.pts;
+                    let dts = if packet.dts == ffi::AV_NOPTS_VALUE {
+                        pts
+                    } else {
+                        packet.dts
+                    };
+                    self.ready.push_back(Frame {
+                        track: self.config.track,
+                        codec: CodecId::H264,
+                        timescale: VIDEO_TIMESCALE,
+                        dts,
+                        pts,
+                        keyframe: packet.flags & ffi::AV_PKT_FLAG_KEY as i32 != 0,
+                        data,
+                    });
+                }
+                Err(RsmpegError::EncoderDrainError | RsmpegError::EncoderFlushedError) => {
+                    return Ok(())
+                }
+                Err(e) => return Err(EncoderError::ffmpeg("avcodec_receive_packet")(e)),
+            }
+        }
+    }
+}
