@@ -15,6 +15,47 @@
 //! frames and track infos feed `onair-rtmp-proto`'s `MediaMuxer` (FLV tag bodies) and so
 //! the umbrella crate's RTMP client.
 //!
+//! ```
+//! use onair_encoder::{
+//!     AudioEncoder, AudioEncoderConfig, FrameRate, RawVideoFrame, VideoEncoder,
+//!     VideoEncoderConfig,
+//! };
+//! use onair_rtmp_proto::flv::MediaMuxer;
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let fps = FrameRate::new(30, 1);
+//! let mut video = VideoEncoder::new(VideoEncoderConfig::new(320, 240, fps, 500_000))?;
+//! let mut audio = AudioEncoder::new(AudioEncoderConfig::new(48_000, 2, 128_000))?;
+//!
+//! // The sequence headers go first (over RTMP: `send_video`/`send_audio` at time 0).
+//! let mut muxer = MediaMuxer::new();
+//! let mut tags = Vec::new();
+//! for track in [video.track_info(), audio.track_info()] {
+//!     tags.extend(muxer.track(track)?);
+//! }
+//!
+//! let picture = vec![128u8; RawVideoFrame::i420_len(320, 240)];
+//! let silence = vec![0.0f32; 2 * 1600]; // 1/30 s of stereo at 48 kHz
+//! for n in 0..3 {
+//!     let raw = RawVideoFrame::from_i420(320, 240, &picture)?;
+//!     video.encode(&raw, n * fps.frame_duration())?;
+//!     audio.push_f32(&silence)?;
+//!     while let Some(frame) = video.poll_frame() {
+//!         tags.push(muxer.frame(&frame)?); // an FLV video tag body, `tag.timestamp_ms`
+//!     }
+//!     while let Some(frame) = audio.poll_frame() {
+//!         tags.push(muxer.frame(&frame)?);
+//!     }
+//! }
+//! video.flush()?;
+//! audio.flush()?;
+//! while let Some(frame) = video.poll_frame().or_else(|| audio.poll_frame()) {
+//!     tags.push(muxer.frame(&frame)?);
+//! }
+//! // Video keyframe tags (FLV frame type 1): the sequence header and frame 0.
+//! assert_eq!(tags.iter().filter(|t| t.data[0] >> 4 == 1).count(), 2);
+//! # Ok(()) }
+//! ```
+//!
 //! Not there yet: H.265 (for peers announcing Enhanced RTMP), the publishing loop over tokio,
 //! and adapting bitrate or resolution to the upload link (the building block,
 //! `set_bitrate`, is here). Besides `onair-transcode` this is the only crate that links

@@ -362,3 +362,48 @@ fn s16_input_and_bad_input_errors() {
         })
     );
 }
+
+#[test]
+fn b_frames_reorder_and_flush_drains_them() {
+    let mut config = VideoEncoderConfig::new(W, H, FPS, 500_000);
+    config.b_frames = 2;
+    config.zerolatency = false;
+    config.preset = "veryfast".to_owned();
+    let mut video = VideoEncoder::new(config).unwrap();
+    let mut out = Vec::new();
+    for n in 0..30u32 {
+        let picture = test_pattern(n);
+        video
+            .encode(
+                &RawVideoFrame::from_i420(W, H, &picture).unwrap(),
+                i64::from(n) * 3000,
+            )
+            .unwrap();
+        out.extend(std::iter::from_fn(|| video.poll_frame()));
+    }
+    let before_flush = out.len();
+    video.flush().unwrap();
+    out.extend(std::iter::from_fn(|| video.poll_frame()));
+    assert!(
+        before_flush < 30,
+        "lookahead holds frames back ({before_flush} out)"
+    );
+    assert_eq!(out.len(), 30, "flush gives out every picture");
+    assert!(out.windows(2).all(|w| w[0].dts < w[1].dts), "dts increases");
+    assert!(out.iter().all(|f| f.pts >= f.dts), "pts never before dts");
+    assert!(
+        out.iter().any(|f| f.pts != f.dts),
+        "some frames are reordered"
+    );
+    let mut pts: Vec<i64> = out.iter().map(|f| f.pts).collect();
+    pts.sort_unstable();
+    assert_eq!(pts, (0..30).map(|n| n * 3000).collect::<Vec<_>>());
+    assert_eq!(video.flush(), Ok(()), "a second flush does nothing");
+}
+
+#[test]
+fn encoders_can_move_to_another_thread() {
+    fn is_send<T: Send>() {}
+    is_send::<VideoEncoder>();
+    is_send::<AudioEncoder>();
+}
