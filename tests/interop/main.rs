@@ -9,6 +9,7 @@
 mod hls_origin;
 mod idle;
 mod nginx;
+mod pipeline;
 mod players;
 mod server;
 mod signals;
