@@ -20,14 +20,15 @@
 //! decodable.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::{Parser, ValueEnum};
 use onair::encoder::{
-    AudioEncoder, AudioEncoderConfig, FrameRate, RawVideoFrame, VideoEncoder, VideoEncoderConfig,
+    AudioEncoder, AudioEncoderConfig, FrameRate, RateChange, RateConfig, RateController,
+    RawVideoFrame, VideoEncoder, VideoEncoderConfig,
 };
 use onair::hls::{HlsConfig, HlsOrigin, HttpOrigin, HttpOriginConfig};
 use onair::rtmp::{AcceptAll, RtmpClient, RtmpServer, RtmpServerConfig};
@@ -84,10 +85,21 @@ enum Out {
 
 /// Shared between the encoder thread and the publisher task.
 struct Link {
-    /// Tags waiting for the publisher.
-    queued: AtomicUsize,
+    /// Timestamp (ms) of the last tag handed to the publisher.
+    enqueued_ms: AtomicU64,
+    /// Timestamp (ms) of the last tag the publisher sent.
+    sent_ms: AtomicU64,
     /// Bytes the publisher has handed to the socket so far.
     sent_bytes: AtomicU64,
+}
+
+impl Link {
+    /// Media waiting to be sent.
+    fn queued(&self) -> Duration {
+        let enqueued = self.enqueued_ms.load(Ordering::Relaxed);
+        let sent = self.sent_ms.load(Ordering::Relaxed);
+        Duration::from_millis(enqueued.saturating_sub(sent))
+    }
 }
 
 const SAMPLE_RATE: u32 = 48_000;
@@ -135,7 +147,8 @@ async fn main() -> anyhow::Result<()> {
 
     // The camera and encoder, on a thread of their own (CPU-bound, paced by the clock).
     let link = Arc::new(Link {
-        queued: AtomicUsize::new(0),
+        enqueued_ms: AtomicU64::new(0),
+        sent_ms: AtomicU64::new(0),
         sent_bytes: AtomicU64::new(0),
     });
     let capacity = (args.fps as usize) * 4; // about 2 s of video and audio tags
@@ -197,7 +210,6 @@ async fn main() -> anyhow::Result<()> {
             out = rx.recv() => out,
         };
         let Some(Out::Tag(tag)) = out else { break };
-        link.queued.fetch_sub(1, Ordering::Relaxed);
         let ms = u64::try_from(tag.timestamp_ms).unwrap_or(0);
         match tag.tag_type {
             FlvTagType::Video => {
@@ -212,6 +224,7 @@ async fn main() -> anyhow::Result<()> {
         client.flush().await?;
         link.sent_bytes
             .fetch_add(tag.data.len() as u64, Ordering::Relaxed);
+        link.sent_ms.fetch_max(ms, Ordering::Relaxed);
         if uplink_bps > 0 {
             // A link of `uplink_bps`: this tag's bits leave no earlier than the link allows.
             sent_bits += (tag.data.len() as u64 + 16) * 8;
@@ -261,7 +274,8 @@ impl Camera {
         let mut audio = AudioEncoder::new(AudioEncoderConfig::new(SAMPLE_RATE, 2, AUDIO_BPS))?;
         let mut muxer = MediaMuxer::new();
         let send = |tag: MuxedTag| -> bool {
-            link.queued.fetch_add(1, Ordering::Relaxed);
+            let ms = u64::try_from(tag.timestamp_ms).unwrap_or(0);
+            link.enqueued_ms.fetch_max(ms, Ordering::Relaxed);
             tx.blocking_send(Out::Tag(tag)).is_ok()
         };
         for track in [video.track_info().clone(), audio.track_info().clone()] {
@@ -276,16 +290,7 @@ impl Camera {
         let samples_per_frame = SAMPLE_RATE / self.fps;
         let mut pcm = Vec::with_capacity(2 * samples_per_frame as usize);
         let mut sample = 0u64;
-        let full = self.kbps * 1000;
-        let floor = full / 10;
-        let mut bitrate = full;
-        let mut calm_since = Instant::now();
-        let mut changed_at = Instant::now()
-            .checked_sub(Duration::from_secs(2))
-            .unwrap_or_else(Instant::now);
-        let mut queued_at_change = 0usize;
-        let (mut rate_at, mut rate_bytes, mut throughput_bps) = (Instant::now(), 0u64, 0u64);
-        let (mut video_bytes, mut video_bps) = (0u64, 0u64);
+        let mut rate = RateController::new(RateConfig::new(self.kbps * 1000, AUDIO_BPS));
         let mut dropping = false;
         let (mut dropped, mut lowered, mut raised) = (0u64, 0u64, 0u64);
         let start = Instant::now();
@@ -298,64 +303,27 @@ impl Camera {
                 std::thread::sleep(wait);
             }
 
-            // Adapt to the link. The publisher's throughput is measured every second; a
-            // queue of more than half a second of tags means the link carries less than the
-            // encoder makes: the video bitrate drops to what the link was seen to carry (less
-            // the audio, with 15% headroom), again at most every 2 s (x264's rate control takes
-            // a second or two to follow) and only while the queue is not draining.
-            // After 5 s without a queue it climbs back by 10% steps.
-            if rate_at.elapsed() >= Duration::from_secs(1) {
-                let sent = link.sent_bytes.load(Ordering::Relaxed);
-                let secs = rate_at.elapsed().as_secs_f64();
-                throughput_bps = ((sent - rate_bytes) as f64 * 8.0 / secs) as u64;
-                video_bps = (video_bytes as f64 * 8.0 / secs) as u64;
-                video_bytes = 0;
-                tracing::debug!(
-                    link_kbps = throughput_bps / 1000,
-                    video_kbps = video_bps / 1000,
-                    target_kbps = bitrate / 1000,
-                    queued = link.queued.load(Ordering::Relaxed),
-                    "rates"
-                );
-                rate_bytes = sent;
-                rate_at = Instant::now();
-            }
-            let queued = link.queued.load(Ordering::Relaxed);
-            let half_second = self.fps as usize; // video + audio tags in ~0.5 s
-                                                 // (a queue that shrinks since the last change is draining: leave it)
-            if queued > half_second
-                && throughput_bps > 0
-                && bitrate > floor
-                && changed_at.elapsed() >= Duration::from_secs(2)
-                && queued >= queued_at_change
-            {
-                let fits = (throughput_bps * 85 / 100).saturating_sub(AUDIO_BPS);
-                bitrate = fits.clamp(floor, bitrate * 9 / 10);
-                video.set_bitrate(bitrate)?;
-                lowered += 1;
-                queued_at_change = queued;
-                changed_at = Instant::now();
-                calm_since = Instant::now();
-                info!(
-                    queued,
-                    link_kbps = throughput_bps / 1000,
-                    video_kbps = video_bps / 1000,
-                    kbps = bitrate / 1000,
-                    "uplink too slow: lowering the bitrate"
-                );
-            } else if queued > half_second / 2 {
-                calm_since = Instant::now();
-            } else if bitrate < full && calm_since.elapsed() > Duration::from_secs(5) {
-                bitrate = (bitrate * 11 / 10).min(full);
-                video.set_bitrate(bitrate)?;
-                raised += 1;
-                queued_at_change = 0;
-                changed_at = Instant::now();
-                calm_since = Instant::now();
-                info!(
-                    kbps = bitrate / 1000,
-                    "uplink keeps up: raising the bitrate"
-                );
+            // Adapt to the link (onair_encoder::RateController: bitrate down to what the link
+            // carries when media queues up, back up step by step when it keeps up).
+            let queued = link.queued();
+            let sent = link.sent_bytes.load(Ordering::Relaxed);
+            match rate.update(start.elapsed(), queued, sent) {
+                Some(RateChange::Lowered { bps, link_bps }) => {
+                    video.set_bitrate(bps)?;
+                    lowered += 1;
+                    info!(
+                        queued_ms = queued.as_millis() as u64,
+                        link_kbps = link_bps / 1000,
+                        kbps = bps / 1000,
+                        "uplink too slow: lowering the bitrate"
+                    );
+                }
+                Some(RateChange::Raised { bps }) => {
+                    video.set_bitrate(bps)?;
+                    raised += 1;
+                    info!(kbps = bps / 1000, "uplink keeps up: raising the bitrate");
+                }
+                None => {}
             }
 
             draw(&mut picture, self.width, self.height, n, self.fps);
@@ -376,7 +344,7 @@ impl Camera {
                 // More than about 1.5 s queued: drop video up to the next keyframe (of the
                 // regular GOP: forcing one would spend many bits just when they are short),
                 // so what goes out stays decodable and the stream does not fall further behind.
-                let backlog = link.queued.load(Ordering::Relaxed) > 3 * half_second;
+                let backlog = rate.should_drop(link.queued());
                 if dropping && frame.keyframe && !backlog {
                     dropping = false;
                 }
@@ -387,7 +355,6 @@ impl Camera {
                     dropped += 1;
                     continue;
                 }
-                video_bytes += frame.data.len() as u64;
                 if !send(muxer.frame(&frame)?) {
                     return Ok(());
                 }
@@ -411,7 +378,7 @@ impl Camera {
             dropped,
             lowered,
             raised,
-            final_kbps = bitrate / 1000,
+            final_kbps = rate.bitrate() / 1000,
             "camera stopped"
         );
         let _ = tx.blocking_send(Out::End);

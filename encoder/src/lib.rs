@@ -65,10 +65,12 @@ mod audio;
 mod error;
 mod ffi;
 mod nal;
+mod rate;
 mod video;
 
 pub use audio::{AudioEncoder, AudioEncoderConfig};
 pub use error::EncoderError;
+pub use rate::{RateChange, RateConfig, RateController};
 pub use video::{FrameRate, RawVideoFrame, VideoEncoder, VideoEncoderConfig, VIDEO_TIMESCALE};
 
 pub use onair_media_types as media_types;
