@@ -389,6 +389,20 @@ impl HlsSink {
         }
     }
 
+    /// Feeds what was held back at the start, tracks first (so the first PMT or init segment
+    /// lists them all); from then on media flows straight through.
+    fn release_held(&mut self, state: &mut HlsState) {
+        let Some(held) = self.held.take() else {
+            return;
+        };
+        let (tracks, frames): (Vec<_>, Vec<_>) = held
+            .into_iter()
+            .partition(|e| matches!(e, MediaEvent::Track(_)));
+        for e in tracks.into_iter().chain(frames) {
+            self.feed(state, e);
+        }
+    }
+
     /// Moves the packager's output into the stream's store and wakes waiting requests.
     fn drain(&self, state: &mut HlsState) {
         let now = self.origin.now();
@@ -455,14 +469,7 @@ impl TapSink for HlsSink {
                         .filter(|e| matches!(e, MediaEvent::Frame(_)))
                         .count();
                     if self.ready() || frames >= self.max_held {
-                        let held = self.held.take().unwrap_or_default();
-                        // tracks first, so the first PMT / init segment lists them all
-                        let (tracks, frames): (Vec<_>, Vec<_>) = held
-                            .into_iter()
-                            .partition(|e| matches!(e, MediaEvent::Track(_)));
-                        for e in tracks.into_iter().chain(frames) {
-                            self.feed(&mut state, e);
-                        }
+                        self.release_held(&mut state);
                     }
                 }
                 None => self.feed(&mut state, event),
@@ -493,14 +500,7 @@ impl TapSink for HlsSink {
     fn end(&mut self) {
         let stream = self.stream.clone();
         let mut state = stream.lock();
-        if let Some(held) = self.held.take() {
-            let (tracks, frames): (Vec<_>, Vec<_>) = held
-                .into_iter()
-                .partition(|e| matches!(e, MediaEvent::Track(_)));
-            for e in tracks.into_iter().chain(frames) {
-                self.feed(&mut state, e);
-            }
-        }
+        self.release_held(&mut state);
         // Close the open segment so players get the tail; a new publisher continues after a
         // discontinuity.
         if let Err(e) = state.packager.republish() {
