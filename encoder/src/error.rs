@@ -19,10 +19,17 @@ pub enum EncoderError {
         /// The value given.
         value: i64,
     },
-    /// The libx264 preset is not one of `ultrafast`, `superfast`, `veryfast`, `faster`,
-    /// `fast`, `medium`, `slow`, `slower`, `veryslow`, `placebo`.
-    #[error("unknown libx264 preset")]
+    /// The libx264/libx265 preset is not one of `ultrafast`, `superfast`, `veryfast`,
+    /// `faster`, `fast`, `medium`, `slow`, `slower`, `veryslow`, `placebo`.
+    #[error("unknown encoder preset")]
     UnknownPreset,
+    /// The operation is not available for this codec or encoder (e.g. changing the bitrate
+    /// of a running libx265 encoder, which FFmpeg 5.1's wrapper does not pass on).
+    #[error("not supported: {what}")]
+    Unsupported {
+        /// The operation.
+        what: &'static str,
+    },
     /// A raw input frame does not match the configured format.
     #[error("invalid input: {what} is {got}, expected {expected}")]
     InvalidInput {

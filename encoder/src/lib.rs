@@ -7,6 +7,11 @@
 //!   timescale and a [`TrackInfo`](onair_media_types::TrackInfo) carrying the
 //!   AVCDecoderConfigurationRecord. GOP, preset, `zerolatency`, B-frames, forced keyframes,
 //!   and [`VideoEncoder::set_bitrate`] to change the target bitrate of the running encoder.
+//!   With [`VideoCodec::H265`] in the config it encodes H.265 with libx265 instead, for peers
+//!   that announce `hvc1` in Enhanced RTMP: length-prefixed NAL units and the
+//!   HEVCDecoderConfigurationRecord (ISO/IEC 14496-15 8.3.3.1) built from libx265's
+//!   VPS/SPS/PPS; keyframes are IRAP pictures (closed GOPs: IDR). libx265 cannot change its
+//!   bitrate while running ([`EncoderError::Unsupported`]).
 //! - [`AudioEncoder`]: interleaved `f32` or `i16` PCM of any length to AAC-LC with FFmpeg's
 //!   native encoder, with the AudioSpecificConfig in its `TrackInfo`.
 //!
@@ -56,14 +61,14 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Not there yet: H.265 (for peers announcing Enhanced RTMP), the publishing loop over tokio,
-//! and adapting bitrate or resolution to the upload link (the building block,
-//! `set_bitrate`, is here). Besides `onair-transcode` this is the only crate that links
+//! Not there yet: the publishing loop over tokio, and adapting bitrate or resolution to the
+//! upload link (the building block, `set_bitrate`, is here). Besides `onair-transcode` this is the only crate that links
 //! FFmpeg.
 
 mod audio;
 mod error;
 mod ffi;
+mod hevc;
 mod nal;
 mod rate;
 mod video;
@@ -71,6 +76,8 @@ mod video;
 pub use audio::{AudioEncoder, AudioEncoderConfig};
 pub use error::EncoderError;
 pub use rate::{RateChange, RateConfig, RateController};
-pub use video::{FrameRate, RawVideoFrame, VideoEncoder, VideoEncoderConfig, VIDEO_TIMESCALE};
+pub use video::{
+    FrameRate, RawVideoFrame, VideoCodec, VideoEncoder, VideoEncoderConfig, VIDEO_TIMESCALE,
+};
 
 pub use onair_media_types as media_types;

@@ -1,19 +1,19 @@
 use std::collections::VecDeque;
 use std::ffi::CString;
 
-use onair_media_types::{AvcConfig, CodecConfig, CodecId, Frame, TrackId, TrackInfo};
+use onair_media_types::{AvcConfig, CodecConfig, CodecId, Frame, HevcConfig, TrackId, TrackInfo};
 use rsmpeg::avcodec::{AVCodec, AVCodecContext};
 use rsmpeg::avutil::{ra, AVFrame};
 use rsmpeg::error::RsmpegError;
 use rsmpeg::ffi;
 
-use crate::{ffi as raw, nal, EncoderError};
+use crate::{ffi as raw, hevc, nal, EncoderError};
 
 /// Ticks per second of the timestamps [`VideoEncoder`] takes and gives: 90 kHz, the MPEG
 /// clock, so that frame times of common rates (including 30000/1001) are exact integers.
 pub const VIDEO_TIMESCALE: u32 = 90_000;
 
-/// libx264's presets, fastest first.
+/// libx264's presets (libx265 has the same names), fastest first.
 const X264_PRESETS: [&str; 10] = [
     "ultrafast",
     "superfast",
@@ -52,9 +52,41 @@ impl FrameRate {
     }
 }
 
-/// How [`VideoEncoder`] compresses pictures (H.264 with libx264).
+/// The compression format [`VideoEncoder`] produces.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum VideoCodec {
+    /// H.264 / AVC with libx264: the classic RTMP/FLV video codec every peer takes.
+    #[default]
+    H264,
+    /// H.265 / HEVC with libx265, for peers that announce it in Enhanced RTMP's
+    /// `fourCcList` (`hvc1`); about the same quality at a lower bitrate, at more CPU.
+    H265,
+}
+
+impl VideoCodec {
+    /// The FFmpeg encoder behind it.
+    pub fn encoder_name(self) -> &'static str {
+        match self {
+            VideoCodec::H264 => "libx264",
+            VideoCodec::H265 => "libx265",
+        }
+    }
+
+    /// The codec id put on the frames.
+    pub fn codec_id(self) -> CodecId {
+        match self {
+            VideoCodec::H264 => CodecId::H264,
+            VideoCodec::H265 => CodecId::H265,
+        }
+    }
+}
+
+/// How [`VideoEncoder`] compresses pictures (H.264 with libx264 or H.265 with libx265).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VideoEncoderConfig {
+    /// H.264 (default) or H.265.
+    pub codec: VideoCodec,
     /// Picture width in pixels (even).
     pub width: u32,
     /// Picture height in pixels (even).
@@ -65,11 +97,12 @@ pub struct VideoEncoderConfig {
     pub bitrate_bps: u64,
     /// Keyframe interval in frames: every `gop`-th frame is an IDR picture, and no others
     /// are unless forced with [`VideoEncoder::force_keyframe`] (scene-cut detection is off, so
-    /// segmenters see a regular cadence).
+    /// segmenters see a regular cadence; for H.265 open GOPs are off too, so every keyframe
+    /// is an IDR picture).
     pub gop: u32,
-    /// The libx264 preset (`"ultrafast"` ... `"placebo"`); default `"veryfast"`.
+    /// The libx264/libx265 preset (`"ultrafast"` ... `"placebo"`); default `"veryfast"`.
     pub preset: String,
-    /// Use libx264's `zerolatency` tune (no frame lookahead, sliced threads); default on.
+    /// Use the encoder's `zerolatency` tune (no frame lookahead, no frame delay); default on.
     pub zerolatency: bool,
     /// Maximum consecutive B-frames; default 0, so that DTS equals PTS and no frame waits.
     pub b_frames: u32,
@@ -87,6 +120,7 @@ impl VideoEncoderConfig {
             (2 * u64::from(fps.num) / u64::from(fps.den)).max(1)
         };
         Self {
+            codec: VideoCodec::H264,
             width,
             height,
             fps,
@@ -145,14 +179,16 @@ impl<'a> RawVideoFrame<'a> {
     }
 }
 
-/// An H.264 encoder (FFmpeg's libx264 wrapper): [`RawVideoFrame`]s in, [`Frame`]s out.
+/// An H.264 or H.265 encoder (FFmpeg's libx264 or libx265 wrapper, per
+/// [`VideoEncoderConfig::codec`]): [`RawVideoFrame`]s in, [`Frame`]s out.
 ///
 /// Feed pictures with [`encode`](Self::encode), then drain what came out with
 /// [`poll_frame`](Self::poll_frame) until it returns `None`; at the end call
 /// [`flush`](Self::flush) and drain again. Output frames carry 4-byte length-prefixed NAL
 /// units (AVCC), PTS/DTS in [`VIDEO_TIMESCALE`] and the keyframe flag; the parameter sets
 /// are not repeated in the stream but given once in [`track_info`](Self::track_info)'s
-/// AVCDecoderConfigurationRecord (the FLV/RTMP sequence header).
+/// AVCDecoderConfigurationRecord or HEVCDecoderConfigurationRecord (the FLV/RTMP sequence
+/// header; for H.265 an Enhanced RTMP `SequenceStart`).
 ///
 /// ```no_run
 /// use onair_encoder::{FrameRate, RawVideoFrame, VideoEncoder, VideoEncoderConfig};
@@ -203,13 +239,28 @@ fn c_string(what: &'static str, s: &str) -> Result<CString, EncoderError> {
     CString::new(s).map_err(|_| EncoderError::InvalidConfig { what, value: 0 })
 }
 
+/// libx265's own settings for a live stream: a fixed GOP of closed IDR pictures (no scene
+/// cuts, no open GOPs), the parameter sets only in the global header (the
+/// HEVCDecoderConfigurationRecord carries them), no version SEI, the VBV of one second, and
+/// its log off: x265 prints to stderr itself, not through FFmpeg's log (which is routed to
+/// `tracing`); its failures still surface as FFmpeg's `avcodec_open2` error.
+fn x265_params(config: &VideoEncoderConfig) -> String {
+    let kbps = config.bitrate_bps / 1000;
+    format!(
+        "keyint={gop}:min-keyint={gop}:scenecut=0:open-gop=0:bframes={b}:repeat-headers=0:\
+         info=0:vbv-maxrate={kbps}:vbv-bufsize={kbps}:log-level=none",
+        gop = config.gop,
+        b = config.b_frames,
+    )
+}
+
 impl VideoEncoder {
-    /// Opens libx264 with `config`.
+    /// Opens libx264 or libx265 (per `config.codec`) with `config`.
     ///
-    /// Fails with [`EncoderError::EncoderNotFound`] if FFmpeg was built without libx264,
+    /// Fails with [`EncoderError::EncoderNotFound`] if FFmpeg was built without the encoder,
     /// [`EncoderError::InvalidConfig`] for zero or odd sizes, a zero frame rate or GOP, a
     /// bitrate under 1 kbit/s, [`EncoderError::UnknownPreset`], and [`EncoderError::Ffmpeg`]
-    /// if libx264 refuses the settings.
+    /// if the encoder refuses the settings.
     pub fn new(config: VideoEncoderConfig) -> Result<Self, EncoderError> {
         let invalid = |what, value: u64| EncoderError::InvalidConfig {
             what,
@@ -234,8 +285,9 @@ impl VideoEncoder {
             return Err(EncoderError::UnknownPreset);
         }
         raw::route_log_to_tracing();
-        let codec = AVCodec::find_encoder_by_name(c"libx264")
-            .ok_or(EncoderError::EncoderNotFound { name: "libx264" })?;
+        let name = config.codec.encoder_name();
+        let codec = AVCodec::find_encoder_by_name(&c_string("codec", name)?)
+            .ok_or(EncoderError::EncoderNotFound { name })?;
         let mut ctx = AVCodecContext::new(&codec);
         ctx.set_width(to_i32("width", config.width.into())?);
         ctx.set_height(to_i32("height", config.height.into())?);
@@ -258,12 +310,13 @@ impl VideoEncoder {
         );
 
         let preset = c_string("preset", &config.preset)?;
-        let mut options = vec![
-            (c"preset", preset.as_c_str()),
+        let x265_params = c_string("x265-params", &x265_params(&config))?;
+        let mut options = vec![(c"preset", preset.as_c_str()), (c"forced-idr", c"1")];
+        match config.codec {
             // no scene-cut keyframes: IDRs come every `gop` frames or when forced
-            (c"x264-params", c"scenecut=0"),
-            (c"forced-idr", c"1"),
-        ];
+            VideoCodec::H264 => options.push((c"x264-params", c"scenecut=0")),
+            VideoCodec::H265 => options.push((c"x265-params", x265_params.as_c_str())),
+        }
         if config.zerolatency {
             options.push((c"tune", c"zerolatency"));
         }
@@ -280,12 +333,22 @@ impl VideoEncoder {
         if extradata.is_empty() {
             return Err(EncoderError::MissingExtradata);
         }
-        let record = nal::avc_decoder_configuration_record(extradata)
-            .ok_or(EncoderError::MissingExtradata)?;
+        let codec_config = match config.codec {
+            VideoCodec::H264 => {
+                let record = nal::avc_decoder_configuration_record(extradata)
+                    .ok_or(EncoderError::MissingExtradata)?;
+                CodecConfig::Avc(AvcConfig::parse(record)?)
+            }
+            VideoCodec::H265 => {
+                let record = hevc::hevc_decoder_configuration_record(extradata)
+                    .ok_or(EncoderError::MissingExtradata)?;
+                CodecConfig::Hevc(HevcConfig::parse(record)?)
+            }
+        };
         let track = TrackInfo {
             id: config.track,
             timescale: VIDEO_TIMESCALE,
-            config: CodecConfig::Avc(AvcConfig::parse(record)?),
+            config: codec_config,
         };
 
         let mut picture = AVFrame::new();
@@ -308,7 +371,8 @@ impl VideoEncoder {
     }
 
     /// The track description: id, timescale and the AVCDecoderConfigurationRecord (SPS and
-    /// PPS) to send before the first frame, e.g. as the FLV sequence header.
+    /// PPS) or HEVCDecoderConfigurationRecord (VPS, SPS and PPS) to send before the first
+    /// frame, e.g. as the FLV sequence header.
     pub fn track_info(&self) -> &TrackInfo {
         &self.track
     }
@@ -327,7 +391,16 @@ impl VideoEncoder {
     /// Changes the target bitrate from the next picture on, without restarting the stream
     /// (libx264 reconfigures its rate control; the SPS/PPS stay the same). The VBV maximum
     /// rate and buffer follow (one second at the new rate).
+    ///
+    /// For H.265 this fails with [`EncoderError::Unsupported`] and changes nothing: FFmpeg
+    /// 5.1's libx265 wrapper reads the bitrate only when it opens the encoder (measured: a
+    /// 2000 -> 500 kbit/s change left libx265 at about 1950 kbit/s).
     pub fn set_bitrate(&mut self, bitrate_bps: u64) -> Result<(), EncoderError> {
+        if self.config.codec == VideoCodec::H265 {
+            return Err(EncoderError::Unsupported {
+                what: "changing the bitrate of a running libx265 encoder",
+            });
+        }
         let invalid = EncoderError::InvalidConfig {
             what: "bitrate_bps",
             value: i64::try_from(bitrate_bps).unwrap_or(i64::MAX),
@@ -448,6 +521,11 @@ impl VideoEncoder {
             match self.ctx.receive_packet() {
                 Ok(packet) => {
                     let data = nal::annex_b_to_avcc(raw::packet_data(&packet));
+                    let keyframe = match self.config.codec {
+                        VideoCodec::H264 => packet.flags & ffi::AV_PKT_FLAG_KEY as i32 != 0,
+                        // libx265 flags only IDR pictures; a decoder can start at any IRAP.
+                        VideoCodec::H265 => hevc::is_irap(&data),
+                    };
                     let pts = packet.pts;
                     let dts = if packet.dts == ffi::AV_NOPTS_VALUE {
                         pts
@@ -456,11 +534,11 @@ impl VideoEncoder {
                     };
                     self.ready.push_back(Frame {
                         track: self.config.track,
-                        codec: CodecId::H264,
+                        codec: self.config.codec.codec_id(),
                         timescale: VIDEO_TIMESCALE,
                         dts,
                         pts,
-                        keyframe: packet.flags & ffi::AV_PKT_FLAG_KEY as i32 != 0,
+                        keyframe,
                         data,
                     });
                 }

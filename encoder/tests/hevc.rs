@@ -1,0 +1,294 @@
+//! H.265 output checked by a real Enhanced RTMP peer: frames are muxed to FLV with
+//! rtmp-proto's `MediaMuxer` (Enhanced RTMP `hvc1` tags, the bodies the RTMP client sends)
+//! and `FlvWriter`, then read back by FFmpeg 9 (Debian's 5.1 refuses HEVC in FLV).
+#![allow(clippy::print_stderr)]
+
+use std::f32::consts::TAU;
+use std::path::Path;
+use std::process::Command;
+
+use onair_encoder::{
+    AudioEncoder, AudioEncoderConfig, EncoderError, FrameRate, RawVideoFrame, VideoCodec,
+    VideoEncoder, VideoEncoderConfig,
+};
+use onair_media_types::{CodecConfig, CodecId, Frame, MediaTime, TrackInfo};
+use onair_rtmp_proto::flv::{FlvWriter, MediaMuxer};
+use onair_testkit::{ffmpeg9, run, run_ok};
+
+const W: u32 = 320;
+const H: u32 = 240;
+const FPS: FrameRate = FrameRate::new(30, 1);
+
+/// A moving picture: a scrolling diagonal luma ramp, a white box crossing, drifting chroma.
+fn test_pattern(n: u32) -> Vec<u8> {
+    let (w, h) = (W as usize, H as usize);
+    let mut out = vec![0u8; RawVideoFrame::i420_len(W, H)];
+    let (y, chroma) = out.split_at_mut(w * h);
+    let bx = (n as usize * 5) % (w - 40);
+    for row in 0..h {
+        for col in 0..w {
+            let in_box = (bx..bx + 40).contains(&col) && (100..140).contains(&row);
+            y[row * w + col] = if in_box {
+                235
+            } else {
+                ((col + row + 4 * n as usize) % 220 + 16) as u8
+            };
+        }
+    }
+    let (u, v) = chroma.split_at_mut((w / 2) * (h / 2));
+    for row in 0..h / 2 {
+        for col in 0..w / 2 {
+            u[row * w / 2 + col] = ((col * 2 + n as usize) % 200 + 28) as u8;
+            v[row * w / 2 + col] = ((row * 2 + 2 * n as usize) % 200 + 28) as u8;
+        }
+    }
+    out
+}
+
+/// Deterministic noise, which needs every bit the encoder is allowed.
+fn noise_picture(seed: &mut u64) -> Vec<u8> {
+    let mut out = vec![0u8; RawVideoFrame::i420_len(W, H)];
+    for b in out.iter_mut() {
+        *seed ^= *seed << 13;
+        *seed ^= *seed >> 7;
+        *seed ^= *seed << 17;
+        *b = (*seed >> 24) as u8;
+    }
+    out
+}
+
+fn hevc_config(bitrate_bps: u64, gop: u32) -> VideoEncoderConfig {
+    let mut config = VideoEncoderConfig::new(W, H, FPS, bitrate_bps);
+    config.codec = VideoCodec::H265;
+    config.gop = gop;
+    config
+}
+
+struct Encoded {
+    video_track: TrackInfo,
+    audio_track: TrackInfo,
+    video: Vec<Frame>,
+    audio: Vec<Frame>,
+}
+
+/// Two seconds of the test pattern as H.265 (GOP 30, a forced keyframe at frame 45) and of a
+/// 440 Hz sine as AAC.
+fn encode_two_seconds() -> Result<Encoded, EncoderError> {
+    let mut video = VideoEncoder::new(hevc_config(800_000, 30))?;
+    let mut audio = AudioEncoder::new(AudioEncoderConfig::new(48_000, 2, 128_000))?;
+    let (mut vframes, mut aframes) = (Vec::new(), Vec::new());
+    for n in 0..60u32 {
+        let picture = test_pattern(n);
+        if n == 45 {
+            video.force_keyframe();
+        }
+        let pts = i64::from(n) * FPS.frame_duration();
+        video.encode(&RawVideoFrame::from_i420(W, H, &picture)?, pts)?;
+        vframes.extend(std::iter::from_fn(|| video.poll_frame()));
+    }
+    video.flush()?;
+    vframes.extend(std::iter::from_fn(|| video.poll_frame()));
+    let pcm: Vec<f32> = (0..96_000)
+        .flat_map(|i| {
+            let s = 0.5 * (TAU * 440.0 * i as f32 / 48_000.0).sin();
+            [s, s]
+        })
+        .collect();
+    for chunk in pcm.chunks(2000) {
+        audio.push_f32(chunk)?;
+        aframes.extend(std::iter::from_fn(|| audio.poll_frame()));
+    }
+    audio.flush()?;
+    aframes.extend(std::iter::from_fn(|| audio.poll_frame()));
+    Ok(Encoded {
+        video_track: video.track_info().clone(),
+        audio_track: audio.track_info().clone(),
+        video: vframes,
+        audio: aframes,
+    })
+}
+
+/// Writes the tracks and frames, interleaved by decode time, as FLV.
+fn write_flv(enc: &Encoded, path: &Path) {
+    let file = std::fs::File::create(path).unwrap();
+    let mut flv = FlvWriter::new(std::io::BufWriter::new(file), true, true).unwrap();
+    let mut muxer = MediaMuxer::new();
+    for track in [&enc.video_track, &enc.audio_track] {
+        let header = muxer
+            .track(track)
+            .unwrap()
+            .expect("hevc/aac have sequence headers");
+        flv.write_tag(header.tag_type, 0, &header.data).unwrap();
+    }
+    let mut all: Vec<&Frame> = enc.video.iter().chain(&enc.audio).collect();
+    all.sort_by_key(|f| MediaTime::new(f.dts, f.timescale).as_millis());
+    for frame in all {
+        let tag = muxer.frame(frame).unwrap();
+        let ts = u32::try_from(tag.timestamp_ms).expect("no negative timestamps");
+        flv.write_tag(tag.tag_type, ts, &tag.data).unwrap();
+    }
+    flv.into_inner();
+}
+
+/// The `nal_unit_type`s of a length-prefixed access unit; panics if the lengths do not add
+/// up to the payload.
+fn nal_types(data: &[u8]) -> Vec<u8> {
+    let (mut pos, mut types) = (0, Vec::new());
+    while pos < data.len() {
+        let len = u32::from_be_bytes(data[pos..pos + 4].try_into().unwrap()) as usize;
+        types.push((data[pos + 4] >> 1) & 0x3f);
+        pos += 4 + len;
+    }
+    assert_eq!(pos, data.len(), "NAL lengths add up to the payload");
+    types
+}
+
+#[test]
+fn hevc_two_seconds_to_enhanced_flv_read_by_ffmpeg9() {
+    let enc = encode_two_seconds().unwrap();
+
+    // What the encoder says.
+    let CodecConfig::Hevc(hevc) = &enc.video_track.config else {
+        panic!("video track is not HEVC: {:?}", enc.video_track.config)
+    };
+    assert_eq!(
+        (
+            hevc.vps.len(),
+            hevc.sps.len(),
+            hevc.pps.len(),
+            hevc.nal_length_size
+        ),
+        (1, 1, 1, 4)
+    );
+    // Main profile (1), 4:2:0 8-bit: the record's chroma and bit-depth bytes.
+    assert_eq!(hevc.profile_idc, 1);
+    assert_eq!(&hevc.record[16..19], &[0xfd, 0xf8, 0xf8]);
+    eprintln!(
+        "hvcC: {} bytes, codecs={}",
+        hevc.record.len(),
+        hevc.rfc6381()
+    );
+    assert_eq!(enc.video.len(), 60);
+    assert!(enc.video.iter().all(|f| f.codec == CodecId::H265));
+    let keys: Vec<usize> = (0..60).filter(|i| enc.video[*i].keyframe).collect();
+    assert_eq!(
+        keys,
+        vec![0, 30, 45],
+        "keyframe flags on the encoder's frames"
+    );
+    for (i, f) in enc.video.iter().enumerate() {
+        assert_eq!((f.pts, f.dts), (i as i64 * 3000, i as i64 * 3000));
+        let types = nal_types(&f.data);
+        // closed GOPs: every keyframe is an IDR (19 IDR_W_RADL or 20 IDR_N_LP)
+        assert_eq!(
+            types.iter().any(|t| (19..=20).contains(t)),
+            f.keyframe,
+            "frame {i}: IDR iff keyframe ({types:?})"
+        );
+        assert!(
+            !types.iter().any(|t| (32..=34).contains(t)),
+            "frame {i}: no parameter sets in the stream ({types:?})"
+        );
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pattern.flv");
+    write_flv(&enc, &path);
+
+    // What FFmpeg 9 says: the streams and each decoded frame (showinfo's `iskey`).
+    let info = run(Command::new("timeout")
+        .arg("20")
+        .arg(ffmpeg9())
+        .args(["-nostdin", "-hide_banner", "-i"])
+        .arg(&path)
+        .args(["-map", "0:v", "-vf", "showinfo", "-f", "null", "-"]));
+    let log = info.stderr;
+    assert!(info.success, "ffmpeg 9 failed: {log}");
+    let video_line = log
+        .lines()
+        .find(|l| l.contains("Stream #0") && l.contains("Video:"))
+        .unwrap_or_else(|| panic!("no video stream: {log}"));
+    assert!(video_line.contains("Video: hevc"), "{video_line}");
+    assert!(video_line.contains("320x240"), "{video_line}");
+    let audio_line = log
+        .lines()
+        .find(|l| l.contains("Stream #0") && l.contains("Audio:"))
+        .unwrap_or_else(|| panic!("no audio stream: {log}"));
+    assert!(
+        audio_line.contains("aac") && audio_line.contains("48000 Hz"),
+        "{audio_line}"
+    );
+    let frames: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("Parsed_showinfo") && l.contains(" n:"))
+        .collect();
+    assert_eq!(frames.len(), 60, "decoded frames: {log}");
+    let decoded_keys: Vec<usize> = (0..frames.len())
+        .filter(|i| frames[*i].contains("iskey:1"))
+        .collect();
+    assert_eq!(decoded_keys, vec![0, 30, 45], "keyframes the decoder found");
+
+    // A clean decode of both streams prints nothing at `-v error`.
+    let check = run_ok(
+        Command::new("timeout")
+            .arg("20")
+            .arg(ffmpeg9())
+            .args(["-nostdin", "-v", "error", "-i"])
+            .arg(&path)
+            .args(["-f", "null", "-"]),
+    );
+    assert_eq!(check.stderr, "", "ffmpeg 9 decode errors");
+}
+
+fn kbps(frames: &[Frame]) -> f64 {
+    let bytes: usize = frames.iter().map(|f| f.data.len()).sum();
+    bytes as f64 * 8.0 / (frames.len() as f64 / 30.0) / 1000.0
+}
+
+#[test]
+fn hevc_bitrate_follows_the_config() {
+    let mut out = Vec::new();
+    for target in [300_000u64, 1_200_000] {
+        let mut video = VideoEncoder::new(hevc_config(target, 60)).unwrap();
+        let mut frames = Vec::new();
+        let mut seed = 0x1234_5678_9abc_def1;
+        for n in 0..60i64 {
+            let picture = noise_picture(&mut seed);
+            let raw = RawVideoFrame::from_i420(W, H, &picture).unwrap();
+            video.encode(&raw, n * 3000).unwrap();
+            frames.extend(std::iter::from_fn(|| video.poll_frame()));
+        }
+        assert_eq!(frames.len(), 60, "zerolatency: one frame out per picture");
+        out.push(kbps(&frames[15..]));
+    }
+    eprintln!(
+        "hevc noise: {:.0} kbit/s at 300 kbit/s target, {:.0} kbit/s at 1200",
+        out[0], out[1]
+    );
+    assert!((150.0..450.0).contains(&out[0]), "300k: {:.0}", out[0]);
+    assert!((800.0..1600.0).contains(&out[1]), "1200k: {:.0}", out[1]);
+}
+
+#[test]
+fn hevc_set_bitrate_is_refused_and_changes_nothing() {
+    let mut video = VideoEncoder::new(hevc_config(2_000_000, 60)).unwrap();
+    assert_eq!(
+        video.set_bitrate(500_000),
+        Err(EncoderError::Unsupported {
+            what: "changing the bitrate of a running libx265 encoder"
+        })
+    );
+    assert_eq!(video.bitrate(), 2_000_000);
+    // The encoder keeps working at the old rate.
+    let mut frames = Vec::new();
+    let mut seed = 0x0fed_cba9_8765_4321;
+    for n in 0..45i64 {
+        let picture = noise_picture(&mut seed);
+        let raw = RawVideoFrame::from_i420(W, H, &picture).unwrap();
+        video.encode(&raw, n * 3000).unwrap();
+        frames.extend(std::iter::from_fn(|| video.poll_frame()));
+    }
+    let rate = kbps(&frames[15..]);
+    eprintln!("hevc after a refused set_bitrate: {rate:.0} kbit/s (target 2000)");
+    assert!((1500.0..2600.0).contains(&rate), "{rate:.0} kbit/s");
+}
