@@ -62,8 +62,8 @@
 //! ```
 //!
 //! Not there yet: the publishing loop over tokio, and adapting bitrate or resolution to the
-//! upload link (the building block, `set_bitrate`, is here). Besides `onair-transcode` this is the only crate that links
-//! FFmpeg.
+//! upload link (the building block, `set_bitrate`, is here). Besides `onair-transcode` this is
+//! the only crate that links FFmpeg.
 
 mod audio;
 mod error;
