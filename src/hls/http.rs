@@ -37,7 +37,7 @@ use tokio_rustls::rustls;
 use tokio_rustls::TlsAcceptor;
 use tracing::{debug, info, warn};
 
-use super::{HlsOrigin, LiveHls};
+use super::{HlsOrigin, HlsState, LiveHls};
 
 /// How an [`HttpOrigin`] behaves.
 #[derive(Debug, Clone)]
@@ -473,8 +473,8 @@ async fn get(origin: &HlsOrigin, max_age: u64, path: &str, query: Option<&str>) 
         "master.m3u8" => {
             // A player that starts with the publisher waits for the first segment, which is
             // when bandwidth and codecs are known.
-            if let Err(resp) = first_segment(&stream, target).await {
-                return resp;
+            if let Err(code) = first_segment(&stream, target).await {
+                return error(code);
             }
             let text = stream.lock().master();
             response(
@@ -503,23 +503,39 @@ fn block_limit(target: Duration) -> Duration {
 /// playlist of parts only would stop players that ignore parts, and its target duration is
 /// not settled until a segment closed); a stream whose publisher left before that, or that
 /// takes too long, is 404.
-async fn first_segment(stream: &Arc<LiveHls>, target: Duration) -> Result<(), Resp> {
-    let mut changed = stream.subscribe();
+async fn first_segment(stream: &Arc<LiveHls>, target: Duration) -> Result<(), StatusCode> {
     // the first segment can take a whole (long) GOP: wait longer than for a part
-    let deadline = tokio::time::Instant::now() + block_limit(target).max(Duration::from_secs(8));
+    let limit = block_limit(target).max(Duration::from_secs(8));
+    wait_for(stream, limit, StatusCode::NOT_FOUND, |state| {
+        if state.has_segment && !state.playlist.is_empty() {
+            Some(Ok(()))
+        } else if !state.publishing {
+            Some(Err(StatusCode::NOT_FOUND))
+        } else {
+            None
+        }
+    })
+    .await
+    .and_then(|r| r)
+}
+
+/// Re-checks the stream's state each time it changes until `check` decides (`Some`), or
+/// fails with `timeout` once `limit` has passed.
+async fn wait_for<T>(
+    stream: &Arc<LiveHls>,
+    limit: Duration,
+    timeout: StatusCode,
+    mut check: impl FnMut(&HlsState) -> Option<T>,
+) -> Result<T, StatusCode> {
+    let mut changed = stream.subscribe();
+    let deadline = tokio::time::Instant::now() + limit;
     loop {
-        {
-            let state = stream.lock();
-            if state.has_segment && !state.playlist.is_empty() {
-                return Ok(());
-            }
-            if !state.publishing {
-                return Err(error(StatusCode::NOT_FOUND));
-            }
+        if let Some(decided) = check(&stream.lock()) {
+            return Ok(decided);
         }
         match tokio::time::timeout_at(deadline, changed.changed()).await {
             Ok(Ok(())) => {}
-            Ok(Err(_)) | Err(_) => return Err(error(StatusCode::NOT_FOUND)),
+            Ok(Err(_)) | Err(_) => return Err(timeout),
         }
     }
 }
@@ -533,24 +549,24 @@ async fn playlist(stream: &Arc<LiveHls>, target: Duration, query: &str) -> Resp 
     }
     if let Some(msn) = directives.msn {
         // Blocking playlist reload (RFC 8216bis 6.2.5.2).
-        let mut changed = stream.subscribe();
-        let deadline = tokio::time::Instant::now() + block_limit(target);
-        loop {
-            {
-                let state = stream.lock();
+        let ready = wait_for(
+            stream,
+            block_limit(target),
+            StatusCode::SERVICE_UNAVAILABLE,
+            |state| {
                 if state.packager.is_published(msn, directives.part) {
-                    break;
+                    return Some(true);
                 }
                 // More than two segments ahead of the last one: the client is confused.
                 let last = state.packager.last_published().map_or(0, |(m, _)| m);
-                if msn > last + 2 || !state.publishing {
-                    return error(StatusCode::BAD_REQUEST);
-                }
-            }
-            match tokio::time::timeout_at(deadline, changed.changed()).await {
-                Ok(Ok(())) => {}
-                Ok(Err(_)) | Err(_) => return error(StatusCode::SERVICE_UNAVAILABLE),
-            }
+                (msn > last + 2 || !state.publishing).then_some(false)
+            },
+        )
+        .await;
+        match ready {
+            Ok(true) => {}
+            Ok(false) => return error(StatusCode::BAD_REQUEST),
+            Err(code) => return error(code),
         }
         let body = stream.lock().media(directives.skip);
         return response(
@@ -562,8 +578,8 @@ async fn playlist(stream: &Arc<LiveHls>, target: Duration, query: &str) -> Resp 
     }
     // A plain request before the first segment waits a little for it rather than answer
     // 404, so that a player starting with the publisher does not give up.
-    if let Err(resp) = first_segment(stream, target).await {
-        return resp;
+    if let Err(code) = first_segment(stream, target).await {
+        return error(code);
     }
     let body = stream.lock().media(directives.skip);
     response(
@@ -596,24 +612,17 @@ async fn media_file(
     max_age: u64,
 ) -> Resp {
     let format = origin.config().format;
-    let mut changed = stream.subscribe();
-    let deadline = tokio::time::Instant::now() + block_limit(target);
-    loop {
-        {
-            let state = stream.lock();
+    let found = wait_for(
+        stream,
+        block_limit(target),
+        StatusCode::NOT_FOUND,
+        |state| {
             if let Some(data) = state.files.get(file) {
-                let data = data.clone();
-                drop(state);
-                return response(
-                    StatusCode::OK,
-                    data,
-                    content_type(file, format),
-                    CacheRule::Immutable(max_age),
-                );
+                return Some(Some(data.clone()));
             }
             // A part or segment that is about to be published (an LL-HLS preload hint, or a
-            // client slightly ahead): hold the request until it exists. Anything else, such
-            // as a segment that aged out of the window, is gone.
+            // client slightly ahead): hold the request until it exists. Anything else, such as a
+            // segment that aged out of the window, is gone.
             let prefix = &state.packager.config().name_prefix;
             let upcoming = parse_media_name(file, prefix).is_some_and(|(msn, part)| {
                 let last = state.packager.last_published().map_or(0, |(m, _)| m);
@@ -622,14 +631,19 @@ async fn media_file(
                     && msn <= last + 1
                     && state.packager.media_sequence() <= msn
             });
-            if !upcoming {
-                return error(StatusCode::NOT_FOUND);
-            }
-        }
-        match tokio::time::timeout_at(deadline, changed.changed()).await {
-            Ok(Ok(())) => {}
-            Ok(Err(_)) | Err(_) => return error(StatusCode::NOT_FOUND),
-        }
+            (!upcoming).then_some(None)
+        },
+    )
+    .await;
+    match found {
+        Ok(Some(data)) => response(
+            StatusCode::OK,
+            data,
+            content_type(file, format),
+            CacheRule::Immutable(max_age),
+        ),
+        Ok(None) => error(StatusCode::NOT_FOUND),
+        Err(code) => error(code),
     }
 }
 
