@@ -23,8 +23,8 @@ pub enum EncoderError {
     /// `faster`, `fast`, `medium`, `slow`, `slower`, `veryslow`, `placebo`.
     #[error("unknown encoder preset")]
     UnknownPreset,
-    /// The operation is not available for this codec or encoder (e.g. changing the bitrate
-    /// of a running libx265 encoder, which FFmpeg 5.1's wrapper does not pass on).
+    /// The operation is not available for this codec or configuration (e.g. changing the
+    /// bitrate of libx265 with B-frames).
     #[error("not supported: {what}")]
     Unsupported {
         /// The operation.

@@ -11,7 +11,8 @@
 //!   that announce `hvc1` in Enhanced RTMP: length-prefixed NAL units and the
 //!   HEVCDecoderConfigurationRecord (ISO/IEC 14496-15 8.3.3.1) built from libx265's
 //!   VPS/SPS/PPS; keyframes are IRAP pictures (closed GOPs: IDR). libx265 cannot change its
-//!   bitrate while running ([`EncoderError::Unsupported`]).
+//!   bitrate while running, so `set_bitrate` reopens it (an IDR at the switch, same
+//!   parameter sets).
 //! - [`AudioEncoder`]: interleaved `f32` or `i16` PCM of any length to AAC-LC with FFmpeg's
 //!   native encoder, with the AudioSpecificConfig in its `TrackInfo`.
 //!

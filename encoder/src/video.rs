@@ -239,19 +239,104 @@ fn c_string(what: &'static str, s: &str) -> Result<CString, EncoderError> {
     CString::new(s).map_err(|_| EncoderError::InvalidConfig { what, value: 0 })
 }
 
+/// Opens the encoder `config` asks for and reads its global header into the track
+/// description. `level` pins libx265's `general_level_idc` (as in the SPS: 30 times the
+/// level) instead of letting it choose from the bitrate.
+fn open_codec(
+    config: &VideoEncoderConfig,
+    level: Option<u8>,
+) -> Result<(AVCodecContext, TrackInfo), EncoderError> {
+    raw::route_log_to_tracing();
+    let name = config.codec.encoder_name();
+    let codec = AVCodec::find_encoder_by_name(&c_string("codec", name)?)
+        .ok_or(EncoderError::EncoderNotFound { name })?;
+    let mut ctx = AVCodecContext::new(&codec);
+    ctx.set_width(to_i32("width", config.width.into())?);
+    ctx.set_height(to_i32("height", config.height.into())?);
+    ctx.set_pix_fmt(ffi::AVPixelFormat_AV_PIX_FMT_YUV420P);
+    ctx.set_time_base(ra(1, VIDEO_TIMESCALE as i32));
+    ctx.set_framerate(ra(
+        to_i32("fps", config.fps.num.into())?,
+        to_i32("fps", config.fps.den.into())?,
+    ));
+    ctx.set_gop_size(to_i32("gop", config.gop.into())?);
+    ctx.set_max_b_frames(to_i32("b_frames", config.b_frames.into())?);
+    ctx.set_flags(ctx.flags | ffi::AV_CODEC_FLAG_GLOBAL_HEADER as i32);
+    let bitrate = i64::try_from(config.bitrate_bps).map_err(|_| EncoderError::InvalidConfig {
+        what: "bitrate_bps",
+        value: i64::MAX,
+    })?;
+    ctx.set_bit_rate(bitrate);
+    raw::set_vbv(
+        &mut ctx,
+        bitrate,
+        to_i32("bitrate_bps", config.bitrate_bps)?,
+    );
+
+    let preset = c_string("preset", &config.preset)?;
+    let x265_params = c_string("x265-params", &x265_params(config, level))?;
+    let mut options = vec![(c"preset", preset.as_c_str()), (c"forced-idr", c"1")];
+    match config.codec {
+        // no scene-cut keyframes: IDRs come every `gop` frames or when forced
+        VideoCodec::H264 => options.push((c"x264-params", c"scenecut=0")),
+        VideoCodec::H265 => options.push((c"x265-params", x265_params.as_c_str())),
+    }
+    if config.zerolatency {
+        options.push((c"tune", c"zerolatency"));
+    }
+    for (key, value) in options {
+        raw::set_private_option(&mut ctx, key, value).map_err(|code| EncoderError::Ffmpeg {
+            op: "av_opt_set",
+            code,
+        })?;
+    }
+    ctx.open(None)
+        .map_err(EncoderError::ffmpeg("avcodec_open2"))?;
+
+    let extradata = raw::extradata(&ctx);
+    if extradata.is_empty() {
+        return Err(EncoderError::MissingExtradata);
+    }
+    let codec_config = match config.codec {
+        VideoCodec::H264 => {
+            let record = nal::avc_decoder_configuration_record(extradata)
+                .ok_or(EncoderError::MissingExtradata)?;
+            CodecConfig::Avc(AvcConfig::parse(record)?)
+        }
+        VideoCodec::H265 => {
+            let record = hevc::hevc_decoder_configuration_record(extradata)
+                .ok_or(EncoderError::MissingExtradata)?;
+            CodecConfig::Hevc(HevcConfig::parse(record)?)
+        }
+    };
+    let track = TrackInfo {
+        id: config.track,
+        timescale: VIDEO_TIMESCALE,
+        config: codec_config,
+    };
+    Ok((ctx, track))
+}
+
 /// libx265's own settings for a live stream: a fixed GOP of closed IDR pictures (no scene
 /// cuts, no open GOPs), the parameter sets only in the global header (the
 /// HEVCDecoderConfigurationRecord carries them), no version SEI, the VBV of one second, and
 /// its log off: x265 prints to stderr itself, not through FFmpeg's log (which is routed to
-/// `tracing`); its failures still surface as FFmpeg's `avcodec_open2` error.
-fn x265_params(config: &VideoEncoderConfig) -> String {
+/// `tracing`); its failures still surface as FFmpeg's `avcodec_open2` error. `level` pins
+/// the level (`general_level_idc`, 30 times the level), which x265 otherwise derives from the
+/// bitrate.
+fn x265_params(config: &VideoEncoderConfig, level: Option<u8>) -> String {
     let kbps = config.bitrate_bps / 1000;
-    format!(
+    let mut params = format!(
         "keyint={gop}:min-keyint={gop}:scenecut=0:open-gop=0:bframes={b}:repeat-headers=0:\
          info=0:vbv-maxrate={kbps}:vbv-bufsize={kbps}:log-level=none",
         gop = config.gop,
         b = config.b_frames,
-    )
+    );
+    if let Some(level) = level {
+        // x265 reads values of 7 and more as ten times the level (21 = level 2.1).
+        params.push_str(&format!(":level-idc={}", level / 3));
+    }
+    params
 }
 
 impl VideoEncoder {
@@ -284,72 +369,7 @@ impl VideoEncoder {
         if !X264_PRESETS.contains(&config.preset.as_str()) {
             return Err(EncoderError::UnknownPreset);
         }
-        raw::route_log_to_tracing();
-        let name = config.codec.encoder_name();
-        let codec = AVCodec::find_encoder_by_name(&c_string("codec", name)?)
-            .ok_or(EncoderError::EncoderNotFound { name })?;
-        let mut ctx = AVCodecContext::new(&codec);
-        ctx.set_width(to_i32("width", config.width.into())?);
-        ctx.set_height(to_i32("height", config.height.into())?);
-        ctx.set_pix_fmt(ffi::AVPixelFormat_AV_PIX_FMT_YUV420P);
-        ctx.set_time_base(ra(1, VIDEO_TIMESCALE as i32));
-        ctx.set_framerate(ra(
-            to_i32("fps", config.fps.num.into())?,
-            to_i32("fps", config.fps.den.into())?,
-        ));
-        ctx.set_gop_size(to_i32("gop", config.gop.into())?);
-        ctx.set_max_b_frames(to_i32("b_frames", config.b_frames.into())?);
-        ctx.set_flags(ctx.flags | ffi::AV_CODEC_FLAG_GLOBAL_HEADER as i32);
-        let bitrate = i64::try_from(config.bitrate_bps)
-            .map_err(|_| invalid("bitrate_bps", config.bitrate_bps))?;
-        ctx.set_bit_rate(bitrate);
-        raw::set_vbv(
-            &mut ctx,
-            bitrate,
-            to_i32("bitrate_bps", config.bitrate_bps)?,
-        );
-
-        let preset = c_string("preset", &config.preset)?;
-        let x265_params = c_string("x265-params", &x265_params(&config))?;
-        let mut options = vec![(c"preset", preset.as_c_str()), (c"forced-idr", c"1")];
-        match config.codec {
-            // no scene-cut keyframes: IDRs come every `gop` frames or when forced
-            VideoCodec::H264 => options.push((c"x264-params", c"scenecut=0")),
-            VideoCodec::H265 => options.push((c"x265-params", x265_params.as_c_str())),
-        }
-        if config.zerolatency {
-            options.push((c"tune", c"zerolatency"));
-        }
-        for (key, value) in options {
-            raw::set_private_option(&mut ctx, key, value).map_err(|code| EncoderError::Ffmpeg {
-                op: "av_opt_set",
-                code,
-            })?;
-        }
-        ctx.open(None)
-            .map_err(EncoderError::ffmpeg("avcodec_open2"))?;
-
-        let extradata = raw::extradata(&ctx);
-        if extradata.is_empty() {
-            return Err(EncoderError::MissingExtradata);
-        }
-        let codec_config = match config.codec {
-            VideoCodec::H264 => {
-                let record = nal::avc_decoder_configuration_record(extradata)
-                    .ok_or(EncoderError::MissingExtradata)?;
-                CodecConfig::Avc(AvcConfig::parse(record)?)
-            }
-            VideoCodec::H265 => {
-                let record = hevc::hevc_decoder_configuration_record(extradata)
-                    .ok_or(EncoderError::MissingExtradata)?;
-                CodecConfig::Hevc(HevcConfig::parse(record)?)
-            }
-        };
-        let track = TrackInfo {
-            id: config.track,
-            timescale: VIDEO_TIMESCALE,
-            config: codec_config,
-        };
+        let (ctx, track) = open_codec(&config, None)?;
 
         let mut picture = AVFrame::new();
         picture.set_width(ctx.width);
@@ -392,14 +412,20 @@ impl VideoEncoder {
     /// (libx264 reconfigures its rate control; the SPS/PPS stay the same). The VBV maximum
     /// rate and buffer follow (one second at the new rate).
     ///
-    /// For H.265 this fails with [`EncoderError::Unsupported`] and changes nothing: FFmpeg
-    /// 5.1's libx265 wrapper reads the bitrate only when it opens the encoder (measured: a
-    /// 2000 -> 500 kbit/s change left libx265 at about 1950 kbit/s).
+    /// For H.265 the encoder is replaced: FFmpeg 5.1's libx265 wrapper reads the bitrate
+    /// only when it opens the encoder (changing it on the running one left libx265 at about
+    /// 1970 kbit/s after a 2000 -> 500 kbit/s change). A new libx265 is opened at the new
+    /// rate with the level of the first, the old one is flushed (its last frames are queued
+    /// for [`poll_frame`](Self::poll_frame)), and the next picture is an IDR picture that
+    /// starts a new GOP. The stream stays one stream: the VPS/SPS/PPS are checked to be the
+    /// same, so [`track_info`](Self::track_info) holds. A rate above what the level allows
+    /// is capped by libx265 to the level's maximum. Fails with [`EncoderError::Unsupported`]
+    /// (and changes nothing) with B-frames (decode times would step back across the switch)
+    /// or if the parameter sets would differ, and with [`EncoderError::Flushed`] after
+    /// [`flush`](Self::flush).
     pub fn set_bitrate(&mut self, bitrate_bps: u64) -> Result<(), EncoderError> {
         if self.config.codec == VideoCodec::H265 {
-            return Err(EncoderError::Unsupported {
-                what: "changing the bitrate of a running libx265 encoder",
-            });
+            return self.reopen_with_bitrate(bitrate_bps);
         }
         let invalid = EncoderError::InvalidConfig {
             what: "bitrate_bps",
@@ -461,6 +487,43 @@ impl VideoEncoder {
     /// and after [`flush`](Self::flush) until it returns `None`.
     pub fn poll_frame(&mut self) -> Option<Frame> {
         self.ready.pop_front()
+    }
+
+    fn reopen_with_bitrate(&mut self, bitrate_bps: u64) -> Result<(), EncoderError> {
+        if bitrate_bps < 1000 {
+            return Err(EncoderError::InvalidConfig {
+                what: "bitrate_bps",
+                value: i64::try_from(bitrate_bps).unwrap_or(i64::MAX),
+            });
+        }
+        if self.flushed {
+            return Err(EncoderError::Flushed);
+        }
+        if self.config.b_frames > 0 {
+            return Err(EncoderError::Unsupported {
+                what: "changing the bitrate of libx265 with b-frames",
+            });
+        }
+        let CodecConfig::Hevc(current) = &self.track.config else {
+            return Err(EncoderError::Unsupported {
+                what: "reopening a non-hevc encoder",
+            });
+        };
+        let mut config = self.config.clone();
+        config.bitrate_bps = bitrate_bps;
+        let (ctx, track) = open_codec(&config, Some(current.level_idc))?;
+        if track.config != self.track.config {
+            return Err(EncoderError::Unsupported {
+                what: "a bitrate that changes the h.265 parameter sets",
+            });
+        }
+        self.ctx
+            .send_frame(None)
+            .map_err(EncoderError::ffmpeg("avcodec_send_frame"))?;
+        self.drain()?;
+        self.ctx = ctx;
+        self.config = config;
+        Ok(())
     }
 
     fn fill_picture(&mut self, frame: &RawVideoFrame<'_>) -> Result<(), EncoderError> {

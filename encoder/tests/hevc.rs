@@ -269,26 +269,123 @@ fn hevc_bitrate_follows_the_config() {
     assert!((800.0..1600.0).contains(&out[1]), "1200k: {:.0}", out[1]);
 }
 
+/// Decodes `path` with FFmpeg 9's `showinfo`: its log and, per decoded video frame, whether
+/// it is a keyframe.
+fn ffmpeg9_decoded_keys(path: &Path) -> (String, Vec<bool>) {
+    let info = run(Command::new("timeout")
+        .arg("20")
+        .arg(ffmpeg9())
+        .args(["-nostdin", "-hide_banner", "-i"])
+        .arg(path)
+        .args(["-map", "0:v", "-vf", "showinfo", "-f", "null", "-"]));
+    assert!(info.success, "ffmpeg 9 failed: {}", info.stderr);
+    let keys = info
+        .stderr
+        .lines()
+        .filter(|l| l.contains("Parsed_showinfo") && l.contains(" n:"))
+        .map(|l| l.contains("iskey:1"))
+        .collect();
+    (info.stderr, keys)
+}
+
+/// The decode of `path` with FFmpeg 9 at `-v error` (empty when clean).
+fn ffmpeg9_errors(path: &Path) -> String {
+    run_ok(
+        Command::new("timeout")
+            .arg("20")
+            .arg(ffmpeg9())
+            .args(["-nostdin", "-v", "error", "-i"])
+            .arg(path)
+            .args(["-f", "null", "-"]),
+    )
+    .stderr
+}
+
 #[test]
-fn hevc_set_bitrate_is_refused_and_changes_nothing() {
+fn hevc_set_bitrate_reopens_libx265_in_the_same_stream() {
     let mut video = VideoEncoder::new(hevc_config(2_000_000, 60)).unwrap();
-    assert_eq!(
-        video.set_bitrate(500_000),
-        Err(EncoderError::Unsupported {
-            what: "changing the bitrate of a running libx265 encoder"
-        })
-    );
-    assert_eq!(video.bitrate(), 2_000_000);
-    // The encoder keeps working at the old rate.
+    let track = video.track_info().clone();
     let mut frames = Vec::new();
-    let mut seed = 0x0fed_cba9_8765_4321;
-    for n in 0..45i64 {
+    let mut seed = 0x1234_5678_9abc_def1;
+    for n in 0..180i64 {
+        if n == 90 {
+            video.set_bitrate(500_000).unwrap();
+        }
         let picture = noise_picture(&mut seed);
         let raw = RawVideoFrame::from_i420(W, H, &picture).unwrap();
         video.encode(&raw, n * 3000).unwrap();
         frames.extend(std::iter::from_fn(|| video.poll_frame()));
     }
-    let rate = kbps(&frames[15..]);
-    eprintln!("hevc after a refused set_bitrate: {rate:.0} kbit/s (target 2000)");
-    assert!((1500.0..2600.0).contains(&rate), "{rate:.0} kbit/s");
+    video.flush().unwrap();
+    frames.extend(std::iter::from_fn(|| video.poll_frame()));
+    assert_eq!(video.bitrate(), 500_000);
+    assert_eq!(
+        video.track_info(),
+        &track,
+        "same parameter sets after the switch"
+    );
+    assert_eq!(frames.len(), 180);
+    for (i, f) in frames.iter().enumerate() {
+        assert_eq!((f.pts, f.dts), (i as i64 * 3000, i as i64 * 3000));
+    }
+    let keys: Vec<usize> = (0..180).filter(|i| frames[*i].keyframe).collect();
+    assert_eq!(
+        keys,
+        vec![0, 60, 90, 150],
+        "an IDR at the switch, then the GOP"
+    );
+    // Leave 30 frames for the rate control to settle after each start.
+    let (before, after) = (kbps(&frames[30..90]), kbps(&frames[120..180]));
+    eprintln!("hevc set_bitrate: {before:.0} kbit/s at 2000, then {after:.0} at 500");
+    assert!(
+        (1500.0..2600.0).contains(&before),
+        "before: {before:.0} kbit/s"
+    );
+    assert!((350.0..650.0).contains(&after), "after: {after:.0} kbit/s");
+
+    // One FLV, one sequence header: FFmpeg 9 decodes across the switch.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("switch.flv");
+    let file = std::fs::File::create(&path).unwrap();
+    let mut flv = FlvWriter::new(std::io::BufWriter::new(file), false, true).unwrap();
+    let mut muxer = MediaMuxer::new();
+    let header = muxer.track(&track).unwrap().unwrap();
+    flv.write_tag(header.tag_type, 0, &header.data).unwrap();
+    for frame in &frames {
+        let tag = muxer.frame(frame).unwrap();
+        let ts = u32::try_from(tag.timestamp_ms).unwrap();
+        flv.write_tag(tag.tag_type, ts, &tag.data).unwrap();
+    }
+    flv.into_inner();
+    let (log, decoded) = ffmpeg9_decoded_keys(&path);
+    assert_eq!(decoded.len(), 180, "decoded frames: {log}");
+    let decoded_keys: Vec<usize> = (0..180).filter(|i| decoded[*i]).collect();
+    assert_eq!(decoded_keys, vec![0, 60, 90, 150]);
+    assert_eq!(ffmpeg9_errors(&path), "", "ffmpeg 9 decode errors");
+}
+
+#[test]
+fn hevc_set_bitrate_refusals() {
+    let mut config = hevc_config(800_000, 30);
+    config.b_frames = 2;
+    config.zerolatency = false;
+    let mut with_b = VideoEncoder::new(config).unwrap();
+    assert_eq!(
+        with_b.set_bitrate(400_000),
+        Err(EncoderError::Unsupported {
+            what: "changing the bitrate of libx265 with b-frames"
+        })
+    );
+    assert_eq!(with_b.bitrate(), 800_000);
+
+    let mut video = VideoEncoder::new(hevc_config(800_000, 30)).unwrap();
+    assert!(matches!(
+        video.set_bitrate(999),
+        Err(EncoderError::InvalidConfig {
+            what: "bitrate_bps",
+            value: 999
+        })
+    ));
+    video.flush().unwrap();
+    assert_eq!(video.set_bitrate(400_000), Err(EncoderError::Flushed));
 }
