@@ -253,6 +253,27 @@ mod tests {
     }
 
     #[test]
+    fn sps_with_a_conformance_window_and_ten_bits() {
+        // Debian's libx265 for 330x186 (coded 336x192, cropped by a conformance window),
+        // yuv420p10le: Main 10 (profile 2), 10-bit luma and chroma.
+        const SPS_MAIN10_330X186: [u8; 42] = [
+            0x42, 0x01, 0x01, 0x02, 0x20, 0x00, 0x00, 0x03, 0x00, 0x90, 0x00, 0x00, 0x03, 0x00,
+            0x00, 0x03, 0x00, 0x3c, 0xa0, 0x0a, 0x88, 0x0c, 0x1c, 0x92, 0x36, 0x5b, 0xa9, 0x24,
+            0xca, 0xf0, 0x16, 0x80, 0x80, 0x00, 0x00, 0x03, 0x00, 0x80, 0x00, 0x00, 0x0f, 0x04,
+        ];
+        let sps = parse_sps(&SPS_MAIN10_330X186).unwrap();
+        assert_eq!(sps.general[0] & 0x1f, 2, "Main 10");
+        assert_eq!(
+            (
+                sps.chroma_format_idc,
+                sps.bit_depth_luma_minus8,
+                sps.bit_depth_chroma_minus8
+            ),
+            (1, 2, 2)
+        );
+    }
+
+    #[test]
     fn record_parses_back() {
         let record = hevc_decoder_configuration_record(&annex_b()).unwrap();
         assert_eq!(
