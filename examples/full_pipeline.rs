@@ -20,22 +20,19 @@
 //! decodable.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::{Parser, ValueEnum};
 use onair::encoder::{
-    AudioEncoder, AudioEncoderConfig, FrameRate, RateChange, RateConfig, RateController,
-    RawVideoFrame, VideoEncoder, VideoEncoderConfig,
+    AudioEncoderConfig, FrameRate, RawVideoFrame, VideoCodec, VideoEncoderConfig,
 };
 use onair::hls::{HlsConfig, HlsOrigin, HttpOrigin, HttpOriginConfig};
-use onair::rtmp::{AcceptAll, RtmpClient, RtmpServer, RtmpServerConfig};
-use onair::rtmp_proto::amf0::Amf0Value;
-use onair::rtmp_proto::flv::{FlvTagType, MediaMuxer, MuxedTag};
-use tokio::sync::mpsc;
-use tracing::{info, warn};
+use onair::publish::{LivePublisher, PublisherConfig};
+use onair::rtmp::{AcceptAll, RtmpServer, RtmpServerConfig};
+use tracing::info;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum HlsMode {
@@ -43,6 +40,14 @@ enum HlsMode {
     Ts,
     /// Low-Latency HLS: fMP4 segments of 1 s with parts of a third of a second.
     Ll,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Codec {
+    /// H.264 with libx264.
+    H264,
+    /// H.265 with libx265.
+    H265,
 }
 
 #[derive(Debug, Parser)]
@@ -66,6 +71,9 @@ struct Args {
     /// Video bitrate, kbit/s.
     #[arg(long, default_value_t = 2500)]
     kbps: u64,
+    /// Video codec (H.265 goes out as Enhanced RTMP; browsers other than Safari rarely play it).
+    #[arg(long, value_enum, default_value = "h264")]
+    codec: Codec,
     /// Simulate an upload link of this many kbit/s between encoder and server (0: unlimited).
     #[arg(long, default_value_t = 0)]
     uplink_kbps: u64,
@@ -75,31 +83,6 @@ struct Args {
     /// Stream key (played at /live/KEY/).
     #[arg(long, default_value = "demo")]
     key: String,
-}
-
-/// What the encoder thread hands the publisher.
-enum Out {
-    Tag(MuxedTag),
-    End,
-}
-
-/// Shared between the encoder thread and the publisher task.
-struct Link {
-    /// Timestamp (ms) of the last tag handed to the publisher.
-    enqueued_ms: AtomicU64,
-    /// Timestamp (ms) of the last tag the publisher sent.
-    sent_ms: AtomicU64,
-    /// Bytes the publisher has handed to the socket so far.
-    sent_bytes: AtomicU64,
-}
-
-impl Link {
-    /// Media waiting to be sent.
-    fn queued(&self) -> Duration {
-        let enqueued = self.enqueued_ms.load(Ordering::Relaxed);
-        let sent = self.sent_ms.load(Ordering::Relaxed);
-        Duration::from_millis(enqueued.saturating_sub(sent))
-    }
 }
 
 const SAMPLE_RATE: u32 = 48_000;
@@ -143,51 +126,19 @@ async fn main() -> anyhow::Result<()> {
         let _ = rx.wait_for(|s| *s).await;
     };
     let server_task = tokio::spawn(server.run_until(stopped(stop_rx.clone())));
-    let http_task = tokio::spawn(http.run_until(stopped(stop_rx.clone())));
+    let http_task = tokio::spawn(http.run_until(stopped(stop_rx)));
 
-    // The camera and encoder, on a thread of their own (CPU-bound, paced by the clock).
-    let link = Arc::new(Link {
-        enqueued_ms: AtomicU64::new(0),
-        sent_ms: AtomicU64::new(0),
-        sent_bytes: AtomicU64::new(0),
-    });
-    let capacity = (args.fps as usize) * 4; // about 2 s of video and audio tags
-    let (tx, mut rx) = mpsc::channel::<Out>(capacity);
-    let camera = Camera {
-        width,
-        height,
-        fps: args.fps,
-        kbps: args.kbps,
-        seconds: args.seconds,
-    };
-    let encoder_link = link.clone();
-    let encoder_stop = stop_rx.clone();
-    let encoder = std::thread::Builder::new()
-        .name("encoder".into())
-        .spawn(move || camera.run(&tx, &encoder_link, &encoder_stop))?;
-
-    // The publisher: RTMP to our own server.
-    let url = format!("rtmp://{rtmp_addr}/live");
-    let mut client = RtmpClient::connect(rtmp_addr, "live", &url).await?;
-    client.publish(&args.key).await?;
-    client
-        .send_metadata(&[
-            ("width".into(), Amf0Value::Number(f64::from(width))),
-            ("height".into(), Amf0Value::Number(f64::from(height))),
-            ("framerate".into(), Amf0Value::Number(f64::from(args.fps))),
-            ("videocodecid".into(), Amf0Value::Number(7.0)),
-            ("videodatarate".into(), Amf0Value::Number(args.kbps as f64)),
-            ("audiocodecid".into(), Amf0Value::Number(10.0)),
-            (
-                "audiosamplerate".into(),
-                Amf0Value::Number(f64::from(SAMPLE_RATE)),
-            ),
-            (
-                "encoder".into(),
-                Amf0Value::String("onair full_pipeline".into()),
-            ),
-        ])
-        .await?;
+    // The publishing side: onair's encoders and RTMP publisher, adapting to the link.
+    let fps = FrameRate::new(args.fps, 1);
+    let mut video = VideoEncoderConfig::new(width, height, fps, args.kbps * 1000);
+    if args.codec == Codec::H265 {
+        video.codec = VideoCodec::H265;
+        video.preset = "ultrafast".into(); // libx265 costs several times libx264's CPU
+    }
+    let mut config =
+        PublisherConfig::new(video, AudioEncoderConfig::new(SAMPLE_RATE, 2, AUDIO_BPS));
+    config.simulated_uplink_bps = (args.uplink_kbps > 0).then_some(args.uplink_kbps * 1000);
+    let publisher = LivePublisher::connect(rtmp_addr, "live", &args.key, config).await?;
     info!("publishing rtmp://{rtmp_addr}/live/{}", args.key);
     info!(
         "watch:    http://{http_addr}/live/{}/ in a browser",
@@ -198,137 +149,70 @@ async fn main() -> anyhow::Result<()> {
         args.key
     );
 
-    let shutdown = onair::rtmp::shutdown_signal();
-    tokio::pin!(shutdown);
-    let uplink_bps = args.uplink_kbps * 1000;
-    let started = Instant::now();
-    let mut sent_bits = 0u64;
-    let (mut video_tags, mut audio_tags) = (0u64, 0u64);
-    loop {
-        let out = tokio::select! {
-            _ = &mut shutdown => break,
-            out = rx.recv() => out,
-        };
-        let Some(Out::Tag(tag)) = out else { break };
-        let ms = u64::try_from(tag.timestamp_ms).unwrap_or(0);
-        match tag.tag_type {
-            FlvTagType::Video => {
-                client.send_video(ms, &tag.data).await?;
-                video_tags += 1;
-            }
-            _ => {
-                client.send_audio(ms, &tag.data).await?;
-                audio_tags += 1;
-            }
-        }
-        client.flush().await?;
-        link.sent_bytes
-            .fetch_add(tag.data.len() as u64, Ordering::Relaxed);
-        link.sent_ms.fetch_max(ms, Ordering::Relaxed);
-        if uplink_bps > 0 {
-            // A link of `uplink_bps`: this tag's bits leave no earlier than the link allows.
-            sent_bits += (tag.data.len() as u64 + 16) * 8;
-            let due = Duration::from_secs_f64(sent_bits as f64 / uplink_bps as f64);
-            if let Some(wait) = due.checked_sub(started.elapsed()) {
-                tokio::time::sleep(wait).await;
-            }
-        }
-    }
-    info!(video_tags, audio_tags, "publisher done");
+    // The camera: a thread of its own, in real time, until --seconds or Ctrl-C.
+    let stop = Arc::new(AtomicBool::new(false));
+    let camera = Camera {
+        width,
+        height,
+        fps: args.fps,
+        seconds: args.seconds,
+        stop: stop.clone(),
+    };
+    let camera = std::thread::Builder::new()
+        .name("camera".into())
+        .spawn(move || camera.run(publisher))?;
+    tokio::spawn(async move {
+        onair::rtmp::shutdown_signal().await;
+        stop.store(true, Ordering::Relaxed);
+    });
+    let (publisher, frames) = tokio::task::spawn_blocking(move || camera.join())
+        .await?
+        .map_err(|_| anyhow::anyhow!("the camera thread panicked"))??;
+    let stats = publisher.finish().await?;
+    info!(
+        frames,
+        dropped = stats.dropped_video_frames,
+        lowered = stats.lowered,
+        raised = stats.raised,
+        final_kbps = stats.final_bitrate / 1000,
+        "camera stopped"
+    );
     let _ = stop_tx.send(true);
-    if let Err(e) = client.close().await {
-        warn!(error = %e, "closing the RTMP connection");
-    }
-    match encoder.join() {
-        Ok(result) => result?,
-        Err(_) => anyhow::bail!("the encoder thread panicked"),
-    }
     server_task.await??;
     http_task.await??;
     Ok(())
 }
 
-/// The synthetic camera and microphone, and their encoders.
+/// The synthetic camera and microphone.
 struct Camera {
     width: u32,
     height: u32,
     fps: u32,
-    kbps: u64,
     seconds: u64,
+    stop: Arc<AtomicBool>,
 }
 
 impl Camera {
-    fn run(
-        &self,
-        tx: &mpsc::Sender<Out>,
-        link: &Link,
-        stop: &tokio::sync::watch::Receiver<bool>,
-    ) -> anyhow::Result<()> {
+    /// Makes pictures and sound in real time and pushes them into `publisher`; hands it back
+    /// with the number of pictures made.
+    fn run(&self, mut publisher: LivePublisher) -> anyhow::Result<(LivePublisher, u64)> {
         let fps = FrameRate::new(self.fps, 1);
-        let mut video = VideoEncoder::new(VideoEncoderConfig::new(
-            self.width,
-            self.height,
-            fps,
-            self.kbps * 1000,
-        ))?;
-        let mut audio = AudioEncoder::new(AudioEncoderConfig::new(SAMPLE_RATE, 2, AUDIO_BPS))?;
-        let mut muxer = MediaMuxer::new();
-        let send = |tag: MuxedTag| -> bool {
-            let ms = u64::try_from(tag.timestamp_ms).unwrap_or(0);
-            link.enqueued_ms.fetch_max(ms, Ordering::Relaxed);
-            tx.blocking_send(Out::Tag(tag)).is_ok()
-        };
-        for track in [video.track_info().clone(), audio.track_info().clone()] {
-            if let Some(tag) = muxer.track(&track)? {
-                if !send(tag) {
-                    return Ok(());
-                }
-            }
-        }
-
         let mut picture = vec![0u8; RawVideoFrame::i420_len(self.width, self.height)];
         let samples_per_frame = SAMPLE_RATE / self.fps;
         let mut pcm = Vec::with_capacity(2 * samples_per_frame as usize);
         let mut sample = 0u64;
-        let mut rate = RateController::new(RateConfig::new(self.kbps * 1000, AUDIO_BPS));
-        let mut dropping = false;
-        let (mut dropped, mut lowered, mut raised) = (0u64, 0u64, 0u64);
         let start = Instant::now();
         let total = self.seconds * u64::from(self.fps);
         let mut n = 0u64;
-        while (total == 0 || n < total) && !*stop.borrow() {
+        while (total == 0 || n < total) && !self.stop.load(Ordering::Relaxed) {
             // real time: frame n is due at n / fps
             let due = Duration::from_secs_f64(n as f64 / f64::from(self.fps));
             if let Some(wait) = due.checked_sub(start.elapsed()) {
                 std::thread::sleep(wait);
             }
-
-            // Adapt to the link (onair_encoder::RateController: bitrate down to what the link
-            // carries when media queues up, back up step by step when it keeps up).
-            let queued = link.queued();
-            let sent = link.sent_bytes.load(Ordering::Relaxed);
-            match rate.update(start.elapsed(), queued, sent) {
-                Some(RateChange::Lowered { bps, link_bps }) => {
-                    video.set_bitrate(bps)?;
-                    lowered += 1;
-                    info!(
-                        queued_ms = queued.as_millis() as u64,
-                        link_kbps = link_bps / 1000,
-                        kbps = bps / 1000,
-                        "uplink too slow: lowering the bitrate"
-                    );
-                }
-                Some(RateChange::Raised { bps }) => {
-                    video.set_bitrate(bps)?;
-                    raised += 1;
-                    info!(kbps = bps / 1000, "uplink keeps up: raising the bitrate");
-                }
-                None => {}
-            }
-
             draw(&mut picture, self.width, self.height, n, self.fps);
             let raw = RawVideoFrame::from_i420(self.width, self.height, &picture)?;
-            video.encode(&raw, n as i64 * fps.frame_duration())?;
+            publisher.push_video(&raw, n as i64 * fps.frame_duration())?;
             pcm.clear();
             for _ in 0..samples_per_frame {
                 let t = sample as f64 / f64::from(SAMPLE_RATE);
@@ -338,51 +222,10 @@ impl Camera {
                 pcm.extend_from_slice(&[v, v]);
                 sample += 1;
             }
-            audio.push_f32(&pcm)?;
-
-            while let Some(frame) = video.poll_frame() {
-                // More than about 1.5 s queued: drop video up to the next keyframe (of the
-                // regular GOP: forcing one would spend many bits just when they are short),
-                // so what goes out stays decodable and the stream does not fall further behind.
-                let backlog = rate.should_drop(link.queued());
-                if dropping && frame.keyframe && !backlog {
-                    dropping = false;
-                }
-                if backlog && !dropping {
-                    dropping = true;
-                }
-                if dropping {
-                    dropped += 1;
-                    continue;
-                }
-                if !send(muxer.frame(&frame)?) {
-                    return Ok(());
-                }
-            }
-            while let Some(frame) = audio.poll_frame() {
-                if !send(muxer.frame(&frame)?) {
-                    return Ok(());
-                }
-            }
+            publisher.push_audio_f32(&pcm)?;
             n += 1;
         }
-        video.flush()?;
-        audio.flush()?;
-        while let Some(frame) = video.poll_frame().or_else(|| audio.poll_frame()) {
-            if !send(muxer.frame(&frame)?) {
-                return Ok(());
-            }
-        }
-        info!(
-            frames = n,
-            dropped,
-            lowered,
-            raised,
-            final_kbps = rate.bitrate() / 1000,
-            "camera stopped"
-        );
-        let _ = tx.blocking_send(Out::End);
-        Ok(())
+        Ok((publisher, n))
     }
 }
 

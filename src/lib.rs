@@ -14,4 +14,6 @@ pub use onair_encoder as encoder;
 pub use onair_transcode as transcode;
 
 pub mod hls;
+#[cfg(feature = "encoder")]
+pub mod publish;
 pub mod rtmp;

@@ -99,11 +99,14 @@ fn camera_stat(log: &str, key: &str) -> Result<u64> {
         .with_context(|| format!("no {key}= in {line}"))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn full_pipeline_plays_in_ffmpeg() -> Result<()> {
+/// Runs the example for 12 s at 320x240 with `extra` arguments; ffmpeg 5.1 decodes 8 s of its
+/// HLS from the first segment, ffprobe reads the master playlist.
+async fn plays_in_ffmpeg(extra: &[&str], video_codec: &str) -> Result<()> {
     let ffmpeg = tool("ffmpeg");
     let ffprobe = tool("ffprobe");
-    let p = Pipeline::start(&["--size", "320x240", "--kbps", "600", "--seconds", "12"]).await?;
+    let mut args = vec!["--size", "320x240", "--kbps", "600", "--seconds", "12"];
+    args.extend_from_slice(extra);
+    let p = Pipeline::start(&args).await?;
 
     // from the first segment, 8 s of it as it is made
     let url = p.url("index.m3u8");
@@ -128,17 +131,14 @@ async fn full_pipeline_plays_in_ffmpeg() -> Result<()> {
     )
     .await?;
     let log = p.finish().await?;
+    let streams: Vec<&str> = probe.stdout.lines().map(str::trim).collect();
     eprintln!(
-        "ffmpeg decoded {frames} frames of 8 s; ffprobe on master.m3u8: {}",
-        probe.stdout.trim()
+        "{extra:?}: ffmpeg decoded {frames} frames of 8 s; ffprobe on master.m3u8: {streams:?}"
     );
     // 8 s at 30 fps, from the first frame on
     ensure!((235..=241).contains(&frames), "decoded {frames} frames");
-    let streams: Vec<&str> = probe.stdout.lines().map(str::trim).collect();
-    ensure!(
-        streams.iter().any(|s| s.starts_with("h264,320,240")),
-        "{streams:?}"
-    );
+    let video = format!("{video_codec},320,240");
+    ensure!(streams.iter().any(|s| s.starts_with(&video)), "{streams:?}");
     ensure!(
         streams
             .iter()
@@ -149,6 +149,17 @@ async fn full_pipeline_plays_in_ffmpeg() -> Result<()> {
     ensure!(camera_stat(&log, "dropped")? == 0, "{log}");
     ensure!(camera_stat(&log, "lowered")? == 0, "{log}");
     Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_pipeline_plays_in_ffmpeg() -> Result<()> {
+    plays_in_ffmpeg(&[], "h264").await
+}
+
+/// H.265 from onair's encoder goes out as Enhanced RTMP, and comes back out of the HLS origin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_pipeline_plays_h265_in_ffmpeg() -> Result<()> {
+    plays_in_ffmpeg(&["--codec", "h265"], "hevc").await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
