@@ -52,7 +52,7 @@ function testInput(seconds) {
   return file;
 }
 
-// Builds the package and server examples (debug, wherever cargo's target dir is; a no-op when
+// Builds the package, server and full_pipeline examples (debug, wherever cargo's target dir is; a no-op when
 // they are fresh, as after `cargo test --workspace`) and returns their paths by name.
 function buildExamples(names) {
   const args = ['build', '--quiet', '--locked', '--message-format=json'];
@@ -172,7 +172,7 @@ async function main() {
   check(existsSync(chromiumPath), `no Chromium at ${chromiumPath} (scripts/setup.sh installs Debian's chromium)`);
   const vodInput = testInput(8);
   const liveInput = testInput(16);
-  const { package: packager, server } = buildExamples(['package', 'server']);
+  const { package: packager, server, full_pipeline: pipeline } = buildExamples(['package', 'server', 'full_pipeline']);
   log(`browser: inputs, packager and server ready (${elapsed()} s)`);
   armRunLimit();
 
@@ -255,7 +255,7 @@ async function main() {
     `media requests with the page's Origin: ${crossOrigin} of ${requestLog.length}`);
 
   // (d), (e): live over RTMP through the server example's HLS origin.
-  await rtmpLiveCases({ browser, pageOrigin, serverPath: server });
+  await rtmpLiveCases({ browser, pageOrigin, serverPath: server, pipelinePath: pipeline });
   log(`browser: all cases passed in ${elapsed()} s (${requestLog.length} cross-origin media requests from ${pageOrigin} to ${media}, and the RTMP cases' to the server example)`);
 }
 

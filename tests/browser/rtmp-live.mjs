@@ -2,8 +2,9 @@
 // `server` example, whose HLS origin packages it as it arrives; hls.js in Chromium plays it from
 // the origin, cross-origin (the page comes from the test's own static server).
 //
-// Cases: rtmp-ts-live (`--hls ts --segment 1`, hls.js in its classic mode) and rtmp-ll-live
-// (`--hls ll`, LL-HLS with hls.js's lowLatencyMode). Each watches ~6 s of playback and checks
+// Cases: pipeline-ts-live (examples/full_pipeline: onair's own encoder publishing its synthetic
+// camera, TS), rtmp-ts-live (`--hls ts --segment 1`, hls.js in its classic mode) and
+// rtmp-ll-live (`--hls ll`, LL-HLS with hls.js's lowLatencyMode). Each watches ~6 s of playback and checks
 // that it keeps pace with the wall clock, decodes frames and, for LL-HLS, fetches parts with
 // blocking playlist reloads; the live latency is printed (hls.js's own estimate, and the wall
 // clock against the playhead's EXT-X-PROGRAM-DATE-TIME).
@@ -66,29 +67,35 @@ const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const last = (xs) => xs[xs.length - 1];
 
 // One case: server with `hlsArgs`, ffmpeg publishing, hls.js watching. Returns the numbers.
-async function liveCase({ browser, pageOrigin, serverPath }, name, hlsArgs, lowLatency) {
+// With `selfPublishing`, `binary` is examples/full_pipeline, which publishes its own camera
+// through onair's encoder (no ffmpeg).
+async function liveCase({ browser, pageOrigin, serverPath }, name, hlsArgs, lowLatency,
+  { binary = serverPath, selfPublishing = false } = {}) {
   const t0 = Date.now();
   const [rtmpPort, httpPort] = await freePorts(2);
-  const server = start(serverPath, ['--rtmp', `127.0.0.1:${rtmpPort}`, '--http', `127.0.0.1:${httpPort}`, ...hlsArgs],
+  const server = start(binary, ['--rtmp', `127.0.0.1:${rtmpPort}`, '--http', `127.0.0.1:${httpPort}`, ...hlsArgs],
     { NO_COLOR: '1', RUST_LOG: 'info' });
   let ffmpeg = null;
+  const publisher = () => ffmpeg || server;
   const outputs = () => `\n--- server:\n${server.output}\n--- ffmpeg:\n${ffmpeg ? ffmpeg.output : '(not started)'}`;
   try {
     const up = await waitFor(async () => running(server)
       && await canConnect(rtmpPort) && await canConnect(httpPort), 10000, 50);
     check(up, `${name}: server not listening on ${rtmpPort} and ${httpPort} within 10 s${outputs()}`);
     // Bounded by -t as well as killed at the end: it outlives the ~10 s this case needs.
-    ffmpeg = start('ffmpeg', ['-nostdin', '-v', 'error', '-re',
-      '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30',
-      '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '30',
-      '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-g', '30', '-pix_fmt', 'yuv420p',
-      '-c:a', 'aac', '-f', 'flv', `rtmp://127.0.0.1:${rtmpPort}/live/browser`]);
+    if (!selfPublishing) {
+      ffmpeg = start('ffmpeg', ['-nostdin', '-v', 'error', '-re',
+        '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30',
+        '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '30',
+        '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-g', '30', '-pix_fmt', 'yuv420p',
+        '-c:a', 'aac', '-f', 'flv', `rtmp://127.0.0.1:${rtmpPort}/live/browser`]);
+    }
     const media = `http://127.0.0.1:${httpPort}/live/browser`;
     // Join as a viewer would a running stream: once the playlist lists three segments (the
     // hold-back of three target durations that hls.js keeps behind the live edge).
     let playlist = '';
     const ready = await waitFor(async () => {
-      if (!running(ffmpeg)) return 'ffmpeg exited';
+      if (!running(publisher())) return 'the publisher exited';
       const r = await fetch(`${media}/index.m3u8`).catch(() => null);
       playlist = r && r.ok ? await r.text() : '';
       return count(playlist, /#EXTINF:/g) >= 3 ? 'ready' : null;
@@ -99,7 +106,7 @@ async function liveCase({ browser, pageOrigin, serverPath }, name, hlsArgs, lowL
     const result = await play(browser, pageOrigin, `${media}/index.m3u8`,
       { watchSeconds: WATCH_SECONDS, lowLatency, timeoutMs: 20000 });
     const { s, startSample, watchedSeconds, latencies, wallLatencies, requests } = result;
-    check(running(ffmpeg), `${name}: ffmpeg stopped publishing while the browser played${outputs()}`);
+    check(running(publisher()), `${name}: the publisher stopped while the browser played${outputs()}`);
     checkQuality(name, s);
     check(s.report.live === true, `${name}: hls.js did not see a live playlist`);
     const advanced = s.currentTime - startSample.currentTime;
@@ -120,7 +127,7 @@ async function liveCase({ browser, pageOrigin, serverPath }, name, hlsArgs, lowL
     const paths = mediaRequests.map((r) => new URL(r.url).pathname + new URL(r.url).search);
 
     // Stop the publisher, then the server as an operator would; it should leave promptly.
-    await stop(ffmpeg, 'SIGKILL', 2000);
+    if (ffmpeg) await stop(ffmpeg, 'SIGKILL', 2000);
     const stopped = await stop(server, 'SIGTERM', 8000);
     check(stopped.status !== null && stopped.status.code === 0,
       `${name}: server did not exit cleanly on SIGTERM within 8 s: ${JSON.stringify(stopped.status)}${outputs()}`);
@@ -150,6 +157,20 @@ function playedText(r) {
 }
 
 export async function rtmpLiveCases(ctx) {
+  {
+    // What `scripts/dev run` shows: examples/full_pipeline's own camera, encoded by onair's
+    // encoder, published over RTMP to its server and served by its origin (TS, 2 s segments).
+    const name = 'pipeline-ts-live';
+    const r = await liveCase(ctx, name, ['--hls', 'ts', '--size', '640x360', '--kbps', '1000', '--seconds', '60', '--key', 'browser'],
+      false, { binary: ctx.pipelinePath, selfPublishing: true });
+    const segments = r.paths.filter((p) => /\.ts$/.test(p)).length;
+    check(segments > 0, `${name}: hls.js fetched no .ts segments`);
+    // HOLD-BACK is three target durations (6 s), a segment more, and slack for a busy machine.
+    checkLatency(name, r, 10);
+    log(`browser ${name}: hls.js ${r.s.report.hlsVersion}, live TS from onair's encoder over RTMP, ${playedText(r)}, ${latencyText(r)}, `
+      + `fetched ${segments} segments + ${r.s.report.levelLoads} playlists, frames ${r.s.totalVideoFrames} decoded / ${r.s.droppedVideoFrames} dropped, `
+      + `${errorSummary(r.s)}, pipeline stopped in ${fmt(r.stopped.seconds)} s, case took ${fmt(r.seconds, 1)} s`);
+  }
   {
     const name = 'rtmp-ts-live';
     const r = await liveCase(ctx, name, ['--hls', 'ts', '--segment', '1'], false);
