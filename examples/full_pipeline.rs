@@ -86,6 +86,7 @@ struct Args {
 }
 
 const SAMPLE_RATE: u32 = 48_000;
+const HLS_JS_COPY: &str = "tests/browser/node_modules/hls.js/dist/hls.min.js";
 const AUDIO_BPS: u64 = 128_000;
 
 #[tokio::main]
@@ -116,6 +117,9 @@ async fn main() -> anyhow::Result<()> {
     let rtmp_addr = server.local_addr()?;
     let mut http_config = HttpOriginConfig::default();
     http_config.player_pages = true;
+    // hls.js for the player page: the copy `scripts/setup.sh` installs (npm) when there is
+    // one, so the page plays offline; else the page loads it from a CDN.
+    http_config.player_script = std::fs::read(HLS_JS_COPY).ok().map(Into::into);
     let http = HttpOrigin::bind(args.http, origin)
         .await
         .with_context(|| format!("cannot listen for HTTP on {}", args.http))?

@@ -108,6 +108,11 @@ async fn main() -> anyhow::Result<()> {
         server = server.with_tap(Arc::new(origin.clone()));
         let mut http_config = HttpOriginConfig::default();
         http_config.player_pages = true;
+        // hls.js for the player pages: the npm copy scripts/setup.sh installs, else a CDN
+        http_config.player_script =
+            std::fs::read("tests/browser/node_modules/hls.js/dist/hls.min.js")
+                .ok()
+                .map(Into::into);
         let http = HttpOrigin::bind(args.http, origin.clone())
             .await
             .with_context(|| format!("cannot listen for HTTP on {}", args.http))?

@@ -55,6 +55,9 @@ pub struct HttpOriginConfig {
     /// the browser's own HLS support, else hls.js from the jsDelivr CDN). Off by default: an
     /// origin behind a CDN serves media only.
     pub player_pages: bool,
+    /// hls.js for the player pages, served at `/hls.min.js` (e.g. the file from the `hls.js`
+    /// npm package); `None` makes the pages load it from the jsDelivr CDN.
+    pub player_script: Option<Bytes>,
 }
 
 impl Default for HttpOriginConfig {
@@ -65,6 +68,7 @@ impl Default for HttpOriginConfig {
             segment_max_age: Duration::from_secs(365 * 24 * 3600),
             shutdown_grace: Duration::from_secs(5),
             player_pages: false,
+            player_script: None,
         }
     }
 }
@@ -198,10 +202,12 @@ impl HttpOrigin {
                 let opts = Options {
                     segment_max_age: config.segment_max_age.as_secs(),
                     player_pages: config.player_pages,
+                    player_script: config.player_script.clone(),
                 };
                 let service = service_fn(move |req| {
                     let origin = origin.clone();
-                    async move { Ok::<_, Infallible>(handle(&origin, opts, req).await) }
+                    let opts = opts.clone();
+                    async move { Ok::<_, Infallible>(handle(&origin, &opts, req).await) }
                 });
                 let mut builder = auto::Builder::new(TokioExecutor::new());
                 builder
@@ -331,20 +337,37 @@ fn error(status: StatusCode) -> Resp {
     )
 }
 
-/// Answers one request.
-#[derive(Debug, Clone, Copy)]
+/// What every request of a connection needs from the configuration.
+#[derive(Debug, Clone)]
 struct Options {
     segment_max_age: u64,
     player_pages: bool,
+    player_script: Option<Bytes>,
 }
 
-async fn handle(origin: &HlsOrigin, opts: Options, req: Request<Incoming>) -> Resp {
+/// Answers one request.
+async fn handle(origin: &HlsOrigin, opts: &Options, req: Request<Incoming>) -> Resp {
     // HEAD gets the same headers; hyper leaves the body out.
     match *req.method() {
         Method::GET | Method::HEAD => {
             let path = req.uri().path();
-            if opts.player_pages && (path == "/" || path.ends_with('/')) {
-                return page(origin, path);
+            if opts.player_pages {
+                if path == "/" || path.ends_with('/') {
+                    let script = if opts.player_script.is_some() {
+                        "/hls.min.js"
+                    } else {
+                        HLS_JS
+                    };
+                    return page(origin, path, script);
+                }
+                if let (Some(js), "/hls.min.js") = (&opts.player_script, path) {
+                    return response(
+                        StatusCode::OK,
+                        js.clone(),
+                        "text/javascript",
+                        CacheRule::MaxAge(86400),
+                    );
+                }
             }
             get(origin, opts.segment_max_age, path, req.uri().query()).await
         }
@@ -370,7 +393,7 @@ fn html_escape(s: &str) -> String {
 const HLS_JS: &str = "https://cdn.jsdelivr.net/npm/hls.js@1.7.4/dist/hls.min.js";
 
 /// `/`: the live streams; `/APP/NAME/`: a player for one of them.
-fn page(origin: &HlsOrigin, path: &str) -> Resp {
+fn page(origin: &HlsOrigin, path: &str, script: &str) -> Resp {
     let html = if path == "/" {
         let mut items = String::new();
         for (app, name) in origin.streams() {
@@ -413,7 +436,7 @@ fn page(origin: &HlsOrigin, path: &str) -> Resp {
             r#"<!doctype html><meta charset=utf-8><title>{title}</title>
 <style>body{{margin:0;background:#000}}video{{width:100vw;height:100vh}}</style>
 <video id=v controls autoplay muted playsinline></video>
-<script src="{HLS_JS}"></script>
+<script src="{script}"></script>
 <script>
 const v = document.getElementById('v'), src = 'master.m3u8';
 if (window.Hls && Hls.isSupported()) {{

@@ -70,7 +70,7 @@ const last = (xs) => xs[xs.length - 1];
 // With `selfPublishing`, `binary` is examples/full_pipeline, which publishes its own camera
 // through onair's encoder (no ffmpeg).
 async function liveCase({ browser, pageOrigin, serverPath }, name, hlsArgs, lowLatency,
-  { binary = serverPath, selfPublishing = false } = {}) {
+  { binary = serverPath, selfPublishing = false, afterPlay = null } = {}) {
   const t0 = Date.now();
   const [rtmpPort, httpPort] = await freePorts(2);
   const server = start(binary, ['--rtmp', `127.0.0.1:${rtmpPort}`, '--http', `127.0.0.1:${httpPort}`, ...hlsArgs],
@@ -126,12 +126,14 @@ async function liveCase({ browser, pageOrigin, serverPath }, name, hlsArgs, lowL
     if (process.env.BROWSER_TEST_VERBOSE) log(mediaRequests.map((r) => `${r.status} ${r.url}`).join('\n'));
     const paths = mediaRequests.map((r) => new URL(r.url).pathname + new URL(r.url).search);
 
+    const extra = afterPlay ? await afterPlay({ browser, media, outputs }) : null;
+
     // Stop the publisher, then the server as an operator would; it should leave promptly.
     if (ffmpeg) await stop(ffmpeg, 'SIGKILL', 2000);
     const stopped = await stop(server, 'SIGTERM', 8000);
     check(stopped.status !== null && stopped.status.code === 0,
       `${name}: server did not exit cleanly on SIGTERM within 8 s: ${JSON.stringify(stopped.status)}${outputs()}`);
-    return { s, startSample, advanced, watchedSeconds, latencies, wallLatencies, paths, open, seconds: (Date.now() - t0) / 1000, stopped };
+    return { s, startSample, advanced, watchedSeconds, latencies, wallLatencies, paths, open, seconds: (Date.now() - t0) / 1000, stopped, extra };
   } finally {
     if (ffmpeg) await stop(ffmpeg, 'SIGKILL', 2000);
     await stop(server, 'SIGKILL', 2000);
@@ -156,20 +158,43 @@ function playedText(r) {
   return `played ${fmt(r.startSample.currentTime)} -> ${fmt(r.s.currentTime)} s (+${fmt(r.advanced)} s in ${fmt(r.watchedSeconds, 1)} s of wall time)`;
 }
 
+// The page a user opens (`/live/KEY/` of the origin, hls.js served by the origin itself):
+// the video must play, i.e. its time advance by 2 s or more.
+async function ownPlayerPage({ browser, media }) {
+  const page = await browser.newPage();
+  try {
+    const t0 = Date.now();
+    await page.goto(`${media}/`);
+    const start = await page.waitForFunction(() => {
+      const v = document.querySelector('video');
+      return v && v.currentTime > 0 ? v.currentTime : null;
+    }, null, { timeout: 15000 }).then((h) => h.jsonValue());
+    const played = await page.waitForFunction((t) => {
+      const v = document.querySelector('video');
+      return v.currentTime >= t + 2 ? v.currentTime : null;
+    }, start, { timeout: 10000 }).then((h) => h.jsonValue());
+    const hlsJs = await page.evaluate(() => (window.Hls ? window.Hls.version : 'native'));
+    return `played ${fmt(start)} -> ${fmt(played)} s (hls.js ${hlsJs} from the origin, ${fmt((Date.now() - t0) / 1000, 1)} s after opening)`;
+  } finally {
+    await page.close();
+  }
+}
+
 export async function rtmpLiveCases(ctx) {
   {
     // What `scripts/dev run` shows: examples/full_pipeline's own camera, encoded by onair's
     // encoder, published over RTMP to its server and served by its origin (TS, 2 s segments).
     const name = 'pipeline-ts-live';
     const r = await liveCase(ctx, name, ['--hls', 'ts', '--size', '640x360', '--kbps', '1000', '--seconds', '60', '--key', 'browser'],
-      false, { binary: ctx.pipelinePath, selfPublishing: true });
+      false, { binary: ctx.pipelinePath, selfPublishing: true, afterPlay: ownPlayerPage });
     const segments = r.paths.filter((p) => /\.ts$/.test(p)).length;
     check(segments > 0, `${name}: hls.js fetched no .ts segments`);
     // HOLD-BACK is three target durations (6 s), a segment more, and slack for a busy machine.
     checkLatency(name, r, 10);
     log(`browser ${name}: hls.js ${r.s.report.hlsVersion}, live TS from onair's encoder over RTMP, ${playedText(r)}, ${latencyText(r)}, `
       + `fetched ${segments} segments + ${r.s.report.levelLoads} playlists, frames ${r.s.totalVideoFrames} decoded / ${r.s.droppedVideoFrames} dropped, `
-      + `${errorSummary(r.s)}, pipeline stopped in ${fmt(r.stopped.seconds)} s, case took ${fmt(r.seconds, 1)} s`);
+      + `${errorSummary(r.s)}, pipeline stopped in ${fmt(r.stopped.seconds)} s, case took ${fmt(r.seconds, 1)} s; `
+      + `its own player page ${r.extra}`);
   }
   {
     const name = 'rtmp-ts-live';
