@@ -36,7 +36,7 @@ use tracing::info;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum HlsMode {
-    /// MPEG-TS segments of 2 s.
+    /// MPEG-TS segments of 1 s.
     Ts,
     /// Low-Latency HLS: fMP4 segments of 1 s with parts of a third of a second.
     Ll,
@@ -105,11 +105,14 @@ async fn main() -> anyhow::Result<()> {
         .context("--size must be WIDTHxHEIGHT, even numbers of at least 16")?;
     anyhow::ensure!((1..=120).contains(&args.fps), "--fps must be 1..=120");
 
-    // The server side: RTMP in, HLS out.
-    let origin = HlsOrigin::new(match args.hls {
+    // The server side: RTMP in, HLS out. Segments of 1 s (the encoder makes a keyframe every
+    // second to match): players hold three segments back, so this is what keeps latency low.
+    let mut hls = match args.hls {
         HlsMode::Ts => HlsConfig::default(),
         HlsMode::Ll => HlsConfig::low_latency(),
-    })?;
+    };
+    hls.segment_duration = Duration::from_secs(1);
+    let origin = HlsOrigin::new(hls)?;
     let server = RtmpServer::bind(args.rtmp, RtmpServerConfig::default(), AcceptAll)
         .await
         .with_context(|| format!("cannot listen for RTMP on {}", args.rtmp))?
@@ -135,6 +138,7 @@ async fn main() -> anyhow::Result<()> {
     // The publishing side: onair's encoders and RTMP publisher, adapting to the link.
     let fps = FrameRate::new(args.fps, 1);
     let mut video = VideoEncoderConfig::new(width, height, fps, args.kbps * 1000);
+    video.gop = args.fps; // a keyframe every second: 1 s segments
     if args.codec == Codec::H265 {
         video.codec = VideoCodec::H265;
         video.preset = "ultrafast".into(); // libx265 costs several times libx264's CPU
