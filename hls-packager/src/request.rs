@@ -2,37 +2,57 @@
 //! (`/APP/NAME/FILE`, percent-decoded) and the media sequence number and part a file name
 //! stands for. The query's delivery directives are [`crate::DeliveryDirectives`].
 
+use std::borrow::Cow;
+
 /// A request path of an origin that serves streams as `/APP/NAME/FILE`. The application may
 /// itself contain slashes (`app/instance`); the last two segments are the name and the file.
+/// Parts without escapes borrow from the path (no allocation on the common request).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OriginPath {
+pub struct OriginPath<'a> {
     /// The application, percent-decoded (`live`, or `app/instance`).
-    pub app: String,
+    pub app: Cow<'a, str>,
     /// The stream name, percent-decoded.
-    pub name: String,
+    pub name: Cow<'a, str>,
     /// The file: `index.m3u8`, `master.m3u8`, a segment, part or init segment.
-    pub file: String,
+    pub file: Cow<'a, str>,
 }
 
-impl OriginPath {
+impl<'a> OriginPath<'a> {
     /// Splits and decodes `path` (without query). `None` for fewer than three segments, an
     /// empty segment, a bad percent escape or a result that is not UTF-8.
-    pub fn parse(path: &str) -> Option<Self> {
+    pub fn parse(path: &'a str) -> Option<Self> {
         let path = path.strip_prefix('/')?;
         let (rest, file) = path.rsplit_once('/')?;
         let (app, name) = rest.rsplit_once('/')?;
-        let app = app
-            .split('/')
-            .map(|s| percent_decode(s).filter(|d| !d.is_empty() && !d.contains('/')))
-            .collect::<Option<Vec<_>>>()?
-            .join("/");
-        let decode = |s: &str| percent_decode(s).filter(|d| !d.is_empty() && !d.contains('/'));
+        let app = if app.contains('%') {
+            Cow::Owned(
+                app.split('/')
+                    .map(segment)
+                    .collect::<Option<Vec<_>>>()?
+                    .join("/"),
+            )
+        } else {
+            if app.split('/').any(str::is_empty) {
+                return None;
+            }
+            Cow::Borrowed(app)
+        };
         Some(Self {
             app,
-            name: decode(name)?,
-            file: decode(file)?,
+            name: segment(name)?,
+            file: segment(file)?,
         })
     }
+}
+
+/// One decoded, non-empty path segment without a slash in it.
+fn segment(s: &str) -> Option<Cow<'_, str>> {
+    let decoded = if s.contains('%') {
+        Cow::Owned(percent_decode(s)?)
+    } else {
+        Cow::Borrowed(s)
+    };
+    (!decoded.is_empty() && !decoded.contains('/')).then_some(decoded)
 }
 
 /// Decodes `%XX` escapes; `None` on a malformed escape or a result that is not UTF-8.
@@ -94,7 +114,7 @@ pub fn parse_media_name(file: &str, prefix: &str) -> Option<(u64, Option<u32>)> 
 mod tests {
     use super::*;
 
-    fn p(app: &str, name: &str, file: &str) -> Option<OriginPath> {
+    fn p(app: &'static str, name: &'static str, file: &'static str) -> Option<OriginPath<'static>> {
         Some(OriginPath {
             app: app.into(),
             name: name.into(),
@@ -115,6 +135,16 @@ mod tests {
         assert_eq!(OriginPath::parse("/index.m3u8"), None);
         assert_eq!(OriginPath::parse("live/key/index.m3u8"), None);
         assert_eq!(OriginPath::parse("/live//index.m3u8"), None);
+        assert_eq!(
+            OriginPath::parse("/a//key/x.ts"),
+            None,
+            "empty application segment"
+        );
+        assert_eq!(OriginPath::parse("//key/x.ts"), None);
+        let plain = OriginPath::parse("/app/inst/key/seg-1.ts");
+        assert!(plain
+            .is_some_and(|p| matches!(p.app, Cow::Borrowed("app/inst"))
+                && matches!(p.file, Cow::Borrowed(_))));
         assert_eq!(OriginPath::parse("/live/key/%zz"), None);
         assert_eq!(OriginPath::parse("/live/key/%2"), None);
         assert_eq!(

@@ -11,11 +11,12 @@
 //! contain), segments a year and `immutable` (their names are never reused), errors `no-store`.
 //! A segment that left the playlist is served for the RFC 8216 6.2.2 grace period, then 404.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -307,20 +308,35 @@ fn response(status: StatusCode, body: Bytes, content_type: &'static str, cache: 
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
         HeaderValue::from_static("*"),
     );
-    let cache = match cache {
-        CacheRule::NoStore => HeaderValue::from_static("no-store"),
-        CacheRule::MaxAge(secs) => HeaderValue::from_str(&format!("public, max-age={secs}"))
-            .unwrap_or(HeaderValue::from_static("no-cache")),
-        CacheRule::Immutable(secs) => {
-            HeaderValue::from_str(&format!("public, max-age={secs}, immutable"))
-                .unwrap_or(HeaderValue::from_static("no-cache"))
-        }
-    };
-    h.insert(header::CACHE_CONTROL, cache);
+    h.insert(header::CACHE_CONTROL, cache_control(cache));
     r
 }
 
-#[derive(Debug, Clone, Copy)]
+/// The `Cache-Control` value of a rule, formatted once per distinct rule (an origin uses a
+/// handful) and shared afterwards: no allocation per response.
+fn cache_control(rule: CacheRule) -> HeaderValue {
+    static MEMO: OnceLock<Mutex<HashMap<CacheRule, HeaderValue>>> = OnceLock::new();
+    if rule == CacheRule::NoStore {
+        return HeaderValue::from_static("no-store");
+    }
+    let memo = MEMO.get_or_init(Mutex::default);
+    let mut memo = memo.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(v) = memo.get(&rule) {
+        return v.clone();
+    }
+    let text = match rule {
+        CacheRule::Immutable(secs) => format!("public, max-age={secs}, immutable"),
+        CacheRule::MaxAge(secs) => format!("public, max-age={secs}"),
+        CacheRule::NoStore => "no-store".to_owned(),
+    };
+    let value = HeaderValue::from_str(&text).unwrap_or(HeaderValue::from_static("no-cache"));
+    if memo.len() < 64 {
+        memo.insert(rule, value.clone());
+    }
+    value
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum CacheRule {
     NoStore,
     MaxAge(u64),
@@ -491,7 +507,7 @@ async fn get(origin: &HlsOrigin, max_age: u64, path: &str, query: Option<&str>) 
         return error(StatusCode::NOT_FOUND);
     };
     let target = origin.config().segment_duration;
-    match file.as_str() {
+    match file.as_ref() {
         "index.m3u8" => playlist(&stream, target, query.unwrap_or("")).await,
         "master.m3u8" => {
             // A player that starts with the publisher waits for the first segment, which is

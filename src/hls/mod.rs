@@ -152,7 +152,7 @@ impl std::fmt::Debug for HlsOrigin {
 
 struct OriginInner {
     config: HlsConfig,
-    streams: Mutex<HashMap<StreamId, Arc<LiveHls>>>,
+    streams: Mutex<Streams>,
     clock: Instant,
     /// When streams were last checked for removal (`sweep` runs at most every 250 ms).
     swept: Mutex<Option<Instant>>,
@@ -174,7 +174,7 @@ impl HlsOrigin {
         Ok(Self {
             inner: Arc::new(OriginInner {
                 config,
-                streams: Mutex::new(HashMap::new()),
+                streams: Mutex::new(Streams::default()),
                 clock: Instant::now(),
                 swept: Mutex::new(None),
             }),
@@ -189,7 +189,7 @@ impl HlsOrigin {
     /// The streams served now (published, or lingering after their publisher left).
     pub fn streams(&self) -> Vec<StreamId> {
         self.sweep(true);
-        let mut ids: Vec<StreamId> = lock(&self.inner.streams).keys().cloned().collect();
+        let mut ids = lock(&self.inner.streams).ids();
         ids.sort();
         ids
     }
@@ -205,7 +205,7 @@ impl HlsOrigin {
             *swept = Some(Instant::now());
         }
         let linger = self.inner.config.linger;
-        lock(&self.inner.streams).retain(|(app, name), stream| {
+        lock(&self.inner.streams).retain(|app, name, stream| {
             let keep = lock(&stream.state)
                 .left_at
                 .is_none_or(|t| t.elapsed() < linger);
@@ -219,9 +219,7 @@ impl HlsOrigin {
 
     pub(crate) fn stream(&self, app: &str, name: &str) -> Option<Arc<LiveHls>> {
         self.sweep(false);
-        lock(&self.inner.streams)
-            .get(&(app.to_owned(), name.to_owned()))
-            .cloned()
+        lock(&self.inner.streams).get(app, name)
     }
 
     fn now(&self) -> Duration {
@@ -235,9 +233,8 @@ impl StreamTap for HlsOrigin {
         let config = &self.inner.config;
         let stream = {
             let mut streams = lock(&self.inner.streams);
-            let id = (app.to_owned(), name.as_str().to_owned());
-            if let Some(s) = streams.get(&id) {
-                s.clone()
+            if let Some(s) = streams.get(app, name.as_str()) {
+                s
             } else {
                 if streams.len() >= config.max_streams {
                     warn!(%app, %name, max = config.max_streams, "too many HLS streams, not packaging this one");
@@ -267,7 +264,7 @@ impl StreamTap for HlsOrigin {
                     }),
                     changed,
                 });
-                streams.insert(id, s.clone());
+                streams.insert(app, name.as_str(), s.clone());
                 s
             }
         };
@@ -288,6 +285,48 @@ impl StreamTap for HlsOrigin {
             max_held: config.max_held_frames,
             errors: 0,
         }))
+    }
+}
+
+/// The streams by application, then name: looked up on every request with the `&str`s of its
+/// path, without building an owned key.
+#[derive(Default)]
+struct Streams {
+    by_app: HashMap<String, HashMap<String, Arc<LiveHls>>>,
+    len: usize,
+}
+
+impl Streams {
+    fn get(&self, app: &str, name: &str) -> Option<Arc<LiveHls>> {
+        self.by_app.get(app)?.get(name).cloned()
+    }
+
+    fn insert(&mut self, app: &str, name: &str, stream: Arc<LiveHls>) {
+        let names = self.by_app.entry(app.to_owned()).or_default();
+        if names.insert(name.to_owned(), stream).is_none() {
+            self.len += 1;
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn ids(&self) -> Vec<StreamId> {
+        self.by_app
+            .iter()
+            .flat_map(|(app, names)| names.keys().map(move |name| (app.clone(), name.clone())))
+            .collect()
+    }
+
+    fn retain(&mut self, mut keep: impl FnMut(&str, &str, &Arc<LiveHls>) -> bool) {
+        let mut len = 0;
+        self.by_app.retain(|app, names| {
+            names.retain(|name, stream| keep(app, name, stream));
+            len += names.len();
+            !names.is_empty()
+        });
+        self.len = len;
     }
 }
 
