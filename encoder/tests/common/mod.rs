@@ -4,6 +4,7 @@
 
 use std::f32::consts::TAU;
 use std::path::Path;
+use std::process::Command;
 
 use onair_encoder::{
     AudioEncoder, AudioEncoderConfig, EncoderError, FrameRate, RawVideoFrame, VideoEncoder,
@@ -131,4 +132,17 @@ pub(crate) fn write_flv(enc: &Encoded, path: &Path) {
 pub(crate) fn kbps(frames: &[Frame]) -> f64 {
     let bytes: usize = frames.iter().map(|f| f.data.len()).sum();
     bytes as f64 * 8.0 / (frames.len() as f64 / 30.0) / 1000.0
+}
+
+/// `ffmpeg -v error -i FILE -f null -` (under a 20 s timeout) prints nothing: a clean decode.
+pub(crate) fn assert_decodes_clean(ffmpeg: &Path, file: &Path, what: &str) {
+    let check = onair_testkit::run_ok(
+        Command::new("timeout")
+            .arg("20")
+            .arg(ffmpeg)
+            .args(["-nostdin", "-v", "error", "-i"])
+            .arg(file)
+            .args(["-f", "null", "-"]),
+    );
+    assert_eq!(check.stderr, "", "{what} decode errors");
 }
