@@ -43,15 +43,6 @@ if ! python3 -c 'import imageio_ffmpeg' 2>/dev/null; then
     || python3 -m pip install -q imageio-ffmpeg==0.8.1
 fi
 
-# rusty_ffmpeg asks pkg-config with --static, which drags in FFmpeg's private dependencies whose
-# dev files are not installed; link dynamically through copies of the .pc files without them.
-PC_DIR=target/ffmpeg-pkgconfig
-mkdir -p "$PC_DIR"
-for lib in libavcodec libavformat libavutil libswscale libswresample libavfilter libavdevice libpostproc; do
-  src="$(pkg-config --variable=pcfiledir "$lib")/$lib.pc"
-  sed -e 's/^Libs.private:.*/Libs.private:/' -e 's/^Requires.private:.*/Requires.private:/' "$src" > "$PC_DIR/$lib.pc"
-done
-
 # cargo-fuzz for the fuzz targets (nightly toolchain)
 if ! command -v cargo-fuzz >/dev/null 2>&1; then
   echo "setup: cargo install cargo-fuzz"

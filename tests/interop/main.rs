@@ -6,6 +6,7 @@
 
 #![allow(clippy::print_stderr)]
 
+mod dependent;
 mod hls_origin;
 mod idle;
 mod nginx;

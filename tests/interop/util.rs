@@ -17,17 +17,25 @@ pub(crate) use onair_testkit::{ffmpeg9, tool, Output as Finished};
 
 /// Runs a program to completion, killed if it takes longer than `limit`.
 pub(crate) async fn run(program: &Path, args: &[&str], limit: Duration) -> Result<Finished> {
-    let child = Command::new(program)
-        .args(args)
+    let mut cmd = Command::new(program);
+    cmd.args(args);
+    run_command(cmd, limit).await
+}
+
+/// Runs a prepared command to completion (stdin closed, output captured), killed if it takes
+/// longer than `limit`.
+pub(crate) async fn run_command(mut cmd: Command, limit: Duration) -> Result<Finished> {
+    let what = format!("{:?}", cmd.as_std());
+    let child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .with_context(|| format!("starting {}", program.display()))?;
+        .with_context(|| format!("starting {what}"))?;
     let out = tokio::time::timeout(limit, child.wait_with_output())
         .await
-        .with_context(|| format!("{} {:?} timed out after {limit:?}", program.display(), args))??;
+        .with_context(|| format!("{what} timed out after {limit:?}"))??;
     Ok(out.into())
 }
 
