@@ -5,7 +5,8 @@
 //! The core is sans-IO: a [`Packager`] per rendition takes [`onair_media_types`] tracks and
 //! frames and emits [`Event`]s (files to store, playlist changed, files expired). It never
 //! touches a clock, a socket or a file; wall-clock time for `EXT-X-PROGRAM-DATE-TIME` comes
-//! in through [`Packager::set_wallclock`], and deletion times through [`Retention`].
+//! in through [`Packager::set_wallclock`], and deletion times through [`Retention`] (a fixed
+//! grace or the RFC 8216 6.2.2 one, [`Grace`]).
 //!
 //! - Segmenter: cuts at the first keyframe at or after every multiple of the target duration
 //!   (so renditions with the same keyframes cut at the same PTS); audio-only streams cut by
@@ -21,8 +22,9 @@
 //! - AES-128 whole-segment encryption with keys from the application ([`KeySource`]).
 //! - [`master_playlist`] from measured [`VariantInfo`] (bandwidths, codecs, resolution,
 //!   frame rate).
-//! - Storage behind [`Store`]: [`MemoryStore`], [`FsStore`] (temporary file, then rename);
-//!   [`drive`] glues a packager to a store.
+//! - Storage behind [`Store`]: [`MemoryStore`] (what a live origin serves from: the packager's
+//!   buffers, shared), [`FsStore`] (temporary file, then rename); [`drive`] glues a packager
+//!   to a store and a [`Retention`].
 //!
 //! # Run loop
 //!
@@ -66,7 +68,7 @@ pub use packager::{
 pub use playlist::{
     master_playlist, DeliveryDirectives, PlaylistRequest, RenditionReport, Variant,
 };
-pub use reload::ReloadWaiters;
+pub use reload::{ReloadWait, ReloadWaiters, WaitKey};
 pub use request::{parse_media_name, percent_decode, percent_encode_segment, OriginPath};
-pub use store::{drive, FsStore, MemoryStore, Retention, Store};
+pub use store::{drive, FsStore, Grace, MemoryStore, Retention, Store};
 pub use validate::{check_media_playlist, MediaPlaylistSummary, PlaylistViolation};

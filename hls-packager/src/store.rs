@@ -1,7 +1,7 @@
 //! Where segments and playlists go: a [`Store`] trait, an in-memory store (what an HTTP
 //! origin serves from), a filesystem store (temporary name, then rename, so no reader ever
 //! sees half a file), and [`Retention`], which deletes files only after they left the
-//! playlist and a grace period passed.
+//! playlist and a [`Grace`] period passed.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::Write as _;
@@ -10,8 +10,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::packager::{Event, Packager};
-use crate::playlist::PlaylistRequest;
+use crate::{Event, Packager, PlaylistRequest};
 
 /// Storage of named files.
 pub trait Store {
@@ -23,7 +22,8 @@ pub trait Store {
     fn remove(&mut self, name: &str) -> Result<(), Self::Error>;
 }
 
-/// Files kept in memory.
+/// Files kept in memory, as the [`Bytes`] the packager produced: [`get`](Self::get) hands out
+/// the same reference-counted buffer to every reader, never a copy.
 #[derive(Debug, Default, Clone)]
 pub struct MemoryStore {
     files: HashMap<String, Bytes>,
@@ -55,7 +55,13 @@ impl Store for MemoryStore {
     type Error = std::convert::Infallible;
 
     fn put(&mut self, name: &str, data: Bytes) -> Result<(), Self::Error> {
-        self.files.insert(name.to_owned(), data);
+        // A playlist is put again on every change: reuse its key.
+        match self.files.get_mut(name) {
+            Some(old) => *old = data,
+            None => {
+                self.files.insert(name.to_owned(), data);
+            }
+        }
         Ok(())
     }
 
@@ -117,30 +123,77 @@ impl Store for FsStore {
     }
 }
 
-/// Deletes expired files once `grace` has passed since they left the playlist. Make the
-/// grace at least as long as any CDN or player may cache the playlist (a few target
-/// durations), so nothing a player was told about disappears under it.
+/// How long a file stays after it left the playlist. Make it at least as long as any CDN or
+/// player may cache the playlist, so nothing a player was told about disappears under it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Grace {
+    /// The same period for every file.
+    Fixed(Duration),
+    /// RFC 8216 6.2.2: a segment stays available for its own duration plus that of the longest
+    /// playlist that listed it. Counted in whole target durations as the playlist declares
+    /// them when the file leaves it (a GOP longer than the configured duration raises the
+    /// declared one): one for the segment, `window` for the listed segments and one for the
+    /// segment being written, so `window + 2`.
+    Playlist {
+        /// Segments the live playlist lists.
+        window: usize,
+    },
+}
+
+impl Grace {
+    /// The grace period of a file that leaves a playlist declaring `target_duration`
+    /// (`EXT-X-TARGETDURATION`).
+    pub fn period(self, target_duration: Duration) -> Duration {
+        match self {
+            Grace::Fixed(d) => d,
+            Grace::Playlist { window } => {
+                let durations = u32::try_from(window).unwrap_or(u32::MAX).saturating_add(2);
+                target_duration.saturating_mul(durations)
+            }
+        }
+    }
+}
+
+impl From<Duration> for Grace {
+    fn from(d: Duration) -> Self {
+        Grace::Fixed(d)
+    }
+}
+
+/// Deletes expired files once their [`Grace`] period has passed since they left the playlist.
 ///
 /// Times are whatever monotonic clock the caller uses, passed in as [`Duration`]s since an
 /// origin of its choice.
 #[derive(Debug, Clone)]
 pub struct Retention {
-    grace: Duration,
+    grace: Grace,
+    /// By due time.
     queue: VecDeque<(Duration, String)>,
 }
 
 impl Retention {
-    /// A retention queue with this grace period.
-    pub fn new(grace: Duration) -> Self {
+    /// A retention queue with this grace period (a [`Duration`] for a fixed one).
+    pub fn new(grace: impl Into<Grace>) -> Self {
         Self {
-            grace,
+            grace: grace.into(),
             queue: VecDeque::new(),
         }
     }
 
-    /// `name` left the playlist at `now`.
-    pub fn expire(&mut self, now: Duration, name: String) {
-        self.queue.push_back((now + self.grace, name));
+    /// The grace period.
+    pub fn grace(&self) -> Grace {
+        self.grace
+    }
+
+    /// `name` left the playlist at `now`, when the playlist declared `target_duration` (what
+    /// [`Packager::target_duration_secs`] says; only [`Grace::Playlist`] counts in it).
+    pub fn expire(&mut self, now: Duration, name: String, target_duration: Duration) {
+        let due = now.saturating_add(self.grace.period(target_duration));
+        // Due times only grow with a steady clock and target duration; a caller whose do not
+        // still gets its files deleted in due order.
+        let at = self.queue.partition_point(|(d, _)| *d <= due);
+        self.queue.insert(at, (due, name));
     }
 
     /// The next file whose grace period is over at `now`; call until `None`.
@@ -182,7 +235,10 @@ pub fn drive<S: Store>(
         match event {
             Event::File { name, data } => store.put(&name, data)?,
             Event::PlaylistChanged => playlist_changed = true,
-            Event::Expired { name } => retention.expire(now, name),
+            Event::Expired { name } => {
+                let target = Duration::from_secs(packager.target_duration_secs());
+                retention.expire(now, name, target);
+            }
         }
     }
     if playlist_changed {
@@ -193,4 +249,57 @@ pub fn drive<S: Store>(
         store.remove(&name)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: fn(u64) -> Duration = Duration::from_secs;
+
+    #[test]
+    fn the_playlist_grace_counts_declared_target_durations() {
+        let grace = Grace::Playlist { window: 3 };
+        assert_eq!(grace.period(S(2)), S(10));
+        assert_eq!(Grace::from(S(7)).period(S(2)), S(7));
+        let mut r = Retention::new(grace);
+        r.expire(S(0), "a.ts".into(), S(1));
+        // a longer GOP raised the declared target duration: later files stay longer
+        r.expire(S(1), "b.ts".into(), S(3));
+        r.expire(S(2), "c.ts".into(), S(1));
+        assert_eq!(r.poll_timeout(), Some(S(5)));
+        assert_eq!(r.poll_due(S(6)), Some("a.ts".into()));
+        assert_eq!(r.poll_due(S(6)), None);
+        assert_eq!(r.poll_due(S(7)), Some("c.ts".into()));
+        assert_eq!(r.poll_due(S(15)), None);
+        assert_eq!(r.poll_due(S(16)), Some("b.ts".into()));
+        assert!(r.is_empty());
+    }
+
+    #[test]
+    fn the_memory_store_shares_the_buffers_it_was_given() {
+        let mut store = MemoryStore::default();
+        let data = Bytes::from(vec![0x47; 188]);
+        let Ok(()) = store.put("a.ts", data.clone());
+        let Ok(()) = store.put("index.m3u8", Bytes::from_static(b"#EXTM3U\n"));
+        let Ok(()) = store.put(
+            "index.m3u8",
+            Bytes::from_static(b"#EXTM3U\n#EXT-X-VERSION:3\n"),
+        );
+        assert_eq!(store.len(), 2);
+        let served = store.get("a.ts").cloned().unwrap_or_default();
+        assert_eq!(
+            served.as_ptr(),
+            data.as_ptr(),
+            "the same buffer, not a copy"
+        );
+        assert_eq!(
+            store.get("index.m3u8").map(|b| b.len()),
+            Some(b"#EXTM3U\n#EXT-X-VERSION:3\n".len())
+        );
+        let Ok(()) = store.remove("a.ts");
+        let Ok(()) = store.remove("a.ts");
+        assert!(store.get("a.ts").is_none());
+        assert_eq!(store.names().collect::<Vec<_>>(), ["index.m3u8"]);
+    }
 }

@@ -270,15 +270,31 @@ fn low_latency_parts_preload_hint_and_reports() {
     assert!(!p.is_published(1, Some(1)));
     assert!(!p.is_published(2, None));
     let mut waiters = ReloadWaiters::default();
-    assert_eq!(waiters.wait(&p, 1, Some(0), "a"), Some("a"));
-    assert_eq!(waiters.wait(&p, 1, Some(1), "b"), None);
-    assert_eq!(waiters.wait(&p, 1, None, "c"), None);
+    assert_eq!(waiters.wait(&p, 1, Some(0), "a"), ReloadWait::Ready("a"));
+    assert!(matches!(
+        waiters.wait(&p, 1, None, "c"),
+        ReloadWait::Parked(_)
+    ));
+    assert!(matches!(
+        waiters.wait(&p, 1, Some(1), "b"),
+        ReloadWait::Parked(_)
+    ));
+    let ReloadWait::Parked(timed_out) = waiters.wait(&p, 1, Some(1), "d") else {
+        panic!("part 1 of segment 1 is not published yet")
+    };
+    assert_eq!(waiters.cancel(timed_out), Some("d"));
     assert_eq!(waiters.poll_ready(&p), None);
     push_av(&mut p, 41, 51);
     assert_eq!(waiters.poll_ready(&p), Some("b"));
     assert_eq!(waiters.poll_ready(&p), None);
     push_av(&mut p, 51, 61);
     assert_eq!(waiters.poll_ready(&p), Some("c"));
+    assert!(matches!(
+        waiters.wait(&p, 3, None, "e"),
+        ReloadWait::Parked(_)
+    ));
+    assert_eq!(waiters.release_all().collect::<Vec<_>>(), ["e"]);
+    assert!(waiters.is_empty());
     // A part is one fragment; the segment is its parts back to back.
     drain(&mut p, &mut store, &mut expired);
     let parts: Vec<u8> = (0..3)
@@ -404,8 +420,9 @@ fn rejects_bad_configurations_and_unknown_tracks() {
 #[test]
 fn retention_waits_for_the_grace_period() {
     let mut r = Retention::new(Duration::from_secs(10));
-    r.expire(Duration::from_secs(5), "a.ts".into());
-    r.expire(Duration::from_secs(6), "b.ts".into());
+    let target = Duration::from_secs(1);
+    r.expire(Duration::from_secs(5), "a.ts".into(), target);
+    r.expire(Duration::from_secs(6), "b.ts".into(), target);
     assert_eq!(r.poll_due(Duration::from_secs(14)), None);
     assert_eq!(r.poll_due(Duration::from_secs(15)), Some("a.ts".into()));
     assert_eq!(r.poll_due(Duration::from_secs(15)), None);
