@@ -21,36 +21,42 @@
 //!
 //! Data path: the publisher's connection task hands each FLV tag body to the stream's
 //! [`TapSink`]; the sink demuxes it ([`MediaDemuxer`]) and feeds the stream's [`Packager`]
-//! under a short lock; files land in the stream's in-memory store and a watch channel wakes
-//! the HTTP requests that wait for them (LL-HLS blocking playlist reload and preload hints).
-//! Nothing is written to disk, and a segment is served as the same reference-counted buffer
-//! the packager produced: no copy per request.
+//! under a short lock; files land in the stream's [`MemoryStore`], leave it by the RFC 8216
+//! 6.2.2 grace rule ([`Retention`] with [`Grace::Playlist`]), and the HTTP requests parked
+//! until they exist (LL-HLS blocking playlist reload and preload hints, [`ReloadWaiters`])
+//! are woken. Nothing is written to disk, and a segment is served as the same
+//! reference-counted buffer the packager produced: no copy per request.
+//!
+//! Time comes from a [`Clock`] ([`SystemClock`] unless [`HlsOrigin::with_clock`] says
+//! otherwise).
 //!
 //! Stream lifetime (as nginx-rtmp's `hls_continuous`): when the publisher leaves, the open
 //! segment is closed and the playlist stays, without `EXT-X-ENDLIST`; a new publisher of the
 //! name continues it after an `EXT-X-DISCONTINUITY`. A stream nobody republishes within
 //! [`HlsConfig::linger`] is removed (its URLs answer 404).
+//!
+//! [`MemoryStore`]: onair_hls_packager::MemoryStore
+//! [`Retention`]: onair_hls_packager::Retention
+//! [`ReloadWaiters`]: onair_hls_packager::ReloadWaiters
 
+mod clock;
 mod http;
+mod stream;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
-use bytes::Bytes;
-use onair_hls_packager::{
-    master_playlist, parse_media_name, Event, Packager, PackagerConfig, PlaylistKind,
-    PlaylistRequest, SegmentFormat, Variant,
-};
+use onair_hls_packager::{Grace, Packager, PackagerConfig, PlaylistKind, SegmentFormat};
 use onair_media_types::MediaKind;
 use onair_rtmp_proto::amf0::Amf0Value;
 use onair_rtmp_proto::flv::{MediaDemuxer, MediaEvent};
 use onair_rtmp_proto::StreamName;
-use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
 use crate::rtmp::{StreamTap, TapMedia, TapSink};
+use stream::{lock, LiveHls, Rendition, StreamState, Streams};
 
+pub use clock::{Clock, SystemClock};
 pub use http::{HttpOrigin, HttpOriginConfig, TlsError};
 pub use onair_hls_packager::SegmentFormat as HlsSegmentFormat;
 
@@ -117,17 +123,11 @@ impl HlsConfig {
         }
     }
 
-    /// How long a file stays served after it left the playlist: its duration plus that of the
-    /// longest playlist that listed it (RFC 8216 6.2.2), in whole target durations as the
-    /// playlist declares them (a GOP longer than the configured duration makes them longer).
-    fn grace(&self, declared_target_secs: u64) -> Duration {
-        let target = self
-            .segment_duration
-            .max(Duration::from_secs(declared_target_secs));
-        target
-            * (u32::try_from(self.window)
-                .unwrap_or(u32::MAX)
-                .saturating_add(2))
+    /// How long a file stays served after it left the playlist (RFC 8216 6.2.2).
+    fn grace(&self) -> Grace {
+        Grace::Playlist {
+            window: self.window,
+        }
     }
 }
 
@@ -145,6 +145,7 @@ impl std::fmt::Debug for HlsOrigin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HlsOrigin")
             .field("config", &self.inner.config)
+            .field("clock", &self.inner.clock)
             .field("streams", &lock(&self.inner.streams).len())
             .finish()
     }
@@ -152,14 +153,12 @@ impl std::fmt::Debug for HlsOrigin {
 
 struct OriginInner {
     config: HlsConfig,
+    clock: Arc<dyn Clock>,
+    /// The origin of the times handed to the packagers' retention.
+    started: Instant,
     streams: Mutex<Streams>,
-    clock: Instant,
     /// When streams were last checked for removal (`sweep` runs at most every 250 ms).
     swept: Mutex<Option<Instant>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Why an [`HlsOrigin`] could not be made.
@@ -168,14 +167,21 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub struct HlsConfigError(#[from] onair_hls_packager::Error);
 
 impl HlsOrigin {
-    /// An origin packaging with `config` (checked here, so publishing cannot fail on it).
+    /// An origin packaging with `config` (checked here, so publishing cannot fail on it), on
+    /// the system's clocks.
     pub fn new(config: HlsConfig) -> Result<Self, HlsConfigError> {
+        Self::with_clock(config, Arc::new(SystemClock))
+    }
+
+    /// An origin packaging with `config` and reading the time from `clock`.
+    pub fn with_clock(config: HlsConfig, clock: Arc<dyn Clock>) -> Result<Self, HlsConfigError> {
         Packager::new(config.packager_config(String::new()))?;
         Ok(Self {
             inner: Arc::new(OriginInner {
                 config,
+                started: clock.now(),
+                clock,
                 streams: Mutex::new(Streams::default()),
-                clock: Instant::now(),
                 swept: Mutex::new(None),
             }),
         })
@@ -197,21 +203,23 @@ impl HlsOrigin {
     /// Drops the streams whose publisher left more than `linger` ago; unless `force`d, at
     /// most every 250 ms (it runs on every HTTP request).
     fn sweep(&self, force: bool) {
+        let now = self.inner.clock.now();
         {
             let mut swept = lock(&self.inner.swept);
-            if !force && swept.is_some_and(|t| t.elapsed() < Duration::from_millis(250)) {
+            if !force && swept.is_some_and(|t| now.saturating_duration_since(t) < SWEEP_INTERVAL) {
                 return;
             }
-            *swept = Some(Instant::now());
+            *swept = Some(now);
         }
         let linger = self.inner.config.linger;
         lock(&self.inner.streams).retain(|app, name, stream| {
-            let keep = lock(&stream.state)
+            let mut state = stream.lock();
+            let keep = state
                 .left_at
-                .is_none_or(|t| t.elapsed() < linger);
+                .is_none_or(|t| now.saturating_duration_since(t) < linger);
             if !keep {
                 info!(%app, %name, "HLS stream removed after its publisher left");
-                stream.notify();
+                state.release_all();
             }
             keep
         });
@@ -222,57 +230,63 @@ impl HlsOrigin {
         lock(&self.inner.streams).get(app, name)
     }
 
-    fn now(&self) -> Duration {
-        self.inner.clock.elapsed()
+    /// The time for retention: since the origin started, by its clock.
+    fn elapsed(&self) -> Duration {
+        self.inner
+            .clock
+            .now()
+            .saturating_duration_since(self.inner.started)
+    }
+
+    fn unix_ms(&self) -> i64 {
+        self.inner
+            .clock
+            .wall_clock()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    }
+
+    /// A new stream, unless the limit is reached.
+    fn add_stream(&self, streams: &mut Streams, app: &str, name: &str) -> Option<Arc<LiveHls>> {
+        let config = &self.inner.config;
+        if streams.len() >= config.max_streams {
+            warn!(%app, %name, max = config.max_streams, "too many HLS streams, not packaging this one");
+            return None;
+        }
+        // Segment names differ between two lives of a name (and between runs of the server),
+        // so a CDN never serves an old segment under a new name.
+        let prefix = format!("{}-", base36(self.unix_ms().unsigned_abs()));
+        let packager = match Packager::new(config.packager_config(prefix)) {
+            Ok(p) => p,
+            Err(e) => {
+                warn!(error = %e, "cannot package HLS");
+                return None;
+            }
+        };
+        let source = Rendition::new("index.m3u8", packager, config.grace());
+        let stream = Arc::new(LiveHls::new(source));
+        streams.insert(app, name, stream.clone());
+        Some(stream)
     }
 }
+
+const SWEEP_INTERVAL: Duration = Duration::from_millis(250);
 
 impl StreamTap for HlsOrigin {
     fn on_publish(&self, app: &str, name: &StreamName) -> Option<Box<dyn TapSink>> {
         self.sweep(true);
-        let config = &self.inner.config;
         let stream = {
             let mut streams = lock(&self.inner.streams);
-            if let Some(s) = streams.get(app, name.as_str()) {
-                s
-            } else {
-                if streams.len() >= config.max_streams {
-                    warn!(%app, %name, max = config.max_streams, "too many HLS streams, not packaging this one");
-                    return None;
-                }
-                // Segment names differ between two lives of a name (and between runs of the
-                // server), so a CDN never serves an old segment under a new name.
-                let prefix = format!("{}-", base36(unix_ms().unsigned_abs()));
-                let packager = match Packager::new(config.packager_config(prefix)) {
-                    Ok(p) => p,
-                    Err(e) => {
-                        warn!(error = %e, "cannot package HLS");
-                        return None;
-                    }
-                };
-                let (changed, _) = watch::channel(0);
-                let s = Arc::new(LiveHls {
-                    state: Mutex::new(HlsState {
-                        packager,
-                        files: HashMap::new(),
-                        playlist: Bytes::new(),
-                        expiring: std::collections::VecDeque::new(),
-                        publishing: false,
-                        left_at: None,
-                        has_media: false,
-                        has_segment: false,
-                    }),
-                    changed,
-                });
-                streams.insert(app, name.as_str(), s.clone());
-                s
+            match streams.get(app, name.as_str()) {
+                Some(s) => s,
+                None => self.add_stream(&mut streams, app, name.as_str())?,
             }
         };
         {
-            let mut state = lock(&stream.state);
+            let mut state = stream.lock();
             state.publishing = true;
             state.left_at = None;
-            state.packager.set_wallclock(unix_ms());
+            state.source.packager.set_wallclock(self.unix_ms());
         }
         info!(%app, %name, "HLS packaging started");
         Some(Box::new(HlsSink {
@@ -282,110 +296,9 @@ impl StreamTap for HlsOrigin {
             held: Some(Vec::new()),
             expected: None,
             seen: (false, false),
-            max_held: config.max_held_frames,
+            max_held: self.inner.config.max_held_frames,
             errors: 0,
         }))
-    }
-}
-
-/// The streams by application, then name: looked up on every request with the `&str`s of its
-/// path, without building an owned key.
-#[derive(Default)]
-struct Streams {
-    by_app: HashMap<String, HashMap<String, Arc<LiveHls>>>,
-    len: usize,
-}
-
-impl Streams {
-    fn get(&self, app: &str, name: &str) -> Option<Arc<LiveHls>> {
-        self.by_app.get(app)?.get(name).cloned()
-    }
-
-    fn insert(&mut self, app: &str, name: &str, stream: Arc<LiveHls>) {
-        let names = self.by_app.entry(app.to_owned()).or_default();
-        if names.insert(name.to_owned(), stream).is_none() {
-            self.len += 1;
-        }
-    }
-
-    fn len(&self) -> usize {
-        self.len
-    }
-
-    fn ids(&self) -> Vec<StreamId> {
-        self.by_app
-            .iter()
-            .flat_map(|(app, names)| names.keys().map(move |name| (app.clone(), name.clone())))
-            .collect()
-    }
-
-    fn retain(&mut self, mut keep: impl FnMut(&str, &str, &Arc<LiveHls>) -> bool) {
-        let mut len = 0;
-        self.by_app.retain(|app, names| {
-            names.retain(|name, stream| keep(app, name, stream));
-            len += names.len();
-            !names.is_empty()
-        });
-        self.len = len;
-    }
-}
-
-/// One stream's packager and files.
-pub(crate) struct LiveHls {
-    state: Mutex<HlsState>,
-    /// Bumped whenever the playlist changed or the stream ended.
-    changed: watch::Sender<u64>,
-}
-
-pub(crate) struct HlsState {
-    pub(crate) packager: Packager,
-    pub(crate) files: HashMap<String, Bytes>,
-    /// The playlist as plain requests get it, rendered once per change.
-    pub(crate) playlist: Bytes,
-    /// Files that left the playlist, with the time they stop being served.
-    expiring: std::collections::VecDeque<(Duration, String)>,
-    pub(crate) publishing: bool,
-    left_at: Option<Instant>,
-    pub(crate) has_media: bool,
-    /// A whole segment was published (before that, an LL-HLS playlist lists parts only, which
-    /// players that ignore parts cannot start with, and the target duration is not final).
-    pub(crate) has_segment: bool,
-}
-
-impl HlsState {
-    /// The master playlist (one variant: this stream as published).
-    pub(crate) fn master(&self) -> String {
-        master_playlist(&[Variant {
-            uri: "index.m3u8".to_owned(),
-            info: self.packager.variant_info(),
-        }])
-    }
-
-    /// The media playlist for a request with or without `_HLS_skip`.
-    pub(crate) fn media(&self, skip: bool) -> Bytes {
-        if skip && self.packager.config().part_duration.is_some() {
-            let request = PlaylistRequest {
-                skip: true,
-                ..PlaylistRequest::default()
-            };
-            Bytes::from(self.packager.media_playlist(&request))
-        } else {
-            self.playlist.clone()
-        }
-    }
-}
-
-impl LiveHls {
-    pub(crate) fn lock(&self) -> MutexGuard<'_, HlsState> {
-        lock(&self.state)
-    }
-
-    pub(crate) fn subscribe(&self) -> watch::Receiver<u64> {
-        self.changed.subscribe()
-    }
-
-    fn notify(&self) {
-        self.changed.send_modify(|g| *g = g.wrapping_add(1));
     }
 }
 
@@ -410,13 +323,11 @@ impl HlsSink {
         (!video || self.seen.0) && (!audio || self.seen.1)
     }
 
-    fn feed(&mut self, state: &mut HlsState, event: MediaEvent) {
+    fn feed(&mut self, state: &mut StreamState, event: MediaEvent) {
+        let packager = &mut state.source.packager;
         let result = match event {
-            MediaEvent::Track(info) => state.packager.add_track(info),
-            MediaEvent::Frame(frame) => {
-                state.has_media = true;
-                state.packager.push_frame(frame)
-            }
+            MediaEvent::Track(info) => packager.add_track(info),
+            MediaEvent::Frame(frame) => packager.push_frame(frame),
             _ => Ok(()),
         };
         if let Err(e) = result {
@@ -430,7 +341,7 @@ impl HlsSink {
 
     /// Feeds what was held back at the start, tracks first (so the first PMT or init segment
     /// lists them all); from then on media flows straight through.
-    fn release_held(&mut self, state: &mut HlsState) {
+    fn release_held(&mut self, state: &mut StreamState) {
         let Some(held) = self.held.take() else {
             return;
         };
@@ -442,40 +353,10 @@ impl HlsSink {
         }
     }
 
-    /// Moves the packager's output into the stream's store and wakes waiting requests.
-    fn drain(&self, state: &mut HlsState) {
-        let now = self.origin.now();
-        let mut changed = false;
-        while let Some(event) = state.packager.poll_event() {
-            match event {
-                Event::File { name, data } => {
-                    let prefix = &state.packager.config().name_prefix;
-                    if matches!(parse_media_name(&name, prefix), Some((_, None))) {
-                        state.has_segment = true;
-                    }
-                    state.files.insert(name, data);
-                }
-                Event::PlaylistChanged => changed = true,
-                Event::Expired { name } => {
-                    let grace = self
-                        .origin
-                        .inner
-                        .config
-                        .grace(state.packager.target_duration_secs());
-                    state.expiring.push_back((now + grace, name));
-                }
-            }
-        }
-        while state.expiring.front().is_some_and(|(due, _)| *due <= now) {
-            if let Some((_, name)) = state.expiring.pop_front() {
-                state.files.remove(&name);
-            }
-        }
-        if changed {
-            state.playlist =
-                Bytes::from(state.packager.media_playlist(&PlaylistRequest::default()));
-            self.stream.notify();
-        }
+    /// Moves the packager's output into the stream's store and wakes the requests waiting
+    /// for it.
+    fn drain(&self, state: &mut StreamState) {
+        state.source.drain(self.origin.elapsed());
     }
 }
 
@@ -542,21 +423,16 @@ impl TapSink for HlsSink {
         self.release_held(&mut state);
         // Close the open segment so players get the tail; a new publisher continues after a
         // discontinuity.
-        if let Err(e) = state.packager.republish() {
+        if let Err(e) = state.source.packager.republish() {
             debug!(error = %e, "HLS: closing the stream");
         }
         state.publishing = false;
-        state.left_at = Some(Instant::now());
+        state.left_at = Some(self.origin.inner.clock.now());
         self.drain(&mut state);
-        self.stream.notify();
+        // nothing more comes until a new publisher: parked requests get their answer now
+        state.release_all();
         info!("HLS packaging paused: publisher left");
     }
-}
-
-fn unix_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 fn base36(mut n: u64) -> String {

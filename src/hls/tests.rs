@@ -1,7 +1,9 @@
 //! The origin's packaging side, fed through its tap with a synthetic FLV stream (real H.264
-//! and AAC sequence headers from an ffmpeg-made file; frame payloads are opaque to the muxers).
+//! and AAC sequence headers from an ffmpeg-made file; frame payloads are opaque to the muxers),
+//! on a clock the tests move by hand.
 
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use onair_rtmp_proto::amf0::Amf0Value;
@@ -35,6 +37,44 @@ fn audio_frame(n: u8) -> Bytes {
     let mut v = vec![0xaf, 0x01];
     v.extend(std::iter::repeat_n(n, 24));
     Bytes::from(v)
+}
+
+/// Time that passes only when a test says so. Wall-clock time starts at
+/// 2026-11-26T10:00:00Z.
+#[derive(Debug)]
+struct ManualClock {
+    /// Any instant: std has no other way to make one.
+    start: Instant,
+    elapsed: Mutex<Duration>,
+}
+
+impl ManualClock {
+    fn new() -> Arc<Self> {
+        Arc::new(Self {
+            start: Instant::now(),
+            elapsed: Mutex::new(Duration::ZERO),
+        })
+    }
+
+    fn advance(&self, by: Duration) {
+        *lock(&self.elapsed) += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Instant {
+        self.start + *lock(&self.elapsed)
+    }
+
+    fn wall_clock(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_millis(1_795_687_200_000) + *lock(&self.elapsed)
+    }
+}
+
+fn origin(config: HlsConfig) -> (HlsOrigin, Arc<ManualClock>) {
+    let clock = ManualClock::new();
+    let origin = HlsOrigin::with_clock(config, clock.clone()).unwrap_or_else(|e| panic!("{e}"));
+    (origin, clock)
 }
 
 fn config(window: usize) -> HlsConfig {
@@ -78,8 +118,15 @@ fn playlist(origin: &HlsOrigin, app: &str, key: &str) -> String {
     let stream = origin
         .stream(app, key)
         .unwrap_or_else(|| panic!("no stream {app}/{key}"));
-    let state = stream.lock();
-    String::from_utf8(state.playlist.to_vec()).unwrap_or_default()
+    let text = stream.lock().source.media_playlist().unwrap_or_default();
+    String::from_utf8(text.to_vec()).unwrap_or_default()
+}
+
+/// A file of the stream as the origin would serve it now.
+fn file(origin: &HlsOrigin, app: &str, key: &str, name: &str) -> Option<Bytes> {
+    let stream = origin.stream(app, key)?;
+    let data = stream.lock().source.file(name);
+    data
 }
 
 fn segment_names(playlist: &str) -> Vec<String> {
@@ -92,7 +139,7 @@ fn segment_names(playlist: &str) -> Vec<String> {
 
 #[test]
 fn a_published_stream_becomes_a_live_playlist_of_ts_segments() {
-    let origin = HlsOrigin::new(config(3)).unwrap_or_else(|e| panic!("{e}"));
+    let (origin, _) = origin(config(3));
     let mut sink = origin
         .on_publish("live", &name("cam"))
         .unwrap_or_else(|| panic!("no sink"));
@@ -118,8 +165,8 @@ fn a_published_stream_becomes_a_live_playlist_of_ts_segments() {
         let state = stream.lock();
         for n in &names {
             let data = state
-                .files
-                .get(n)
+                .source
+                .file(n)
                 .unwrap_or_else(|| panic!("{n} not stored"));
             assert_eq!(data.len() % 188, 0, "{n}");
             assert!(data.chunks(188).all(|p| p[0] == 0x47), "{n}");
@@ -160,8 +207,8 @@ fn a_published_stream_becomes_a_live_playlist_of_ts_segments() {
 #[test]
 fn segment_names_differ_between_lives_of_a_name() {
     let mut c = config(3);
-    c.linger = Duration::ZERO;
-    let origin = HlsOrigin::new(c).unwrap_or_else(|e| panic!("{e}"));
+    c.linger = Duration::from_secs(2);
+    let (origin, clock) = origin(c);
     let mut first = Vec::new();
     for round in 0..2 {
         let mut sink = origin
@@ -174,7 +221,7 @@ fn segment_names_differ_between_lives_of_a_name() {
         if round == 0 {
             first = names;
             // the next publisher comes after the linger time: the stream was dropped
-            std::thread::sleep(Duration::from_millis(5));
+            clock.advance(Duration::from_secs(2));
             assert!(origin.streams().is_empty());
         } else {
             assert!(
@@ -187,7 +234,7 @@ fn segment_names_differ_between_lives_of_a_name() {
 
 #[test]
 fn video_only_streams_announced_by_metadata_are_not_held_back() {
-    let origin = HlsOrigin::new(config(6)).unwrap_or_else(|e| panic!("{e}"));
+    let (origin, _) = origin(config(6));
     let mut sink = origin
         .on_publish("live", &name("vonly"))
         .unwrap_or_else(|| panic!("no sink"));
@@ -204,7 +251,10 @@ fn video_only_streams_announced_by_metadata_are_not_held_back() {
     let stream = origin
         .stream("live", "nometa")
         .unwrap_or_else(|| panic!("stream"));
-    assert!(stream.lock().playlist.is_empty(), "60 frames are held");
+    assert!(
+        stream.lock().source.media_playlist().is_none(),
+        "60 frames are held"
+    );
     feed(sink.as_mut(), 2000, 4, false);
     let text = playlist(&origin, "live", "nometa");
     assert!(segment_names(&text).len() >= 3, "{text}");
@@ -214,7 +264,7 @@ fn video_only_streams_announced_by_metadata_are_not_held_back() {
 fn streams_beyond_the_limit_are_not_packaged_and_bad_media_is_skipped() {
     let mut c = config(6);
     c.max_streams = 1;
-    let origin = HlsOrigin::new(c).unwrap_or_else(|e| panic!("{e}"));
+    let (origin, _) = origin(c);
     let mut sink = origin
         .on_publish("live", &name("one"))
         .unwrap_or_else(|| panic!("no sink"));
@@ -245,4 +295,136 @@ fn invalid_configurations_are_refused_up_front() {
     };
     assert!(HlsOrigin::new(zero).is_err());
     assert!(HlsOrigin::new(HlsConfig::low_latency()).is_ok());
+}
+
+#[test]
+fn a_segment_that_left_the_window_is_served_for_its_grace_period_then_gone() {
+    let (origin, clock) = origin(config(3));
+    let mut sink = origin
+        .on_publish("live", &name("age"))
+        .unwrap_or_else(|| panic!("no sink"));
+    feed(sink.as_mut(), 0, 2, true);
+    let first = segment_names(&playlist(&origin, "live", "age"))
+        .first()
+        .cloned()
+        .unwrap_or_else(|| panic!("no segment after 2 s"));
+    // 5 s: the fourth segment closed and the first left the window of three
+    feed(sink.as_mut(), 2000, 3, true);
+    let text = playlist(&origin, "live", "age");
+    assert!(!segment_names(&text).contains(&first), "{text}");
+    assert!(file(&origin, "live", "age", &first).is_some());
+
+    // RFC 8216 6.2.2: (window + 2) declared target durations of 1 s. Expiry runs as media
+    // comes in.
+    clock.advance(Duration::from_millis(4999));
+    feed(sink.as_mut(), 5000, 1, true);
+    assert!(file(&origin, "live", "age", &first).is_some(), "gone early");
+    clock.advance(Duration::from_millis(1));
+    feed(sink.as_mut(), 6000, 1, true);
+    assert!(
+        file(&origin, "live", "age", &first).is_none(),
+        "kept too long"
+    );
+    let text = playlist(&origin, "live", "age");
+    for n in segment_names(&text) {
+        assert!(
+            file(&origin, "live", "age", &n).is_some(),
+            "{n} listed, not served"
+        );
+    }
+}
+
+#[test]
+fn a_stream_whose_publisher_left_lingers_then_goes() {
+    let mut c = config(3);
+    c.linger = Duration::from_secs(30);
+    let (origin, clock) = origin(c);
+    let mut sink = origin
+        .on_publish("live", &name("gone"))
+        .unwrap_or_else(|| panic!("no sink"));
+    feed(sink.as_mut(), 0, 3, true);
+    sink.end();
+    drop(sink);
+    clock.advance(Duration::from_millis(29_999));
+    assert_eq!(
+        origin.streams(),
+        vec![("live".to_owned(), "gone".to_owned())]
+    );
+    assert!(!playlist(&origin, "live", "gone").is_empty());
+    clock.advance(Duration::from_millis(1));
+    assert!(origin.streams().is_empty());
+    assert!(origin.stream("live", "gone").is_none());
+
+    // A stream that comes back within the linger time is not removed when it would have been.
+    let mut sink = origin
+        .on_publish("live", &name("back"))
+        .unwrap_or_else(|| panic!("no sink"));
+    feed(sink.as_mut(), 0, 2, true);
+    sink.end();
+    clock.advance(Duration::from_secs(20));
+    let mut sink = origin
+        .on_publish("live", &name("back"))
+        .unwrap_or_else(|| panic!("no sink"));
+    clock.advance(Duration::from_secs(20));
+    assert_eq!(
+        origin.streams(),
+        vec![("live".to_owned(), "back".to_owned())]
+    );
+    sink.end();
+}
+
+#[test]
+fn program_date_time_and_segment_names_come_from_the_wall_clock() {
+    let (origin, clock) = origin(config(3));
+    clock.advance(Duration::from_millis(1500));
+    let mut sink = origin
+        .on_publish("live", &name("pdt"))
+        .unwrap_or_else(|| panic!("no sink"));
+    feed(sink.as_mut(), 0, 3, true);
+    let text = playlist(&origin, "live", "pdt");
+    assert!(
+        text.contains("#EXT-X-PROGRAM-DATE-TIME:2026-11-26T10:00:01.500Z\n"),
+        "{text}"
+    );
+    // named after the publish time in milliseconds, base 36
+    let prefix = format!("{}-", base36(1_795_687_201_500));
+    assert!(
+        segment_names(&text).iter().all(|n| n.starts_with(&prefix)),
+        "{prefix} {text}"
+    );
+}
+
+#[test]
+fn parked_requests_wake_when_published_or_when_the_publisher_leaves() {
+    use tokio::sync::oneshot::error::TryRecvError::{Closed, Empty};
+    let (origin, _) = origin(config(3));
+    let mut sink = origin
+        .on_publish("live", &name("wait"))
+        .unwrap_or_else(|| panic!("no sink"));
+    // 2 s: segment 0 closed at the keyframe of 1 s, segment 1 open
+    feed(sink.as_mut(), 0, 2, true);
+    let stream = origin
+        .stream("live", "wait")
+        .unwrap_or_else(|| panic!("stream"));
+    assert!(
+        stream.lock().park(0, 0, None).is_none(),
+        "published already"
+    );
+    let Some((_, mut next)) = stream.lock().park(0, 1, None) else {
+        panic!("segment 1 is open")
+    };
+    let Some((_, mut far)) = stream.lock().park(0, 3, None) else {
+        panic!("segment 3 is to come")
+    };
+    let Some((timed_out, mut cancelled)) = stream.lock().park(0, 1, None) else {
+        panic!("segment 1 is open")
+    };
+    stream.lock().cancel(0, timed_out);
+    assert_eq!(cancelled.try_recv(), Err(Closed), "taken out, not woken");
+    assert_eq!(next.try_recv(), Err(Empty));
+    feed(sink.as_mut(), 2000, 1, true);
+    assert_eq!(next.try_recv(), Ok(()), "segment 1 closed at 2 s");
+    assert_eq!(far.try_recv(), Err(Empty));
+    sink.end();
+    assert_eq!(far.try_recv(), Ok(()), "the publisher left");
 }
