@@ -142,7 +142,11 @@ fn escape_into(out: &mut String, text: &str) {
 
 #[cfg(test)]
 mod tests {
+    use onair_rtmp_proto::StreamName;
+
     use super::*;
+    use crate::hls::HlsConfig;
+    use crate::rtmp::StreamTap;
 
     fn render(template: &str, values: &[(&str, &str)]) -> String {
         let mut out = String::new();
@@ -190,5 +194,28 @@ mod tests {
             list.contains("<li><a href=\"/live/cam/\">live/cam</a></li>\n</ul>"),
             "{list}"
         );
+    }
+
+    #[test]
+    fn the_stream_list_links_each_player_page() {
+        let origin = HlsOrigin::new(HlsConfig::default()).unwrap_or_else(|e| panic!("{e}"));
+        assert!(streams_page(&origin).contains(NO_STREAMS));
+        let name = StreamName::new("a <b>", 64).unwrap_or_else(|e| panic!("{e}"));
+        let _sink = origin.on_publish("live", &name);
+        let list = streams_page(&origin);
+        assert!(
+            list.contains("<li><a href=\"/live/a%20%3Cb%3E/\">live/a &lt;b&gt;</a></li>\n"),
+            "{list}"
+        );
+        assert!(!list.contains(NO_STREAMS), "{list}");
+        let player = player_page(&origin, "/live/a%20%3Cb%3E/", HLS_JS_CDN)
+            .unwrap_or_else(|| panic!("no player page"));
+        assert!(
+            player.contains("<title>live/a &lt;b&gt;</title>"),
+            "{player}"
+        );
+        assert!(player.contains(HLS_JS_CDN), "{player}");
+        assert!(player.contains("data-low-latency=\"false\""), "{player}");
+        assert!(player_page(&origin, "/live/nobody/", HLS_JS_CDN).is_none());
     }
 }

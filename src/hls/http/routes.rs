@@ -91,26 +91,27 @@ async fn get(origin: &HlsOrigin, max_age: u64, path: &str, query: Option<&str>) 
 /// The master playlist. A player that starts with the publisher waits for the first
 /// segment of every rendition, which is when bandwidths and codecs are known.
 async fn master(stream: &LiveHls, target: Duration) -> Resp {
-    let ready = until_decided(
+    let text = until_decided(
         stream,
         first_segment_limit(target),
         StatusCode::NOT_FOUND,
-        |state| match state.unready() {
-            None => Step::Answer(Ok(())),
-            Some(index) => first_segment(state, index),
+        |state| {
+            let waiting = state
+                .unready()
+                .map_or(Step::Answer(Ok(())), |index| first_segment(state, index));
+            waiting.and_then(|ready| Step::Answer(ready.map(|()| state.master())))
         },
     )
     .await;
-    if let Err(code) = ready.and_then(|r| r) {
-        return error(code);
+    match text.and_then(|t| t) {
+        Ok(text) => response(
+            StatusCode::OK,
+            Bytes::from(text),
+            PLAYLIST,
+            CacheRule::playlist(target),
+        ),
+        Err(code) => error(code),
     }
-    let text = stream.lock().master();
-    response(
-        StatusCode::OK,
-        Bytes::from(text),
-        PLAYLIST,
-        CacheRule::playlist(target),
-    )
 }
 
 /// Waits for rendition `index`'s first whole segment (an LL-HLS playlist of parts only would
@@ -143,25 +144,35 @@ async fn playlist(stream: &LiveHls, file: &str, target: Duration, query: &str) -
         // delivery directives belong to LL-HLS playlists (CAN-BLOCK-RELOAD); ignore them
         DeliveryDirectives::default()
     };
-    let (ready, cache) = match directives.msn {
+    // the playlist is taken under the lock that decided it may be answered
+    let body = |state: &StreamState| {
+        let r = state.renditions().nth(index);
+        let body = if directives.skip {
+            r.and_then(|r| r.media_playlist_skip())
+        } else {
+            r.and_then(|r| r.media_playlist())
+        };
+        Step::Answer(body.ok_or(StatusCode::NOT_FOUND))
+    };
+    let (answer, cache) = match directives.msn {
         Some(msn) => {
             let part = directives.part;
             // Blocking playlist reload (RFC 8216bis 6.2.5.2).
-            let published = until_decided(
+            let answer = until_decided(
                 stream,
                 block_limit(target),
                 StatusCode::SERVICE_UNAVAILABLE,
                 |state| {
                     let Some(r) = state.renditions().nth(index) else {
-                        return Step::Answer(false);
+                        return Step::Answer(Err(StatusCode::NOT_FOUND));
                     };
                     if r.packager.is_published(msn, part) {
-                        return Step::Answer(true);
+                        return body(state);
                     }
                     // More than two segments ahead of the last one: the client is confused.
                     let last = r.packager.last_published().map_or(0, |(m, _)| m);
                     if msn > last + 2 || !state.publishing {
-                        return Step::Answer(false);
+                        return Step::Answer(Err(StatusCode::BAD_REQUEST));
                     }
                     Step::Park {
                         rendition: index,
@@ -171,41 +182,29 @@ async fn playlist(stream: &LiveHls, file: &str, target: Duration, query: &str) -
                 },
             )
             .await;
-            let ready = match published {
-                Ok(true) => Ok(()),
-                Ok(false) => Err(StatusCode::BAD_REQUEST),
-                Err(code) => Err(code),
-            };
-            (ready, CacheRule::blocking_playlist(target))
+            (answer, CacheRule::blocking_playlist(target))
         }
         // A plain request before the first segment waits a little for it rather than answer
         // 404, so that a player starting with the publisher does not give up.
         None => {
-            let ready = until_decided(
+            let answer = until_decided(
                 stream,
                 first_segment_limit(target),
                 StatusCode::NOT_FOUND,
-                |state| first_segment(state, index),
+                |state| {
+                    first_segment(state, index).and_then(|ready| match ready {
+                        Ok(()) => body(state),
+                        Err(code) => Step::Answer(Err(code)),
+                    })
+                },
             )
             .await;
-            (ready.and_then(|r| r), CacheRule::playlist(target))
+            (answer, CacheRule::playlist(target))
         }
     };
-    if let Err(code) = ready {
-        return error(code);
-    }
-    let body = {
-        let state = stream.lock();
-        let rendition = state.renditions().nth(index);
-        if directives.skip {
-            rendition.and_then(|r| r.media_playlist_skip())
-        } else {
-            rendition.and_then(|r| r.media_playlist())
-        }
-    };
-    match body {
-        Some(body) => response(StatusCode::OK, body, PLAYLIST, cache),
-        None => error(StatusCode::NOT_FOUND),
+    match answer.and_then(|a| a) {
+        Ok(body) => response(StatusCode::OK, body, PLAYLIST, cache),
+        Err(code) => error(code),
     }
 }
 

@@ -23,6 +23,24 @@ pub(super) enum Step<T> {
     },
 }
 
+impl<T> Step<T> {
+    /// Decides further on an answer; a request that parks stays parked.
+    pub(super) fn and_then<U>(self, f: impl FnOnce(T) -> Step<U>) -> Step<U> {
+        match self {
+            Step::Answer(answer) => f(answer),
+            Step::Park {
+                rendition,
+                msn,
+                part,
+            } => Step::Park {
+                rendition,
+                msn,
+                part,
+            },
+        }
+    }
+}
+
 /// How long a request may wait for a playlist update or a hinted part: three target
 /// durations (RFC 8216bis 6.2.5.2), and at least 3 s.
 pub(super) fn block_limit(target: Duration) -> Duration {
