@@ -263,7 +263,7 @@ impl HlsOrigin {
                 return None;
             }
         };
-        let source = Rendition::new("index.m3u8", packager, config.grace());
+        let source = Rendition::new("index.m3u8".to_owned(), packager, config.grace());
         let stream = Arc::new(LiveHls::new(source));
         streams.insert(app, name, stream.clone());
         Some(stream)

@@ -99,6 +99,10 @@ impl StreamState {
         std::iter::once(&self.source)
     }
 
+    pub(crate) fn rendition(&self, index: RenditionIndex) -> Option<&Rendition> {
+        self.renditions().nth(index)
+    }
+
     fn renditions_mut(&mut self) -> impl Iterator<Item = &mut Rendition> {
         std::iter::once(&mut self.source)
     }
@@ -125,7 +129,7 @@ impl StreamState {
         let variants: Vec<Variant> = self
             .renditions()
             .map(|r| Variant {
-                uri: r.playlist.to_owned(),
+                uri: r.playlist.clone(),
                 info: r.packager.variant_info(),
             })
             .collect();
@@ -172,7 +176,7 @@ impl StreamState {
 /// One rendition: its packager, and the files it made, served as the packager's buffers.
 pub(crate) struct Rendition {
     /// Name of its media playlist, as the master playlist lists it.
-    pub(crate) playlist: &'static str,
+    pub(crate) playlist: String,
     pub(crate) packager: Packager,
     store: MemoryStore,
     retention: Retention,
@@ -180,7 +184,7 @@ pub(crate) struct Rendition {
 }
 
 impl Rendition {
-    pub(crate) fn new(playlist: &'static str, packager: Packager, grace: Grace) -> Self {
+    pub(crate) fn new(playlist: String, packager: Packager, grace: Grace) -> Self {
         Self {
             playlist,
             packager,
@@ -198,7 +202,7 @@ impl Rendition {
             &mut self.packager,
             &mut self.store,
             &mut self.retention,
-            self.playlist,
+            &self.playlist,
             now,
         );
         while let Some(woken) = self.waiters.poll_ready(&self.packager) {
@@ -210,12 +214,12 @@ impl Rendition {
     /// number 0. Before that an LL-HLS playlist lists parts only, which players that ignore
     /// parts cannot start with, and its target duration is not final.
     pub(crate) fn ready(&self) -> bool {
-        self.packager.is_published(0, None) && self.store.get(self.playlist).is_some()
+        self.packager.is_published(0, None) && self.store.get(&self.playlist).is_some()
     }
 
     /// The media playlist as plain requests get it (rendered once per change).
     pub(crate) fn media_playlist(&self) -> Option<Bytes> {
-        self.store.get(self.playlist).cloned()
+        self.store.get(&self.playlist).cloned()
     }
 
     /// The media playlist for a request with `_HLS_skip`: a delta update (RFC 8216bis

@@ -118,7 +118,7 @@ async fn master(stream: &LiveHls, target: Duration) -> Resp {
 /// stop players that ignore parts, and its target duration is not settled until a segment
 /// closed); a stream whose publisher left before that is 404.
 fn first_segment(state: &StreamState, index: RenditionIndex) -> Step<Result<(), StatusCode>> {
-    match state.renditions().nth(index) {
+    match state.rendition(index) {
         Some(r) if r.ready() => Step::Answer(Ok(())),
         Some(r) if state.publishing && !r.packager.is_published(0, None) => Step::Park {
             rendition: index,
@@ -146,7 +146,7 @@ async fn playlist(stream: &LiveHls, file: &str, target: Duration, query: &str) -
     };
     // the playlist is taken under the lock that decided it may be answered
     let body = |state: &StreamState| {
-        let r = state.renditions().nth(index);
+        let r = state.rendition(index);
         let body = if directives.skip {
             r.and_then(|r| r.media_playlist_skip())
         } else {
@@ -163,7 +163,7 @@ async fn playlist(stream: &LiveHls, file: &str, target: Duration, query: &str) -
                 block_limit(target),
                 StatusCode::SERVICE_UNAVAILABLE,
                 |state| {
-                    let Some(r) = state.renditions().nth(index) else {
+                    let Some(r) = state.rendition(index) else {
                         return Step::Answer(Err(StatusCode::NOT_FOUND));
                     };
                     if r.packager.is_published(msn, part) {
