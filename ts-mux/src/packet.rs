@@ -181,8 +181,6 @@ fn put_header_and_af<B: TsBuffer + ?Sized>(
     out.put_slice(&buf[..(4 + af_len).min(PACKET_SIZE)]);
 }
 
-/// Appends the transport packets of a PES packet of `total` bytes read from `reader`:
-/// `packet_count(total, first)` packets of 188 bytes.
 /// Asks the CPU to start loading the payload a few packets ahead of the copy.
 #[inline(always)]
 fn prefetch(p: *const u8) {
@@ -202,6 +200,8 @@ fn prefetch(p: *const u8) {
 
 const PREFETCH_AHEAD: usize = 2048;
 
+/// Appends the transport packets of a PES packet of `total` bytes read from `reader`:
+/// `packet_count(total, first)` packets of 188 bytes.
 pub(crate) fn write_pes<B: TsBuffer + ?Sized>(
     out: &mut B,
     pid: Pid,
