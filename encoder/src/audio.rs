@@ -1,12 +1,10 @@
-use std::collections::VecDeque;
-
 use bytes::Bytes;
 use onair_media_types::{AacConfig, CodecConfig, CodecId, Frame, TrackId, TrackInfo};
-use rsmpeg::avcodec::{AVCodec, AVCodecContext};
+use rsmpeg::avcodec::{AVCodec, AVCodecContext, AVPacket};
 use rsmpeg::avutil::{ra, AVFrame};
-use rsmpeg::error::RsmpegError;
 use rsmpeg::ffi;
 
+use crate::queue::EncodedFrames;
 use crate::{ffi as raw, EncoderError};
 
 /// `AV_CH_FRONT_CENTER` (bindgen does not see FFmpeg's layout macros).
@@ -63,8 +61,7 @@ pub struct AudioEncoder {
     pending: Vec<Vec<f32>>,
     /// Samples sent to the encoder so far (the PTS of the next frame).
     sent: i64,
-    ready: VecDeque<Frame>,
-    flushed: bool,
+    out: EncodedFrames,
 }
 
 impl std::fmt::Debug for AudioEncoder {
@@ -72,8 +69,8 @@ impl std::fmt::Debug for AudioEncoder {
         f.debug_struct("AudioEncoder")
             .field("config", &self.config)
             .field("sent", &self.sent)
-            .field("queued", &self.ready.len())
-            .field("flushed", &self.flushed)
+            .field("queued", &self.out.len())
+            .field("flushed", &self.out.is_flushed())
             .finish_non_exhaustive()
     }
 }
@@ -145,8 +142,7 @@ impl AudioEncoder {
             frame_size,
             priming,
             sent: 0,
-            ready: VecDeque::new(),
-            flushed: false,
+            out: EncodedFrames::default(),
         })
     }
 
@@ -188,9 +184,7 @@ impl AudioEncoder {
         interleaved: &[T],
         to_f32: impl Fn(T) -> f32,
     ) -> Result<(), EncoderError> {
-        if self.flushed {
-            return Err(EncoderError::Flushed);
-        }
+        self.out.check_open()?;
         let channels = self.pending.len();
         if interleaved.len() % channels != 0 {
             return Err(EncoderError::InvalidInput {
@@ -215,23 +209,21 @@ impl AudioEncoder {
     /// [`poll_frame`](Self::poll_frame). Later input is refused with
     /// [`EncoderError::Flushed`]; flushing twice does nothing.
     pub fn flush(&mut self) -> Result<(), EncoderError> {
-        if self.flushed {
+        if self.out.is_flushed() {
             return Ok(());
         }
         if !self.pending[0].is_empty() {
             self.send_pending()?;
         }
-        self.flushed = true;
-        self.ctx
-            .send_frame(None)
-            .map_err(EncoderError::ffmpeg("avcodec_send_frame"))?;
-        self.drain()
+        let (config, priming) = (&self.config, self.priming);
+        self.out
+            .flush(&mut self.ctx, |packet| audio_frame(config, priming, packet))
     }
 
     /// The next compressed frame. Call after each push and after [`flush`](Self::flush)
     /// until it returns `None`.
     pub fn poll_frame(&mut self) -> Option<Frame> {
-        self.ready.pop_front()
+        self.out.pop()
     }
 
     fn send_pending(&mut self) -> Result<(), EncoderError> {
@@ -254,32 +246,24 @@ impl AudioEncoder {
             queue.clear();
         }
         self.sent += i64::try_from(samples).unwrap_or(i64::MAX);
-        self.ctx
-            .send_frame(Some(&frame))
-            .map_err(EncoderError::ffmpeg("avcodec_send_frame"))?;
-        self.drain()
+        let (config, priming) = (&self.config, self.priming);
+        self.out.send(&mut self.ctx, Some(&frame), |packet| {
+            audio_frame(config, priming, packet)
+        })
     }
+}
 
-    fn drain(&mut self) -> Result<(), EncoderError> {
-        loop {
-            match self.ctx.receive_packet() {
-                Ok(packet) => {
-                    let pts = packet.pts + self.priming;
-                    self.ready.push_back(Frame {
-                        track: self.config.track,
-                        codec: CodecId::Aac,
-                        timescale: self.config.sample_rate,
-                        dts: pts,
-                        pts,
-                        keyframe: true,
-                        data: Bytes::copy_from_slice(raw::packet_data(&packet)),
-                    });
-                }
-                Err(RsmpegError::EncoderDrainError | RsmpegError::EncoderFlushedError) => {
-                    return Ok(())
-                }
-                Err(e) => return Err(EncoderError::ffmpeg("avcodec_receive_packet")(e)),
-            }
-        }
+/// A packet of the encoder as a [`Frame`]. FFmpeg dates the first packet at minus the priming
+/// (its decoded sound starts with that much delay); the frames start at 0 instead.
+fn audio_frame(config: &AudioEncoderConfig, priming: i64, packet: &AVPacket) -> Frame {
+    let pts = packet.pts + priming;
+    Frame {
+        track: config.track,
+        codec: CodecId::Aac,
+        timescale: config.sample_rate,
+        dts: pts,
+        pts,
+        keyframe: true,
+        data: Bytes::copy_from_slice(raw::packet_data(packet)),
     }
 }

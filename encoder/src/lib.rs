@@ -15,6 +15,11 @@
 //!   parameter sets).
 //! - [`AudioEncoder`]: interleaved `f32` or `i16` PCM of any length to AAC-LC with FFmpeg's
 //!   native encoder, with the AudioSpecificConfig in its `TrackInfo`.
+//! - [`RateController`]: bitrate adaptation to the upload link, without IO: told how much
+//!   media waits to be sent and how many bytes the link took, it answers with bitrate changes
+//!   for [`VideoEncoder::set_bitrate`] and says when to drop video up to the next keyframe.
+//!   The umbrella crate's `onair::publish::LivePublisher` runs it with these encoders over
+//!   RTMP.
 //!
 //! Both are push/poll: input goes in with `encode`/`push_*`, compressed frames are drained
 //! with `poll_frame` until `None`, and `flush` drains the encoder's delay at the end. The
@@ -62,15 +67,15 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Not there yet: the publishing loop over tokio, and adapting bitrate or resolution to the
-//! upload link (the building block, `set_bitrate`, is here). Besides `onair-transcode` this is
-//! the only crate that links FFmpeg.
+//! Not there yet: changing the picture size of a running stream (adaptation changes the
+//! bitrate only). Besides `onair-transcode` this is the only crate that links FFmpeg.
 
 mod audio;
 mod error;
 mod ffi;
 mod hevc;
 mod nal;
+mod queue;
 mod rate;
 mod video;
 

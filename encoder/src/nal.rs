@@ -1,7 +1,8 @@
-//! H.264 byte-stream (Annex B) to AVCC conversion (ISO/IEC 14496-10 Annex B,
-//! ISO/IEC 14496-15 5.3.3.1).
+//! H.264 byte-stream (Annex B) to AVCC conversion (ISO/IEC 14496-10 Annex B), and the decoder
+//! configuration from libx264's parameter sets (ISO/IEC 14496-15 5.3.3.1).
 
 use bytes::{BufMut, Bytes, BytesMut};
+use onair_media_types::{AvcConfig, ConfigError};
 
 const NAL_SPS: u8 = 7;
 const NAL_PPS: u8 = 8;
@@ -51,16 +52,14 @@ pub(crate) fn annex_b_to_avcc(data: &[u8]) -> Bytes {
     out.freeze()
 }
 
-/// Builds an AVCDecoderConfigurationRecord (4-byte lengths) from the SPS and PPS found in
-/// `extradata`, which may be Annex B (what libx264 writes) or already a record.
-///
-/// Returns `None` if there is no SPS or PPS, or one is too long for the record.
-pub(crate) fn avc_decoder_configuration_record(extradata: &[u8]) -> Option<Bytes> {
+/// The decoder configuration for the SPS and PPS in `extradata`, which may be Annex B (what
+/// libx264 writes) or already a record, with 4-byte NAL unit lengths (see
+/// [`AvcConfig::from_parameter_sets`]).
+pub(crate) fn avc_config(extradata: &[u8]) -> Result<AvcConfig, ConfigError> {
     if extradata.first() == Some(&1) {
-        return Some(Bytes::copy_from_slice(extradata));
+        return AvcConfig::parse(Bytes::copy_from_slice(extradata));
     }
-    let mut sps = Vec::new();
-    let mut pps = Vec::new();
+    let (mut sps, mut pps) = (Vec::new(), Vec::new());
     for unit in annex_b_units(extradata) {
         match unit[0] & 0x1f {
             NAL_SPS => sps.push(unit),
@@ -68,23 +67,7 @@ pub(crate) fn avc_decoder_configuration_record(extradata: &[u8]) -> Option<Bytes
             _ => {}
         }
     }
-    let first = sps.first()?;
-    if first.len() < 4 || pps.is_empty() || sps.len() > 31 || pps.len() > 255 {
-        return None;
-    }
-    let mut out = BytesMut::new();
-    out.put_slice(&[1, first[1], first[2], first[3], 0xfc | 3]);
-    out.put_u8(0xe0 | sps.len() as u8);
-    for set in &sps {
-        out.put_u16(u16::try_from(set.len()).ok()?);
-        out.put_slice(set);
-    }
-    out.put_u8(pps.len() as u8);
-    for set in &pps {
-        out.put_u16(u16::try_from(set.len()).ok()?);
-        out.put_slice(set);
-    }
-    Some(out.freeze())
+    AvcConfig::from_parameter_sets(&sps, &pps)
 }
 
 #[cfg(test)]
@@ -117,15 +100,14 @@ mod tests {
         let data = [
             0, 0, 0, 1, 0x67, 0x64, 0x00, 0x1f, 0xac, 0, 0, 0, 1, 0x68, 0xee, 0x3c, 0x80,
         ];
-        let record = avc_decoder_configuration_record(&data).unwrap();
+        let parsed = avc_config(&data).unwrap();
         assert_eq!(
-            &record[..],
+            &parsed.record[..],
             &[
                 1, 0x64, 0x00, 0x1f, 0xff, 0xe1, 0, 5, 0x67, 0x64, 0x00, 0x1f, 0xac, 1, 0, 4, 0x68,
                 0xee, 0x3c, 0x80
             ]
         );
-        let parsed = onair_media_types::AvcConfig::parse(record).unwrap();
         assert_eq!(parsed.rfc6381(), "avc1.64001F");
         assert_eq!(parsed.nal_length_size, 4);
     }
@@ -133,6 +115,11 @@ mod tests {
     #[test]
     fn no_pps_gives_no_record() {
         let data = [0, 0, 1, 0x67, 0x64, 0x00, 0x1f, 0xac];
-        assert_eq!(avc_decoder_configuration_record(&data), None);
+        assert_eq!(
+            avc_config(&data),
+            Err(ConfigError::MissingParameterSet {
+                what: "h264 picture parameter set"
+            })
+        );
     }
 }

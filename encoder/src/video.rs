@@ -1,12 +1,11 @@
-use std::collections::VecDeque;
 use std::ffi::CString;
 
-use onair_media_types::{AvcConfig, CodecConfig, CodecId, Frame, HevcConfig, TrackId, TrackInfo};
-use rsmpeg::avcodec::{AVCodec, AVCodecContext};
+use onair_media_types::{CodecConfig, CodecId, Frame, TrackId, TrackInfo};
+use rsmpeg::avcodec::{AVCodec, AVCodecContext, AVPacket};
 use rsmpeg::avutil::{ra, AVFrame};
-use rsmpeg::error::RsmpegError;
 use rsmpeg::ffi;
 
+use crate::queue::EncodedFrames;
 use crate::{ffi as raw, hevc, nal, EncoderError};
 
 /// Ticks per second of the timestamps [`VideoEncoder`] takes and gives: 90 kHz, the MPEG
@@ -213,19 +212,29 @@ pub struct VideoEncoder {
     picture: AVFrame,
     config: VideoEncoderConfig,
     track: TrackInfo,
-    ready: VecDeque<Frame>,
+    out: EncodedFrames,
     force_keyframe: bool,
-    flushed: bool,
 }
 
 impl std::fmt::Debug for VideoEncoder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("VideoEncoder")
             .field("config", &self.config)
-            .field("queued", &self.ready.len())
-            .field("flushed", &self.flushed)
+            .field("queued", &self.out.len())
+            .field("flushed", &self.out.is_flushed())
             .finish_non_exhaustive()
     }
+}
+
+/// Refuses a target bitrate under 1 kbit/s.
+fn check_bitrate(bitrate_bps: u64) -> Result<(), EncoderError> {
+    if bitrate_bps < 1000 {
+        return Err(EncoderError::InvalidConfig {
+            what: "bitrate_bps",
+            value: i64::try_from(bitrate_bps).unwrap_or(i64::MAX),
+        });
+    }
+    Ok(())
 }
 
 fn to_i32(what: &'static str, value: u64) -> Result<i32, EncoderError> {
@@ -298,16 +307,8 @@ fn open_codec(
         return Err(EncoderError::MissingExtradata);
     }
     let codec_config = match config.codec {
-        VideoCodec::H264 => {
-            let record = nal::avc_decoder_configuration_record(extradata)
-                .ok_or(EncoderError::MissingExtradata)?;
-            CodecConfig::Avc(AvcConfig::parse(record)?)
-        }
-        VideoCodec::H265 => {
-            let record = hevc::hevc_decoder_configuration_record(extradata)
-                .ok_or(EncoderError::MissingExtradata)?;
-            CodecConfig::Hevc(HevcConfig::parse(record)?)
-        }
+        VideoCodec::H264 => CodecConfig::Avc(nal::avc_config(extradata)?),
+        VideoCodec::H265 => CodecConfig::Hevc(hevc::hevc_config(extradata)?),
     };
     let track = TrackInfo {
         id: config.track,
@@ -359,9 +360,7 @@ impl VideoEncoder {
         if config.fps.num == 0 || config.fps.den == 0 {
             return Err(invalid("fps", config.fps.num.into()));
         }
-        if config.bitrate_bps < 1000 {
-            return Err(invalid("bitrate_bps", config.bitrate_bps));
-        }
+        check_bitrate(config.bitrate_bps)?;
         if config.gop == 0 {
             return Err(invalid("gop", 0));
         }
@@ -384,9 +383,8 @@ impl VideoEncoder {
             picture,
             config,
             track,
-            ready: VecDeque::new(),
+            out: EncodedFrames::default(),
             force_keyframe: false,
-            flushed: false,
         })
     }
 
@@ -427,14 +425,8 @@ impl VideoEncoder {
         if self.config.codec == VideoCodec::H265 {
             return self.reopen_with_bitrate(bitrate_bps);
         }
-        let invalid = EncoderError::InvalidConfig {
-            what: "bitrate_bps",
-            value: i64::try_from(bitrate_bps).unwrap_or(i64::MAX),
-        };
-        if bitrate_bps < 1000 {
-            return Err(invalid);
-        }
-        let buffer = i32::try_from(bitrate_bps).map_err(|_| invalid.clone())?;
+        check_bitrate(bitrate_bps)?;
+        let buffer = to_i32("bitrate_bps", bitrate_bps)?;
         let rate = i64::from(buffer);
         self.ctx.set_bit_rate(rate);
         raw::set_vbv(&mut self.ctx, rate, buffer);
@@ -452,9 +444,7 @@ impl VideoEncoder {
     /// Frames that come out are queued for [`poll_frame`](Self::poll_frame); with the default
     /// configuration (`zerolatency`, no B-frames) each picture comes out at once.
     pub fn encode(&mut self, frame: &RawVideoFrame<'_>, pts: i64) -> Result<(), EncoderError> {
-        if self.flushed {
-            return Err(EncoderError::Flushed);
-        }
+        self.out.check_open()?;
         self.fill_picture(frame)?;
         self.picture.set_pts(pts);
         self.picture.set_pict_type(if self.force_keyframe {
@@ -463,42 +453,30 @@ impl VideoEncoder {
             ffi::AVPictureType_AV_PICTURE_TYPE_NONE
         });
         self.force_keyframe = false;
-        self.ctx
-            .send_frame(Some(&self.picture))
-            .map_err(EncoderError::ffmpeg("avcodec_send_frame"))?;
-        self.drain()
+        let config = &self.config;
+        self.out.send(&mut self.ctx, Some(&self.picture), |packet| {
+            video_frame(config, packet)
+        })
     }
 
     /// Ends the stream: the encoder gives out the pictures it still holds (with B-frames or
     /// lookahead), queued for [`poll_frame`](Self::poll_frame). Later input is refused with
     /// [`EncoderError::Flushed`]; flushing twice does nothing.
     pub fn flush(&mut self) -> Result<(), EncoderError> {
-        if self.flushed {
-            return Ok(());
-        }
-        self.flushed = true;
-        self.ctx
-            .send_frame(None)
-            .map_err(EncoderError::ffmpeg("avcodec_send_frame"))?;
-        self.drain()
+        let config = &self.config;
+        self.out
+            .flush(&mut self.ctx, |packet| video_frame(config, packet))
     }
 
     /// The next compressed frame, in decode order. Call after each [`encode`](Self::encode)
     /// and after [`flush`](Self::flush) until it returns `None`.
     pub fn poll_frame(&mut self) -> Option<Frame> {
-        self.ready.pop_front()
+        self.out.pop()
     }
 
     fn reopen_with_bitrate(&mut self, bitrate_bps: u64) -> Result<(), EncoderError> {
-        if bitrate_bps < 1000 {
-            return Err(EncoderError::InvalidConfig {
-                what: "bitrate_bps",
-                value: i64::try_from(bitrate_bps).unwrap_or(i64::MAX),
-            });
-        }
-        if self.flushed {
-            return Err(EncoderError::Flushed);
-        }
+        check_bitrate(bitrate_bps)?;
+        self.out.check_open()?;
         if self.config.b_frames > 0 {
             return Err(EncoderError::Unsupported {
                 what: "changing the bitrate of libx265 with b-frames",
@@ -517,10 +495,10 @@ impl VideoEncoder {
                 what: "a bitrate that changes the h.265 parameter sets",
             });
         }
-        self.ctx
-            .send_frame(None)
-            .map_err(EncoderError::ffmpeg("avcodec_send_frame"))?;
-        self.drain()?;
+        // The old encoder's stream ends here; its last frames go out before the new one's.
+        let old = &self.config;
+        self.out
+            .send(&mut self.ctx, None, |packet| video_frame(old, packet))?;
         self.ctx = ctx;
         self.config = config;
         Ok(())
@@ -578,38 +556,30 @@ impl VideoEncoder {
         }
         Ok(())
     }
+}
 
-    fn drain(&mut self) -> Result<(), EncoderError> {
-        loop {
-            match self.ctx.receive_packet() {
-                Ok(packet) => {
-                    let data = nal::annex_b_to_avcc(raw::packet_data(&packet));
-                    let keyframe = match self.config.codec {
-                        VideoCodec::H264 => packet.flags & ffi::AV_PKT_FLAG_KEY as i32 != 0,
-                        // libx265 flags only IDR pictures; a decoder can start at any IRAP.
-                        VideoCodec::H265 => hevc::is_irap(&data),
-                    };
-                    let pts = packet.pts;
-                    let dts = if packet.dts == ffi::AV_NOPTS_VALUE {
-                        pts
-                    } else {
-                        packet.dts
-                    };
-                    self.ready.push_back(Frame {
-                        track: self.config.track,
-                        codec: self.config.codec.codec_id(),
-                        timescale: VIDEO_TIMESCALE,
-                        dts,
-                        pts,
-                        keyframe,
-                        data,
-                    });
-                }
-                Err(RsmpegError::EncoderDrainError | RsmpegError::EncoderFlushedError) => {
-                    return Ok(())
-                }
-                Err(e) => return Err(EncoderError::ffmpeg("avcodec_receive_packet")(e)),
-            }
-        }
+/// A packet of the encoder as a [`Frame`]: the NAL units length-prefixed, a keyframe where
+/// decoding can start.
+fn video_frame(config: &VideoEncoderConfig, packet: &AVPacket) -> Frame {
+    let data = nal::annex_b_to_avcc(raw::packet_data(packet));
+    let keyframe = match config.codec {
+        VideoCodec::H264 => packet.flags & ffi::AV_PKT_FLAG_KEY as i32 != 0,
+        // libx265 flags only IDR pictures; a decoder can start at any IRAP.
+        VideoCodec::H265 => hevc::is_irap(&data),
+    };
+    let pts = packet.pts;
+    let dts = if packet.dts == ffi::AV_NOPTS_VALUE {
+        pts
+    } else {
+        packet.dts
+    };
+    Frame {
+        track: config.track,
+        codec: config.codec.codec_id(),
+        timescale: VIDEO_TIMESCALE,
+        dts,
+        pts,
+        keyframe,
+        data,
     }
 }

@@ -52,7 +52,6 @@ mod packager;
 mod playlist;
 mod reload;
 mod request;
-mod sps;
 mod store;
 mod ts;
 mod validate;

@@ -10,7 +10,6 @@ use onair_media_types::{CodecConfig, Frame, MediaKind, MediaTime, TrackInfo};
 use crate::crypto::{encrypt_segment, AesKey, KeySource};
 use crate::error::Error;
 use crate::fmp4::{self, Mp4Track, Sample, TrackRun};
-use crate::sps::{parse_h264_sps, parse_h265_sps_size};
 use crate::ts::TsWriter;
 
 /// 90 kHz: the packager's internal clock for cutting decisions.
@@ -620,7 +619,7 @@ impl Packager {
             .tracks
             .iter()
             .map(|t| {
-                let (width, height) = picture_size(&t.info.config).unwrap_or((0, 0));
+                let (width, height) = t.info.config.picture_size().unwrap_or((0, 0));
                 Mp4Track {
                     id: t.mp4_id,
                     timescale: t.mp4_timescale,
@@ -924,7 +923,7 @@ impl Packager {
         let resolution = self
             .tracks
             .iter()
-            .find_map(|t| picture_size(&t.info.config));
+            .find_map(|t| t.info.config.picture_size());
         let measured = self.video_first_last.and_then(|(first, last)| {
             (last > first && self.video_frames > 1).then(|| {
                 (self.video_frames - 1) as f64
@@ -933,11 +932,7 @@ impl Packager {
         });
         // The SPS timing info is exact; millisecond timestamps (FLV) make measurements wobble.
         let from_sps = self.tracks.iter().find_map(|t| match &t.info.config {
-            CodecConfig::Avc(c) => c
-                .sps
-                .first()
-                .and_then(|s| parse_h264_sps(s))
-                .and_then(|s| s.frame_rate),
+            CodecConfig::Avc(c) => c.frame_rate(),
             _ => None,
         });
         let frame_rate = from_sps.or(measured);
@@ -952,17 +947,5 @@ impl Packager {
             resolution,
             frame_rate,
         }
-    }
-}
-
-fn picture_size(config: &CodecConfig) -> Option<(u32, u32)> {
-    match config {
-        CodecConfig::Avc(c) => c
-            .sps
-            .first()
-            .and_then(|s| parse_h264_sps(s))
-            .map(|s| (s.width, s.height)),
-        CodecConfig::Hevc(c) => c.sps.first().and_then(|s| parse_h265_sps_size(s)),
-        _ => None,
     }
 }

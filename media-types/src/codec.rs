@@ -1,8 +1,7 @@
-use std::fmt::Write as _;
-
 use bytes::Bytes;
+use h264_reader::rbsp::{BitRead, BitReader};
 
-use crate::ConfigError;
+use crate::{AvcConfig, ConfigError, HevcConfig};
 
 /// Video or audio.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -77,6 +76,16 @@ impl CodecConfig {
         }
     }
 
+    /// The picture size in pixels of a video track, read from its first SPS (H.264 and
+    /// H.265); `None` for other codecs or an SPS that cannot be read.
+    pub fn picture_size(&self) -> Option<(u32, u32)> {
+        match self {
+            CodecConfig::Avc(c) => c.picture_size().ok(),
+            CodecConfig::Hevc(c) => c.picture_size().ok(),
+            _ => None,
+        }
+    }
+
     /// The RFC 6381 codec string used in HLS `CODECS` and MSE, e.g. `avc1.64001F`,
     /// `hvc1.1.6.L93.B0`, `mp4a.40.2`, `opus`.
     pub fn rfc6381(&self) -> String {
@@ -93,7 +102,7 @@ impl CodecConfig {
     }
 }
 
-fn need(what: &'static str, data: &[u8], needed: usize) -> Result<(), ConfigError> {
+pub(crate) fn need(what: &'static str, data: &[u8], needed: usize) -> Result<(), ConfigError> {
     if data.len() < needed {
         Err(ConfigError::NotEnoughData {
             what,
@@ -106,7 +115,7 @@ fn need(what: &'static str, data: &[u8], needed: usize) -> Result<(), ConfigErro
 }
 
 /// Reads `count` parameter sets, each a 16-bit length then the bytes, from `data[*pos..]`.
-fn read_parameter_sets(
+pub(crate) fn read_parameter_sets(
     what: &'static str,
     record: &Bytes,
     pos: &mut usize,
@@ -122,188 +131,6 @@ fn read_parameter_sets(
         *pos += len;
     }
     Ok(())
-}
-
-/// H.264 decoder configuration (AVCDecoderConfigurationRecord, ISO/IEC 14496-15 5.3.3.1).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AvcConfig {
-    /// The record as received, for containers that carry it verbatim (FLV, `avcC`).
-    pub record: Bytes,
-    /// `AVCProfileIndication`.
-    pub profile: u8,
-    /// `profile_compatibility`.
-    pub compatibility: u8,
-    /// `AVCLevelIndication`.
-    pub level: u8,
-    /// Bytes in each NAL unit length prefix (1, 2 or 4).
-    pub nal_length_size: u8,
-    /// Sequence parameter sets (NAL units without start code or length).
-    pub sps: Vec<Bytes>,
-    /// Picture parameter sets.
-    pub pps: Vec<Bytes>,
-}
-
-impl AvcConfig {
-    /// Parses an AVCDecoderConfigurationRecord.
-    pub fn parse(record: Bytes) -> Result<Self, ConfigError> {
-        const WHAT: &str = "avc decoder configuration record";
-        need(WHAT, &record, 6)?;
-        if record[0] != 1 {
-            return Err(ConfigError::Unsupported {
-                what: "avcC version",
-                value: record[0].into(),
-            });
-        }
-        let nal_length_size = (record[4] & 0x03) + 1;
-        if nal_length_size == 3 {
-            return Err(ConfigError::Unsupported {
-                what: "avcC length size",
-                value: 3,
-            });
-        }
-        let mut pos = 6;
-        let mut sps = Vec::new();
-        read_parameter_sets(
-            WHAT,
-            &record,
-            &mut pos,
-            usize::from(record[5] & 0x1f),
-            &mut sps,
-        )?;
-        need(WHAT, &record[pos..], 1)?;
-        let num_pps = usize::from(record[pos]);
-        pos += 1;
-        let mut pps = Vec::new();
-        read_parameter_sets(WHAT, &record, &mut pos, num_pps, &mut pps)?;
-        Ok(Self {
-            profile: record[1],
-            compatibility: record[2],
-            level: record[3],
-            nal_length_size,
-            sps,
-            pps,
-            record,
-        })
-    }
-
-    /// `avc1.PPCCLL` from the record's profile, compatibility and level bytes.
-    pub fn rfc6381(&self) -> String {
-        format!(
-            "avc1.{:02X}{:02X}{:02X}",
-            self.profile, self.compatibility, self.level
-        )
-    }
-}
-
-/// H.265 decoder configuration (HEVCDecoderConfigurationRecord, ISO/IEC 14496-15 8.3.3.1).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HevcConfig {
-    /// The record as received.
-    pub record: Bytes,
-    /// `general_profile_space` (0-3).
-    pub profile_space: u8,
-    /// `general_tier_flag`.
-    pub tier_high: bool,
-    /// `general_profile_idc`.
-    pub profile_idc: u8,
-    /// `general_profile_compatibility_flags`.
-    pub compatibility_flags: u32,
-    /// `general_constraint_indicator_flags` (48 bits, in the low bits).
-    pub constraint_flags: u64,
-    /// `general_level_idc`.
-    pub level_idc: u8,
-    /// Bytes in each NAL unit length prefix.
-    pub nal_length_size: u8,
-    /// Video parameter sets.
-    pub vps: Vec<Bytes>,
-    /// Sequence parameter sets.
-    pub sps: Vec<Bytes>,
-    /// Picture parameter sets.
-    pub pps: Vec<Bytes>,
-    /// Other NAL units in the record's arrays (e.g. SEI), in order.
-    pub other: Vec<Bytes>,
-}
-
-impl HevcConfig {
-    /// Parses an HEVCDecoderConfigurationRecord.
-    pub fn parse(record: Bytes) -> Result<Self, ConfigError> {
-        const WHAT: &str = "hevc decoder configuration record";
-        need(WHAT, &record, 23)?;
-        if record[0] != 1 {
-            return Err(ConfigError::Unsupported {
-                what: "hvcC version",
-                value: record[0].into(),
-            });
-        }
-        let compatibility_flags = u32::from_be_bytes([record[2], record[3], record[4], record[5]]);
-        let constraint_flags = record[6..12]
-            .iter()
-            .fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
-        let nal_length_size = (record[21] & 0x03) + 1;
-        if nal_length_size == 3 {
-            return Err(ConfigError::Unsupported {
-                what: "hvcC length size",
-                value: 3,
-            });
-        }
-        let arrays = record[22];
-        let mut pos = 23;
-        let (mut vps, mut sps, mut pps, mut other) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for _ in 0..arrays {
-            need(WHAT, &record[pos..], 3)?;
-            let nal_type = record[pos] & 0x3f;
-            let count = usize::from(u16::from_be_bytes([record[pos + 1], record[pos + 2]]));
-            pos += 3;
-            let out = match nal_type {
-                32 => &mut vps,
-                33 => &mut sps,
-                34 => &mut pps,
-                _ => &mut other,
-            };
-            read_parameter_sets(WHAT, &record, &mut pos, count, out)?;
-        }
-        Ok(Self {
-            profile_space: record[1] >> 6,
-            tier_high: record[1] & 0x20 != 0,
-            profile_idc: record[1] & 0x1f,
-            compatibility_flags,
-            constraint_flags,
-            level_idc: record[12],
-            nal_length_size,
-            vps,
-            sps,
-            pps,
-            other,
-            record,
-        })
-    }
-
-    /// `hvc1.<space><profile>.<compat>.<tier><level>.<constraints>` (ISO/IEC 14496-15 E.3).
-    pub fn rfc6381(&self) -> String {
-        let mut s = String::from("hvc1.");
-        if self.profile_space > 0 {
-            s.push(char::from(b'A' + self.profile_space - 1));
-        }
-        let _ = write!(
-            s,
-            "{}.{:X}.{}{}",
-            self.profile_idc,
-            self.compatibility_flags.reverse_bits(),
-            if self.tier_high { 'H' } else { 'L' },
-            self.level_idc
-        );
-        let bytes = self.constraint_flags.to_be_bytes();
-        let constraints = &bytes[2..];
-        let last = constraints
-            .iter()
-            .rposition(|b| *b != 0)
-            .map_or(0, |i| i + 1);
-        for b in &constraints[..last] {
-            let _ = write!(s, ".{b:X}");
-        }
-        s
-    }
 }
 
 /// AAC configuration (AudioSpecificConfig, ISO/IEC 14496-3 1.6.2.1).
@@ -330,22 +157,24 @@ impl AacConfig {
     /// Parses an AudioSpecificConfig.
     pub fn parse(record: Bytes) -> Result<Self, ConfigError> {
         const WHAT: &str = "audio specific config";
-        let mut bits = BitReader {
-            data: &record,
-            pos: 0,
+        let mut bits = BitReader::new(&record[..]);
+        let mut consumed = 0u32;
+        let mut read = |n: u32| {
+            consumed += n;
+            bits.read_var::<u32>(n, WHAT)
+                .map_err(|_| ConfigError::NotEnoughData {
+                    what: WHAT,
+                    needed: consumed.div_ceil(8) as usize,
+                    available: record.len(),
+                })
         };
-        let short = |bits: &BitReader<'_>| ConfigError::NotEnoughData {
-            what: WHAT,
-            needed: bits.pos / 8 + 1,
-            available: record.len(),
-        };
-        let mut object_type = bits.read(5).ok_or_else(|| short(&bits))?;
+        let mut object_type = read(5)?;
         if object_type == 31 {
-            object_type = 32 + bits.read(6).ok_or_else(|| short(&bits))?;
+            object_type = 32 + read(6)?;
         }
-        let frequency_index = bits.read(4).ok_or_else(|| short(&bits))?;
+        let frequency_index = read(4)?;
         let sample_rate = if frequency_index == 15 {
-            bits.read(24).ok_or_else(|| short(&bits))?
+            read(24)?
         } else {
             *AAC_RATES
                 .get(frequency_index as usize)
@@ -354,7 +183,7 @@ impl AacConfig {
                     value: frequency_index,
                 })?
         };
-        let channel_config = bits.read(4).ok_or_else(|| short(&bits))?;
+        let channel_config = read(4)?;
         Ok(Self {
             object_type: object_type as u8,
             frequency_index: frequency_index as u8,
@@ -380,23 +209,6 @@ impl AacConfig {
             sample_rate,
             channel_config,
         }
-    }
-}
-
-struct BitReader<'a> {
-    data: &'a [u8],
-    pos: usize,
-}
-
-impl BitReader<'_> {
-    fn read(&mut self, n: usize) -> Option<u32> {
-        let mut v = 0u32;
-        for _ in 0..n {
-            let byte = *self.data.get(self.pos / 8)?;
-            v = (v << 1) | u32::from((byte >> (7 - self.pos % 8)) & 1);
-            self.pos += 1;
-        }
-        Some(v)
     }
 }
 
@@ -523,27 +335,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_avc_record() {
-        let rec = Bytes::from_static(&[
-            1, 0x64, 0x00, 0x1f, 0xff, 0xe1, 0, 4, 0x67, 0x64, 0x00, 0x1f, 1, 0, 2, 0x68, 0xee,
-        ]);
-        let c = AvcConfig::parse(rec).unwrap();
-        assert_eq!(c.nal_length_size, 4);
-        assert_eq!(c.sps, vec![Bytes::from_static(&[0x67, 0x64, 0, 0x1f])]);
-        assert_eq!(c.pps, vec![Bytes::from_static(&[0x68, 0xee])]);
-        assert_eq!(c.rfc6381(), "avc1.64001F");
-    }
-
-    #[test]
-    fn truncated_avc_record_is_an_error() {
-        let rec = Bytes::from_static(&[1, 0x64, 0x00, 0x1f, 0xff, 0xe1, 0, 9, 0x67]);
-        assert!(matches!(
-            AvcConfig::parse(rec),
-            Err(ConfigError::NotEnoughData { .. })
-        ));
-    }
-
-    #[test]
     fn parses_aac_config() {
         let c = AacConfig::parse(Bytes::from_static(&[0x11, 0x90])).unwrap();
         assert_eq!(
@@ -558,11 +349,21 @@ mod tests {
     }
 
     #[test]
-    fn hevc_codec_string() {
-        let mut rec = vec![1u8, 0x01, 0x60, 0, 0, 0, 0xb0, 0, 0, 0, 0, 0, 93];
-        rec.extend_from_slice(&[0xf0, 0, 0xfc, 0xfd, 0xf8, 0xf8, 0, 0, 0x0f, 0]);
-        let c = HevcConfig::parse(Bytes::from(rec)).unwrap();
-        assert_eq!(c.rfc6381(), "hvc1.1.6.L93.B0");
+    fn aac_config_with_an_explicit_rate_or_cut_short() {
+        // object type 2, frequency index 15 then 24 bits of 44100, 2 channels
+        let c = AacConfig::parse(Bytes::from_static(&[0x17, 0x80, 0x56, 0x22, 0x10])).unwrap();
+        assert_eq!(
+            (c.object_type, c.sample_rate, c.channel_config),
+            (2, 44100, 2)
+        );
+        assert_eq!(
+            AacConfig::parse(Bytes::from_static(&[0x17, 0x80])),
+            Err(ConfigError::NotEnoughData {
+                what: "audio specific config",
+                needed: 5,
+                available: 2,
+            })
+        );
     }
 
     #[test]

@@ -11,19 +11,23 @@
 //!   configuration record (ISO/IEC 14496-15), the AAC AudioSpecificConfig (ISO/IEC 14496-3),
 //!   the Opus identification header (RFC 7845), parsed and kept in their raw form.
 //! - [`MediaTime`]: a timestamp in an explicit timescale, rescaled without overflow.
-//! - RFC 6381 codec strings ([`CodecConfig::rfc6381`]) for HLS `CODECS` attributes.
+//! - RFC 6381 codec strings ([`CodecConfig::rfc6381`]) for HLS `CODECS` attributes, and the
+//!   picture size ([`CodecConfig::picture_size`]) the sequence parameter set declares, for
+//!   `RESOLUTION` and MP4 sample entries. H.264 parameter sets are read by `h264-reader`;
+//!   H.265 ones by the same crate's RBSP bit reader.
 //!
 //! No IO, no clocks: this crate only describes media.
 
+mod avc;
 mod codec;
 mod error;
 mod frame;
+mod hevc;
 mod time;
 
-pub use codec::{
-    AacConfig, AvcConfig, CodecConfig, CodecId, HevcConfig, MediaKind, Mp3Config, NalUnits,
-    OpusConfig,
-};
+pub use avc::AvcConfig;
+pub use codec::{AacConfig, CodecConfig, CodecId, MediaKind, Mp3Config, NalUnits, OpusConfig};
 pub use error::ConfigError;
 pub use frame::{Frame, TrackId, TrackInfo};
+pub use hevc::HevcConfig;
 pub use time::MediaTime;
