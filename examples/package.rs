@@ -22,7 +22,7 @@ use onair_hls_packager::{
 use onair_media_types::{Frame, TrackInfo};
 use onair_rtmp_proto::flv::{FlvReader, FlvTagType, MediaDemuxer, MediaEvent};
 
-#[path = "remux/mp4.rs"]
+#[path = "input/mp4.rs"]
 #[allow(dead_code)]
 mod mp4;
 

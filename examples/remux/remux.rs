@@ -9,7 +9,7 @@ use onair_media_types::{Frame, MediaKind, TrackId, TrackInfo};
 use onair_rtmp_proto::flv::{FlvReader, FlvTagType, MediaDemuxer, MediaEvent};
 use onair_ts_mux::{TsMuxer, TsMuxerConfig};
 
-#[path = "mp4.rs"]
+#[path = "../input/mp4.rs"]
 pub(crate) mod mp4;
 
 /// Boxed error of the example.

@@ -525,6 +525,35 @@ fn mp4_hevc_aac() {
 }
 
 #[test]
+fn mp4_h264_mp3() {
+    // MP3 in `mp4a` (object type 0x6b) with one sample size for all (`stsz` without a table).
+    let input = input(
+        "h264_mp3.mp4",
+        &tool("ffmpeg"),
+        &[
+            "-c:v",
+            "libx264",
+            "-bf",
+            "2",
+            "-g",
+            "50",
+            "-c:a",
+            "libmp3lame",
+            "-b:a",
+            "64k",
+            "-ar",
+            "44100",
+        ],
+    );
+    check(
+        "mp4_h264_mp3",
+        &input,
+        ffprobe_packets,
+        [CodecId::H264, CodecId::Mp3],
+    );
+}
+
+#[test]
 fn enhanced_flv_hevc_opus() {
     let ffmpeg = ffmpeg9();
     let input = input(
