@@ -1,7 +1,7 @@
 //! `cargo run --release --example package -- IN OUTDIR [--segment SECS] [--part SECS]
 //! [--window N | --vod] [--low-latency] [--fmp4] [--encrypt] [--realtime]`
 //!
-//! Packages an FLV (read with rtmp-proto's `FlvReader` and `MediaDemuxer`) or MP4 file
+//! Packages an FLV (read with onair-flv's `FlvReader` and `MediaDemuxer`) or MP4 file
 //! (H.264/H.265 + AAC/MP3/Opus) as HLS with onair's
 //! hls-packager: writes `OUTDIR/index.m3u8`, its segments (MPEG-TS, or fMP4 with `--fmp4`;
 //! `--low-latency` adds LL-HLS partial segments and implies fMP4), `OUTDIR/master.m3u8` with
@@ -15,12 +15,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use clap::Parser;
+use onair_flv::{FlvReader, FlvTagType, MediaDemuxer, MediaEvent};
 use onair_hls_packager::{
     drive, master_playlist, AesKey, EncryptionConfig, FsStore, Packager, PackagerConfig,
     PlaylistKind, Retention, SegmentFormat, StaticKey, Store, Variant,
 };
 use onair_media_types::{Frame, TrackInfo};
-use onair_rtmp_proto::flv::{FlvReader, FlvTagType, MediaDemuxer, MediaEvent};
 
 #[path = "input/mp4.rs"]
 #[allow(dead_code)]
@@ -67,7 +67,7 @@ enum Item {
     Frame(Frame),
 }
 
-/// Reads an FLV file through rtmp-proto's `FlvReader` and `MediaDemuxer`. Returns the items
+/// Reads an FLV file through onair-flv's `FlvReader` and `MediaDemuxer`. Returns the items
 /// and the number of tags the demuxer refused (e.g. frames before their sequence header).
 fn read_flv(file: Bytes) -> Result<(Vec<Item>, u64), BoxError> {
     let mut reader = FlvReader::from_bytes(file);

@@ -1,8 +1,11 @@
 //! onair: a live-video SDK. RTMP ingest, transcoding, MPEG-TS/fMP4 and HLS.
 //!
-//! The member crates are re-exported under short names; [`rtmp`] is the tokio runtime that
-//! serves RTMP publishers and players on top of the sans-IO [`rtmp_proto`].
+//! The member crates are re-exported under short names ([`amf`], [`flv`], [`rtmp_proto`], ...);
+//! [`rtmp`] is the tokio runtime that serves RTMP publishers and players on top of the sans-IO
+//! [`rtmp_proto`].
 
+pub use onair_amf as amf;
+pub use onair_flv as flv;
 pub use onair_hls_packager as hls_packager;
 pub use onair_media_types as media_types;
 pub use onair_rtmp_proto as rtmp_proto;

@@ -37,13 +37,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use onair_amf::amf0::Amf0Value;
 use onair_encoder::{
     AudioEncoder, AudioEncoderConfig, EncoderError, RateChange, RateConfig, RateController,
     RawVideoFrame, VideoEncoder, VideoEncoderConfig,
 };
+use onair_flv::{FlvError, FlvTagType, MediaMuxer, MuxedTag};
 use onair_media_types::{CodecConfig, Frame};
-use onair_rtmp_proto::amf0::Amf0Value;
-use onair_rtmp_proto::flv::{FlvError, FlvTagType, MediaMuxer, MuxedTag};
 use tokio::net::ToSocketAddrs;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;

@@ -23,7 +23,7 @@
 //!
 //! Both are push/poll: input goes in with `encode`/`push_*`, compressed frames are drained
 //! with `poll_frame` until `None`, and `flush` drains the encoder's delay at the end. The
-//! frames and track infos feed `onair-rtmp-proto`'s `MediaMuxer` (FLV tag bodies) and so
+//! frames and track infos feed `onair-flv`'s `MediaMuxer` (FLV tag bodies) and so
 //! the umbrella crate's RTMP client.
 //!
 //! ```
@@ -31,7 +31,7 @@
 //!     AudioEncoder, AudioEncoderConfig, FrameRate, RawVideoFrame, VideoEncoder,
 //!     VideoEncoderConfig,
 //! };
-//! use onair_rtmp_proto::flv::MediaMuxer;
+//! use onair_flv::MediaMuxer;
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let fps = FrameRate::new(30, 1);
 //! let mut video = VideoEncoder::new(VideoEncoderConfig::new(320, 240, fps, 500_000))?;

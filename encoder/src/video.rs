@@ -200,7 +200,7 @@ impl<'a> RawVideoFrame<'a> {
 ///     let pts = n * FrameRate::new(30, 1).frame_duration();
 ///     encoder.encode(&RawVideoFrame::from_i420(320, 240, &picture)?, pts)?;
 ///     while let Some(frame) = encoder.poll_frame() {
-///         // send `frame` (e.g. through rtmp-proto's MediaMuxer)
+///         // send `frame` (e.g. through onair-flv's MediaMuxer)
 ///     }
 /// }
 /// encoder.flush()?;

@@ -1,5 +1,5 @@
 //! H.265 output checked by a real Enhanced RTMP peer: frames are muxed to FLV with
-//! rtmp-proto's `MediaMuxer` (Enhanced RTMP `hvc1` tags, the bodies the RTMP client sends)
+//! onair-flv's `MediaMuxer` (Enhanced RTMP `hvc1` tags, the bodies the RTMP client sends)
 //! and `FlvWriter`, then read back by FFmpeg 9 (Debian's 5.1 refuses HEVC in FLV).
 #![allow(clippy::print_stderr)]
 
@@ -7,8 +7,8 @@ use std::path::Path;
 use std::process::Command;
 
 use onair_encoder::{EncoderError, RawVideoFrame, VideoCodec, VideoEncoder, VideoEncoderConfig};
+use onair_flv::{FlvWriter, MediaMuxer};
 use onair_media_types::{CodecConfig, CodecId};
-use onair_rtmp_proto::flv::{FlvWriter, MediaMuxer};
 use onair_testkit::{ffmpeg9, run, run_ok};
 
 mod common;

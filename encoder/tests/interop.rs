@@ -1,5 +1,5 @@
 //! The encoder's output checked by Debian's real ffprobe/ffmpeg 5.1: frames are muxed to FLV
-//! with rtmp-proto's `MediaMuxer` and `FlvWriter` (the same tag bodies the RTMP client sends)
+//! with onair-flv's `MediaMuxer` and `FlvWriter` (the same tag bodies the RTMP client sends)
 //! and read back.
 #![allow(clippy::print_stderr)]
 

@@ -41,7 +41,7 @@ fn run(input: &str, output: &str, mmap: bool) -> Result<String, remux::BoxError>
     let summary = if &magic == b"FLV" && mmap {
         let data = map(&file)?;
         remux::remux_flv(
-            onair_rtmp_proto::flv::FlvReader::<std::io::Empty>::from_bytes(data),
+            onair_flv::FlvReader::<std::io::Empty>::from_bytes(data),
             File::create(output)?,
         )?
     } else if &magic == b"FLV" {

@@ -5,8 +5,8 @@ use std::error::Error;
 use std::io::{Read, Write};
 
 use bytes::Bytes;
+use onair_flv::{FlvReader, FlvTagType, MediaDemuxer, MediaEvent};
 use onair_media_types::{Frame, MediaKind, TrackId, TrackInfo};
-use onair_rtmp_proto::flv::{FlvReader, FlvTagType, MediaDemuxer, MediaEvent};
 use onair_ts_mux::{TsMuxer, TsMuxerConfig};
 
 #[path = "../input/mp4.rs"]
@@ -35,7 +35,7 @@ pub(crate) fn read_events(file: &Bytes) -> Result<Vec<Event>, BoxError> {
     Ok(events)
 }
 
-/// FLV through rtmp-proto: `FlvReader` for the tags, `MediaDemuxer` for tracks and frames.
+/// FLV through onair-flv: `FlvReader` for the tags, `MediaDemuxer` for tracks and frames.
 fn read_flv(file: &Bytes) -> Result<Vec<Event>, BoxError> {
     let mut events = Vec::new();
     for_each_flv_event(FlvReader::<std::io::Empty>::from_bytes(file.clone()), |e| {

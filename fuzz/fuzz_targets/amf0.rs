@@ -5,7 +5,7 @@
 
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
-use onair_rtmp_proto::{amf0, amf3};
+use onair_amf::{amf0, amf3};
 
 fuzz_target!(|data: &[u8]| {
     // one value at a time, as a command parser does

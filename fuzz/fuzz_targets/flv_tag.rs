@@ -4,7 +4,7 @@
 
 use bytes::{Bytes, BytesMut};
 use libfuzzer_sys::fuzz_target;
-use onair_rtmp_proto::flv::{AudioTag, FlvReader, FlvTagType, MediaDemuxer, VideoTag};
+use onair_flv::{AudioTag, FlvReader, FlvTagType, MediaDemuxer, VideoTag};
 
 fuzz_target!(|data: &[u8]| {
     let bytes = Bytes::copy_from_slice(data);

@@ -70,9 +70,9 @@ fn input_hevc_opus() -> &'static Path {
     })
 }
 
-/// Tracks and frames of an FLV file through rtmp-proto's `FlvReader` and `MediaDemuxer`.
-fn demux_rtmp_proto(data: Vec<u8>) -> (Vec<TrackInfo>, Vec<Frame>) {
-    use onair_rtmp_proto::flv::{FlvReader, FlvTagType, MediaDemuxer, MediaEvent};
+/// Tracks and frames of an FLV file through onair-flv's `FlvReader` and `MediaDemuxer`.
+fn demux_onair_flv(data: Vec<u8>) -> (Vec<TrackInfo>, Vec<Frame>) {
+    use onair_flv::{FlvReader, FlvTagType, MediaDemuxer, MediaEvent};
     let mut reader = FlvReader::from_bytes(data);
     reader.read_header().unwrap();
     let mut demuxer = MediaDemuxer::new();
@@ -490,7 +490,7 @@ fn mp3_audio_in_ts_and_fmp4() {
 #[test]
 fn hevc_and_opus_in_fmp4_and_ts() {
     let data = std::fs::read(input_hevc_opus()).unwrap();
-    let (tracks, frames) = demux_rtmp_proto(data);
+    let (tracks, frames) = demux_onair_flv(data);
     assert_eq!(
         tracks.iter().map(|t| t.config.codec()).collect::<Vec<_>>(),
         vec![CodecId::H265, CodecId::Opus]

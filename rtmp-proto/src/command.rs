@@ -7,8 +7,8 @@
 //! `avmplus-object` marker (the AMF0 decoder handles that).
 
 use bytes::BytesMut;
+use onair_amf::amf0::{self, Amf0Value};
 
-use crate::amf0::{self, Amf0Value};
 use crate::chunk::MessageType;
 use crate::error::CommandError;
 

@@ -17,10 +17,10 @@ pub enum Error {
     Control(#[from] crate::control::ControlError),
     /// An AMF0/AMF3 value is malformed.
     #[error("amf: {0}")]
-    Amf(#[from] crate::amf0::AmfError),
+    Amf(#[from] onair_amf::AmfError),
     /// An FLV tag or file is malformed.
     #[error("flv: {0}")]
-    Flv(#[from] crate::flv::FlvError),
+    Flv(#[from] onair_flv::FlvError),
     /// A command message is malformed.
     #[error("command: {0}")]
     Command(#[from] CommandError),
@@ -81,7 +81,7 @@ pub enum CommandError {
     },
     /// The AMF payload is malformed.
     #[error("amf: {0}")]
-    Amf(#[from] crate::amf0::AmfError),
+    Amf(#[from] onair_amf::AmfError),
 }
 
 /// The peer or the caller broke the session protocol.

@@ -1,5 +1,10 @@
-//! Sans-IO RTMP: handshake, chunk stream, AMF0/AMF3, NetConnection/NetStream commands, server
-//! and client sessions, and FLV tag bodies and files.
+//! Sans-IO RTMP: handshake, chunk stream, NetConnection/NetStream commands, data messages,
+//! and server and client sessions.
+//!
+//! The formats RTMP carries are crates of their own: command and data messages are AMF
+//! ([`onair_amf`]), audio and video messages are FLV tag bodies ([`onair_flv`]: read their
+//! headers with `VideoTagHeader` / `AudioTagHeader`). The types of those crates that this
+//! crate's API takes or returns are re-exported here.
 //!
 //! Nothing here opens a socket, reads a clock or draws random numbers: the caller feeds bytes
 //! in, drains bytes and events out, and supplies time and randomness as arguments.
@@ -9,10 +14,7 @@ mod chunk;
 mod control;
 mod handshake;
 mod timestamp;
-// == payloads (AMF, metadata, FLV) ==
-pub mod amf0;
-pub mod amf3;
-pub mod flv;
+// == payloads (data messages) ==
 mod metadata;
 // == sessions (commands, server and client sessions, errors) ==
 mod command;
@@ -33,13 +35,9 @@ pub use timestamp::{RtmpTimestamp, TimestampExtender};
 // -- end transport --
 
 // -- payloads re-exports (owner: payloads) --
-pub use amf0::{Amf0Value, AmfError};
-pub use amf3::{Amf3Object, Amf3Value};
-pub use flv::{
-    AudioTag, FlvError, FlvReader, FlvTag, FlvTagType, FlvWriter, FourCc, MediaDemuxer, MediaEvent,
-    MediaMuxer, VideoTag,
-};
-pub use metadata::{DataMessage, MetadataCodec, StreamMetadata};
+pub use metadata::DataMessage;
+pub use onair_amf::{Amf0Value, Amf3Object, Amf3Value, AmfError};
+pub use onair_flv::{FlvError, MetadataCodec, StreamMetadata};
 // -- end payloads --
 
 // -- sessions re-exports (owner: sessions) --

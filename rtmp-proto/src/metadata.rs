@@ -1,116 +1,15 @@
-//! Stream metadata (`onMetaData`, FLV 10.1 specification E.5) and the data messages that carry
-//! it (RTMP message types 18 and 15).
+//! Data messages (RTMP message types 18 and 15) and the `@setDataFrame` wrapping of stream
+//! metadata. The `onMetaData` object itself is FLV script data: [`StreamMetadata`].
 //!
 //! Publishers send `@setDataFrame("onMetaData", {...})`; servers strip the wrapper and send
 //! players `onMetaData({...})`. Both forms are recognised by [`DataMessage::parse`].
 
 use bytes::BytesMut;
+use onair_amf::amf0::{self, Amf0Value};
+use onair_amf::AmfError;
+use onair_flv::{StreamMetadata, ON_METADATA};
 
-use crate::amf0::{self, Amf0Value, AmfError};
 use crate::chunk::MessageType;
-
-/// How `videocodecid` / `audiocodecid` identify a codec: a legacy FLV codec id (7 = AVC, 10 =
-/// AAC, ...) or an Enhanced RTMP FourCC (sent as a string, or as the number whose big-endian
-/// bytes spell it, as FFmpeg does).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum MetadataCodec {
-    /// A legacy FLV `CodecID` / `SoundFormat` number.
-    Id(u32),
-    /// An Enhanced RTMP FourCC such as `hvc1` or `Opus`.
-    FourCc([u8; 4]),
-}
-
-impl MetadataCodec {
-    fn from_value(v: &Amf0Value) -> Option<Self> {
-        if let Some(n) = v.as_number() {
-            if !(0.0..=f64::from(u32::MAX)).contains(&n) || n.fract() != 0.0 {
-                return None;
-            }
-            let n = n as u32;
-            // FourCCs are printable ASCII, so at least 0x20 in the top byte
-            return Some(if n >= 0x2000_0000 {
-                MetadataCodec::FourCc(n.to_be_bytes())
-            } else {
-                MetadataCodec::Id(n)
-            });
-        }
-        let s = v.as_str()?.as_bytes();
-        let four: [u8; 4] = s.try_into().ok()?;
-        Some(MetadataCodec::FourCc(four))
-    }
-}
-
-/// The typed view of an `onMetaData` object, with every property kept in [`Self::properties`].
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct StreamMetadata {
-    /// `width` in pixels.
-    pub width: Option<f64>,
-    /// `height` in pixels.
-    pub height: Option<f64>,
-    /// `framerate` (or `fps`) in frames per second.
-    pub framerate: Option<f64>,
-    /// `videocodecid`.
-    pub video_codec: Option<MetadataCodec>,
-    /// `videodatarate` in kbit/s.
-    pub video_data_rate: Option<f64>,
-    /// `audiocodecid`.
-    pub audio_codec: Option<MetadataCodec>,
-    /// `audiodatarate` in kbit/s.
-    pub audio_data_rate: Option<f64>,
-    /// `audiosamplerate` in Hz.
-    pub audio_sample_rate: Option<f64>,
-    /// `audiosamplesize` in bits.
-    pub audio_sample_size: Option<f64>,
-    /// `audiochannels`, or 2/1 from the boolean `stereo`.
-    pub audio_channels: Option<f64>,
-    /// `duration` in seconds (0 for live streams).
-    pub duration: Option<f64>,
-    /// `encoder` (the software that produced the stream).
-    pub encoder: Option<String>,
-    /// Every property as received, in order (including the ones above).
-    pub properties: Vec<(String, Amf0Value)>,
-}
-
-impl StreamMetadata {
-    /// The typed view of an `onMetaData` property list.
-    pub fn from_properties(properties: Vec<(String, Amf0Value)>) -> Self {
-        let get = |key: &str| properties.iter().find(|(k, _)| k == key).map(|(_, v)| v);
-        let num = |key: &str| get(key).and_then(Amf0Value::as_number);
-        let audio_channels = num("audiochannels").or_else(|| {
-            get("stereo")
-                .and_then(Amf0Value::as_bool)
-                .map(|stereo| if stereo { 2.0 } else { 1.0 })
-        });
-        Self {
-            width: num("width"),
-            height: num("height"),
-            framerate: num("framerate").or_else(|| num("fps")),
-            video_codec: get("videocodecid").and_then(MetadataCodec::from_value),
-            video_data_rate: num("videodatarate"),
-            audio_codec: get("audiocodecid").and_then(MetadataCodec::from_value),
-            audio_data_rate: num("audiodatarate"),
-            audio_sample_rate: num("audiosamplerate"),
-            audio_sample_size: num("audiosamplesize"),
-            audio_channels,
-            duration: num("duration"),
-            encoder: get("encoder")
-                .and_then(Amf0Value::as_str)
-                .map(str::to_owned),
-            properties,
-        }
-    }
-
-    /// The typed view of the value that follows `onMetaData`: an object, ECMA array or typed
-    /// object (anything else gives no properties).
-    pub fn from_value(value: Amf0Value) -> Self {
-        let props = match value {
-            Amf0Value::Object(p) | Amf0Value::EcmaArray(p) => p,
-            Amf0Value::TypedObject { properties, .. } => properties,
-            _ => Vec::new(),
-        };
-        Self::from_properties(props)
-    }
-}
 
 /// A data message (AMF0 type 18, or AMF3 type 15 whose body starts with a 0 format byte).
 #[derive(Debug, Clone, PartialEq)]
@@ -167,7 +66,7 @@ impl DataMessage {
             "@clearDataFrame" => return Ok(Some(DataMessage::ClearDataFrame)),
             other => (false, Some(other)),
         };
-        if handler == Some("onMetaData") {
+        if handler == Some(ON_METADATA) {
             let skip = usize::from(set_data_frame);
             let value = values.drain(..).nth(skip).unwrap_or(Amf0Value::Null);
             return Ok(Some(DataMessage::Metadata {
@@ -181,8 +80,7 @@ impl DataMessage {
     /// Appends `onMetaData` and the properties as an ECMA array: the body of the type 18
     /// message a server sends players.
     pub fn write_on_metadata(props: &[(String, Amf0Value)], out: &mut BytesMut) {
-        amf0::encode(&Amf0Value::from("onMetaData"), out);
-        amf0::encode(&Amf0Value::EcmaArray(props.to_vec()), out);
+        StreamMetadata::write_script(props, out);
     }
 
     /// Appends `@setDataFrame`, `onMetaData` and the properties as an ECMA array: the body of
@@ -196,6 +94,8 @@ impl DataMessage {
 #[cfg(test)]
 mod tests {
     use hex_literal::hex;
+
+    use onair_flv::MetadataCodec;
 
     use super::*;
 

@@ -11,6 +11,7 @@
 use std::path::PathBuf;
 
 use bytes::BytesMut;
+use onair_amf::amf0::{self, Amf0Value};
 use onair_rtmp_proto::{
     ClientEvent, ClientSession, ClientSessionConfig, ServerEvent, ServerSession,
     ServerSessionConfig,
@@ -274,4 +275,52 @@ fn assert_play(r: &ClientReplay) {
     // nginx's Stream EOF when the player left.
     assert_eq!(r.events[3], "StreamEnded");
     assert_eq!(r.events.len(), 4);
+}
+
+/// The `connect` command ffmpeg 5.1 sent in a captured publish session.
+#[test]
+fn amf0_connect_command_of_a_captured_session() {
+    let capture = capture("ffmpeg_publish.c2s.bin");
+    // C0 + C1 + C2 of the handshake
+    let after = &capture[3073..];
+    let needle = b"\x02\x00\x07connect";
+    let at = after
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .expect("connect command");
+    // a type 0 chunk header: basic header, timestamp, length, type id, stream id
+    let header = &after[at - 12..at];
+    assert_eq!(header[7], 20, "amf0 command message");
+    let len = usize::from(header[4]) << 16 | usize::from(header[5]) << 8 | usize::from(header[6]);
+    // the message is longer than the initial chunk size of 128: continuation chunks start
+    // with a one-byte type 3 header for chunk stream 3 (0xC3)
+    let mut payload = Vec::new();
+    let mut pos = at;
+    while payload.len() < len {
+        if !payload.is_empty() {
+            assert_eq!(after[pos], 0xc3, "continuation chunk header");
+            pos += 1;
+        }
+        let n = (len - payload.len()).min(128);
+        payload.extend_from_slice(&after[pos..pos + n]);
+        pos += n;
+    }
+    let payload = &payload[..];
+    let values = amf0::decode_all(payload).expect("decode connect");
+    assert_eq!(values[0].as_str(), Some("connect"));
+    assert_eq!(values[1].as_number(), Some(1.0));
+    let obj = &values[2];
+    assert_eq!(obj.get("app").and_then(Amf0Value::as_str), Some("live"));
+    assert!(obj
+        .get("tcUrl")
+        .and_then(Amf0Value::as_str)
+        .is_some_and(|u| u.starts_with("rtmp://") && u.ends_with("/live")));
+    assert!(obj
+        .get("flashVer")
+        .and_then(Amf0Value::as_str)
+        .is_some_and(|v| v.starts_with("FMLE/3.0")));
+    // re-encoding gives the same bytes
+    let mut out = bytes::BytesMut::new();
+    amf0::encode_all(&values, &mut out);
+    assert_eq!(&out[..], payload);
 }

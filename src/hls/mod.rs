@@ -46,10 +46,10 @@ mod stream;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
+use onair_amf::amf0::Amf0Value;
+use onair_flv::{MediaDemuxer, MediaEvent};
 use onair_hls_packager::{Grace, Packager, PackagerConfig, PlaylistKind, SegmentFormat};
 use onair_media_types::MediaKind;
-use onair_rtmp_proto::amf0::Amf0Value;
-use onair_rtmp_proto::flv::{MediaDemuxer, MediaEvent};
 use onair_rtmp_proto::StreamName;
 use tracing::{debug, info, warn};
 

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use onair_rtmp_proto::amf0::Amf0Value;
+use onair_amf::amf0::Amf0Value;
 use onair_rtmp_proto::StreamName;
 
 use super::*;

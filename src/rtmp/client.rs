@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use onair_rtmp_proto::amf0::Amf0Value;
+use onair_amf::amf0::Amf0Value;
 use onair_rtmp_proto::{ClientEvent, ClientSession, ClientSessionConfig};
 use rand::RngCore;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

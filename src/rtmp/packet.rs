@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use onair_rtmp_proto::amf0::Amf0Value;
+use onair_amf::amf0::Amf0Value;
+use onair_flv::{AudioTagHeader, VideoFrameType, VideoTagHeader};
 
 /// `onMetaData` properties as a publisher sent them.
 pub(crate) type MetadataProps = Arc<Vec<(String, Amf0Value)>>;
@@ -90,48 +91,23 @@ impl Packet {
     }
 }
 
-/// (keyframe, sequence header) of a video tag body, legacy or Enhanced RTMP
-/// (E-RTMP v2: IsExHeader bit, FrameType in bits 4-6, VideoPacketType in bits 0-3).
+/// (keyframe, decoder configuration) of a video tag body; a body whose header can't be read
+/// is neither.
 fn classify_video(data: &[u8]) -> (bool, bool) {
-    let Some(&b0) = data.first() else {
-        return (false, false);
-    };
-    if b0 & 0x80 != 0 {
-        let frame_type = (b0 >> 4) & 0x07;
-        let mut packet_type = b0 & 0x0f;
-        if packet_type == 6 {
-            // Multitrack: the packet type of the tracks follows in the next byte's low nibble.
-            packet_type = data.get(1).map_or(0xff, |b| b & 0x0f);
-        }
-        // SequenceStart (0) and MPEG2TSSequenceStart (5) carry the decoder configuration.
-        let config = packet_type == 0 || packet_type == 5;
-        (frame_type == 1, config)
-    } else {
-        let frame_type = b0 >> 4;
-        let codec = b0 & 0x0f;
-        // AVC (7) and the common legacy HEVC id (12): AVCPacketType 0 is the sequence header.
-        let config = (codec == 7 || codec == 12) && data.get(1) == Some(&0);
-        (frame_type == 1, config)
-    }
+    VideoTagHeader::parse(data).map_or((false, false), |h| {
+        // Frame type 4 (generated keyframe) is reserved for servers: only a publisher's
+        // keyframes start a GOP.
+        (
+            h.frame_type() == VideoFrameType::Keyframe,
+            h.is_decoder_config(),
+        )
+    })
 }
 
-/// Whether an audio tag body is a sequence header (AAC AudioSpecificConfig or Enhanced RTMP
-/// SequenceStart / MultichannelConfig).
+/// Whether an audio tag body configures the decoder (AAC AudioSpecificConfig, Enhanced RTMP
+/// SequenceStart or MultichannelConfig).
 fn is_audio_config(data: &[u8]) -> bool {
-    let Some(&b0) = data.first() else {
-        return false;
-    };
-    match b0 >> 4 {
-        10 => data.get(1) == Some(&0),
-        9 => {
-            let mut packet_type = b0 & 0x0f;
-            if packet_type == 5 {
-                packet_type = data.get(1).map_or(0xff, |b| b & 0x0f);
-            }
-            packet_type == 0 || packet_type == 4
-        }
-        _ => false,
-    }
+    AudioTagHeader::parse(data).is_ok_and(|h| h.is_decoder_config())
 }
 
 #[cfg(test)]
@@ -152,8 +128,27 @@ mod tests {
         assert_eq!(classify_video(b"\x90hvc1"), (true, true));
         // key frame, CodedFramesX
         assert_eq!(classify_video(b"\x93hvc1"), (true, false));
-        // inter frame, CodedFrames
-        assert_eq!(classify_video(b"\xa1hvc1"), (false, false));
+        // inter frame, CodedFrames with its composition time
+        assert_eq!(classify_video(b"\xa1hvc1\x00\x00\x28"), (false, false));
+        // ModEx (a nanosecond offset) before SequenceStart
+        assert_eq!(
+            classify_video(b"\x97\x02\x00\x01\x02\x00hvc1"),
+            (true, true)
+        );
+        // multitrack, one track, SequenceStart of av01
+        assert_eq!(classify_video(b"\x96\x00av01\x01\x81"), (true, true));
+    }
+
+    #[test]
+    fn classifies_legacy_hevc_and_broken_headers() {
+        // codec id 12: HEVC with the AVC layout, as before Enhanced RTMP
+        assert_eq!(classify_video(&[0x1c, 0x00, 0, 0, 0]), (true, true));
+        assert_eq!(classify_video(&[0x2c, 0x01, 0, 0, 0]), (false, false));
+        // a generated keyframe is no place to join
+        assert_eq!(classify_video(&[0x47, 0x01, 0, 0, 0]), (false, false));
+        // frame type 0 and a header cut short are neither
+        assert_eq!(classify_video(&[0x07, 0x00, 0, 0, 0]), (false, false));
+        assert_eq!(classify_video(&[0x17, 0x00]), (false, false));
     }
 
     #[test]
@@ -163,5 +158,8 @@ mod tests {
         assert!(is_audio_config(b"\x90Opus"));
         assert!(!is_audio_config(b"\x91Opus"));
         assert!(!is_audio_config(&[0x2f]));
+        // MultichannelConfig, and a multitrack SequenceStart
+        assert!(is_audio_config(b"\x94Opus\x00\x02"));
+        assert!(is_audio_config(b"\x95\x00Opus\x01OpusHead"));
     }
 }

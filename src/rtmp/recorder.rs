@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
 
-use onair_rtmp_proto::flv::{FlvTagType, FlvWriter};
+use onair_flv::{FlvTagType, FlvWriter};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info};
 
@@ -102,7 +102,7 @@ impl Recorder {
     }
 }
 
-fn flv_io(e: onair_rtmp_proto::flv::FlvError) -> io::Error {
+fn flv_io(e: onair_flv::FlvError) -> io::Error {
     io::Error::other(e.to_string())
 }
 
@@ -165,8 +165,8 @@ mod tests {
     use std::sync::Arc;
 
     use bytes::Bytes;
-    use onair_rtmp_proto::amf0::{self, Amf0Value};
-    use onair_rtmp_proto::flv::{FlvReader, FlvTagType};
+    use onair_amf::amf0::{self, Amf0Value};
+    use onair_flv::{FlvReader, FlvTagType};
 
     use super::*;
 

@@ -4,7 +4,7 @@
 //! HLS origin ([`crate::hls::HlsOrigin`]) is one; a transcoder or an archive would be others.
 
 use bytes::Bytes;
-use onair_rtmp_proto::amf0::Amf0Value;
+use onair_amf::amf0::Amf0Value;
 use onair_rtmp_proto::StreamName;
 
 /// Which kind of FLV tag body a [`TapSink`] receives.

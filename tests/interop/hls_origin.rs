@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
+use onair::amf::amf0::Amf0Value;
 use onair::hls::{HlsConfig, HlsOrigin, HlsSegmentFormat, HttpOrigin};
 use onair::rtmp::{AcceptAll, RtmpClient, RtmpServer, RtmpServerConfig};
-use onair::rtmp_proto::amf0::Amf0Value;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;

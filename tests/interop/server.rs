@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use anyhow::{ensure, Result};
+use onair::amf::amf0::{self, Amf0Value};
 use onair::rtmp::{ClientError, RtmpClient};
-use onair::rtmp_proto::amf0::{self, Amf0Value};
 
 use crate::util::*;
 

@@ -1,5 +1,5 @@
 //! What the encoder's test binaries share: a synthetic camera and microphone, two seconds of
-//! encoded media, and FLV writing through rtmp-proto (the tag bodies the RTMP client sends).
+//! encoded media, and FLV writing through onair-flv (the tag bodies the RTMP client sends).
 #![allow(dead_code)] // each test binary uses its own part
 
 use std::f32::consts::TAU;
@@ -10,8 +10,8 @@ use onair_encoder::{
     AudioEncoder, AudioEncoderConfig, EncoderError, FrameRate, RawVideoFrame, VideoEncoder,
     VideoEncoderConfig,
 };
+use onair_flv::{FlvWriter, MediaMuxer};
 use onair_media_types::{Frame, MediaTime, TrackInfo};
-use onair_rtmp_proto::flv::{FlvWriter, MediaMuxer};
 
 pub(crate) const W: u32 = 320;
 pub(crate) const H: u32 = 240;

@@ -6,14 +6,15 @@ mod responses;
 use std::collections::{HashMap, VecDeque};
 
 use bytes::{Bytes, BytesMut};
+use onair_amf::amf0::Amf0Value;
+use onair_flv::StreamMetadata;
 
-use crate::amf0::Amf0Value;
 use crate::chunk::{ChunkDecoderConfig, MessageStreamId, MessageType, RawMessage};
 use crate::command::CommandMessage;
 use crate::control::{ControlMessage, UserControlEvent};
 use crate::error::{Error, SessionError};
 use crate::handshake::ClientHandshake;
-use crate::metadata::{DataMessage, StreamMetadata};
+use crate::metadata::DataMessage;
 use crate::session::shared::{dispatch, Inbound, MessageHandler, Outbound, CSID_COMMAND};
 use crate::timestamp::RtmpTimestamp;
 

@@ -7,14 +7,15 @@ mod commands;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use bytes::{Bytes, BytesMut};
+use onair_amf::amf0::Amf0Value;
+use onair_flv::StreamMetadata;
 
-use crate::amf0::Amf0Value;
 use crate::chunk::{ChunkDecoderConfig, MessageStreamId, MessageType, RawMessage};
 use crate::command::{CommandMessage, ConnectParams};
 use crate::control::{ControlMessage, UserControlEvent};
 use crate::error::{Error, SessionError};
 use crate::handshake::ServerHandshake;
-use crate::metadata::{DataMessage, StreamMetadata};
+use crate::metadata::DataMessage;
 use crate::session::names::{QueryString, RequestId, StreamKey, StreamName};
 use crate::session::shared::{
     dispatch, Inbound, MessageHandler, Outbound, CSID_COMMAND, CSID_STREAM,

@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 
 use bytes::{Buf, Bytes, BytesMut};
+use onair_amf::amf0::{self, Amf0Value};
 
-use crate::amf0::{self, Amf0Value};
 use crate::chunk::{
     ChunkDecoder, ChunkDecoderConfig, ChunkEncoder, ChunkStreamId, MessageStreamId, MessageType,
     RawMessage,

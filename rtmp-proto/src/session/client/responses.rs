@@ -1,7 +1,8 @@
 //! How the client reads the server's answers: `_result`/`_error` matched to pending
 //! transactions, and `onStatus` (RTMP 1.0 §7.2.1.1, §7.2.2).
 
-use crate::amf0::Amf0Value;
+use onair_amf::amf0::Amf0Value;
+
 use crate::chunk::MessageStreamId;
 use crate::command::CommandMessage;
 use crate::control::{ControlMessage, UserControlEvent};

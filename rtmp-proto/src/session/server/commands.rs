@@ -1,6 +1,7 @@
 //! The server's NetConnection and NetStream command handlers (RTMP 1.0 §7.2.1, §7.2.2).
 
-use crate::amf0::Amf0Value;
+use onair_amf::amf0::Amf0Value;
+
 use crate::chunk::MessageStreamId;
 use crate::command::{status_object, CommandMessage, ConnectParams, PlayParams, PublishParams};
 use crate::control::{ControlMessage, PeerBandwidthLimit};

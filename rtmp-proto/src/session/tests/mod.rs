@@ -2,12 +2,13 @@
 //! helpers that poke the server with hand-made messages and decode what it sent.
 
 use bytes::BytesMut;
+use onair_amf::amf0::Amf0Value;
 
 use super::*;
 
 mod flows;
 mod robustness;
-use crate::amf0::Amf0Value;
+
 use crate::chunk::{
     ChunkDecoder, ChunkDecoderConfig, ChunkEncoder, ChunkStreamId, MessageStreamId, MessageType,
     RawMessage,

@@ -8,7 +8,7 @@
 //! (invalid sequences become U+FFFD), because real encoders put Latin-1 into metadata.
 //!
 //! ```
-//! use onair_rtmp_proto::amf0::{self, Amf0Value};
+//! use onair_amf::amf0::{self, Amf0Value};
 //! let mut out = bytes::BytesMut::new();
 //! amf0::encode(&Amf0Value::from("connect"), &mut out);
 //! amf0::encode(&Amf0Value::Number(1.0), &mut out);
@@ -20,80 +20,11 @@
 use bytes::{BufMut, BytesMut};
 
 use crate::amf3::{self, Amf3Value};
+use crate::reader::{truncate_to, Reader};
+use crate::AmfError;
 
 /// Deepest nesting of objects and arrays a decoder accepts (AMF0 and AMF3 together).
 pub const MAX_DEPTH: usize = 64;
-
-/// Errors from decoding AMF0 or AMF3.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum AmfError {
-    /// The input ended inside a value.
-    #[error("amf input ended: needed {needed} bytes, {available} available")]
-    NotEnoughData {
-        /// Bytes the value needs from this point.
-        needed: usize,
-        /// Bytes that were left.
-        available: usize,
-    },
-    /// An AMF0 type marker this decoder does not know (or a reserved one: MovieClip, RecordSet).
-    #[error("unknown amf0 type marker {marker:#04x}")]
-    UnknownAmf0Marker {
-        /// The marker byte.
-        marker: u8,
-    },
-    /// An AMF3 type marker this decoder does not know.
-    #[error("unknown amf3 type marker {marker:#04x}")]
-    UnknownAmf3Marker {
-        /// The marker byte.
-        marker: u8,
-    },
-    /// An AMF0 object-end marker (`0x09`) where a value was expected.
-    #[error("object end marker where a value was expected")]
-    UnexpectedObjectEnd,
-    /// Objects or arrays nested deeper than [`MAX_DEPTH`].
-    #[error("values nested deeper than {limit} levels")]
-    TooDeep {
-        /// The limit.
-        limit: usize,
-    },
-    /// A count read from the input is larger than the remaining bytes could hold.
-    #[error("{what}: count {count} exceeds the {available} bytes left")]
-    CountExceedsInput {
-        /// What was counted.
-        what: &'static str,
-        /// The declared count.
-        count: u64,
-        /// Bytes that were left.
-        available: usize,
-    },
-    /// An AMF3 reference to a string, object or trait that was not (yet) decoded.
-    #[error("amf3 {table} reference {index} is out of range")]
-    InvalidReference {
-        /// `"string"`, `"object"` or `"trait"`.
-        table: &'static str,
-        /// The index found.
-        index: u32,
-    },
-    /// An AMF3 object reference to an object still being decoded (a cycle).
-    #[error("amf3 object reference {index} points at an enclosing object (cycle)")]
-    CyclicReference {
-        /// The index found.
-        index: u32,
-    },
-    /// AMF3 references would expand the decoded value beyond the decoder's budget.
-    #[error("amf3 references expand beyond {limit} units")]
-    ExpansionLimit {
-        /// The budget.
-        limit: usize,
-    },
-    /// An AMF3 externalizable object: its body format is private to its class.
-    #[error("amf3 externalizable object of class {class_name:?} cannot be decoded")]
-    Externalizable {
-        /// The class of the object.
-        class_name: String,
-    },
-}
 
 /// One AMF0 value.
 ///
@@ -238,78 +169,6 @@ mod marker {
     pub(super) const AVMPLUS: u8 = 0x11;
 }
 
-/// A byte cursor shared by the AMF0 and AMF3 decoders.
-pub(crate) struct Reader<'a> {
-    pub(crate) data: &'a [u8],
-}
-
-impl<'a> Reader<'a> {
-    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], AmfError> {
-        if self.data.len() < n {
-            return Err(AmfError::NotEnoughData {
-                needed: n,
-                available: self.data.len(),
-            });
-        }
-        let (head, tail) = self.data.split_at(n);
-        self.data = tail;
-        Ok(head)
-    }
-
-    pub(crate) fn u8(&mut self) -> Result<u8, AmfError> {
-        Ok(self.take(1)?[0])
-    }
-
-    pub(crate) fn peek(&self) -> Result<u8, AmfError> {
-        self.data.first().copied().ok_or(AmfError::NotEnoughData {
-            needed: 1,
-            available: 0,
-        })
-    }
-
-    pub(crate) fn u16(&mut self) -> Result<u16, AmfError> {
-        let b = self.take(2)?;
-        Ok(u16::from_be_bytes([b[0], b[1]]))
-    }
-
-    pub(crate) fn u32(&mut self) -> Result<u32, AmfError> {
-        let b = self.take(4)?;
-        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-    }
-
-    pub(crate) fn f64(&mut self) -> Result<f64, AmfError> {
-        let b = self.take(8)?;
-        let mut a = [0u8; 8];
-        a.copy_from_slice(b);
-        Ok(f64::from_be_bytes(a))
-    }
-
-    pub(crate) fn utf8(&mut self, len: usize) -> Result<String, AmfError> {
-        Ok(lossy_string(self.take(len)?))
-    }
-
-    /// Fails unless `count` items of at least `min_size` bytes each could fit in what is left.
-    pub(crate) fn check_count(
-        &self,
-        what: &'static str,
-        count: u64,
-        min_size: u64,
-    ) -> Result<(), AmfError> {
-        if count.saturating_mul(min_size) > self.data.len() as u64 {
-            return Err(AmfError::CountExceedsInput {
-                what,
-                count,
-                available: self.data.len(),
-            });
-        }
-        Ok(())
-    }
-}
-
-pub(crate) fn lossy_string(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
 /// Decodes one AMF0 value from the front of `input` and advances `input` past it.
 ///
 /// On error `input` is left unchanged.
@@ -425,7 +284,7 @@ pub fn encode(value: &Amf0Value, out: &mut BytesMut) {
         Amf0Value::String(s) => {
             if s.len() <= usize::from(u16::MAX) {
                 out.put_u8(marker::STRING);
-                put_short_str(s, out);
+                encode_property_name(s, out);
             } else {
                 out.put_u8(marker::LONG_STRING);
                 put_long_str(s, out);
@@ -473,7 +332,7 @@ pub fn encode(value: &Amf0Value, out: &mut BytesMut) {
             properties,
         } => {
             out.put_u8(marker::TYPED_OBJECT);
-            put_short_str(class_name, out);
+            encode_property_name(class_name, out);
             put_properties(properties, out);
         }
         Amf0Value::Avmplus(v) => {
@@ -486,15 +345,18 @@ pub fn encode(value: &Amf0Value, out: &mut BytesMut) {
 /// Appends a property list and its end marker (the body of an object or ECMA array).
 fn put_properties(props: &[(String, Amf0Value)], out: &mut BytesMut) {
     for (k, v) in props {
-        put_short_str(k, out);
+        encode_property_name(k, out);
         encode(v, out);
     }
     out.put_u16(0);
     out.put_u8(marker::OBJECT_END);
 }
 
-/// Writes a 16-bit length and the UTF-8 bytes, cut at a character boundary if too long.
-pub(crate) fn put_short_str(s: &str, out: &mut BytesMut) {
+/// Appends a property name as object, ECMA array and typed object bodies carry it: a 16-bit
+/// length and the UTF-8 bytes, without a type marker, cut at the last character boundary
+/// within 65535 bytes. Writers that lay out an object body themselves (an FLV `onMetaData`
+/// whose numbers are patched later) need it.
+pub fn encode_property_name(s: &str, out: &mut BytesMut) {
     let s = truncate_to(s, usize::from(u16::MAX));
     out.put_u16(s.len() as u16);
     out.put_slice(s.as_bytes());
@@ -504,17 +366,6 @@ fn put_long_str(s: &str, out: &mut BytesMut) {
     let s = truncate_to(s, u32::MAX as usize);
     out.put_u32(s.len() as u32);
     out.put_slice(s.as_bytes());
-}
-
-pub(crate) fn truncate_to(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }
 
 /// Appends the AMF0 encoding of each value in turn (a command or data message body).

@@ -1,6 +1,6 @@
-//! FLV tag bodies, files and the media bridge against files made by FFmpeg at test time
-//! (Debian's 5.1: H.264 with B-frames + AAC, H.264 + MP3; FFmpeg 9: Enhanced FLV with HEVC +
-//! Opus), and AMF0 against the commands of a captured RTMP session.
+//! FLV tag bodies and their headers, files, script data and the media bridge against files
+//! made by FFmpeg at test time (Debian's 5.1: H.264 with B-frames + AAC, H.264 + MP3; FFmpeg
+//! 9: Enhanced FLV with HEVC + Opus).
 //!
 //! The generated files are cached under the cargo target dir. FFmpeg missing is a failure with
 //! a message saying what to install, never a skip.
@@ -9,13 +9,12 @@ use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use onair_media_types::{CodecConfig, CodecId, TrackInfo};
-use onair_rtmp_proto::amf0::{self, Amf0Value};
-use onair_rtmp_proto::flv::{
-    AudioTag, FlvReader, FlvTag, FlvTagType, FlvWriter, MediaDemuxer, MediaEvent, MediaMuxer,
-    VideoTag,
+use onair_amf::amf0::{self, Amf0Value};
+use onair_flv::{
+    AudioTag, AudioTagHeader, FlvReader, FlvTag, FlvTagType, FlvWriter, MediaDemuxer, MediaEvent,
+    MediaMuxer, StreamMetadata, VideoTag, VideoTagHeader,
 };
-use onair_rtmp_proto::{DataMessage, MessageType};
+use onair_media_types::{CodecConfig, CodecId, TrackInfo};
 use onair_testkit::{cache_dir, ffmpeg9, run_ok, tool, Lavfi};
 
 /// Makes (once) a 2-second FLV file with `ffmpeg` from lavfi test sources.
@@ -139,7 +138,8 @@ struct Demuxed {
 }
 
 /// Reads every tag (from bytes and through `Read`, which must agree), parses and re-writes
-/// every body (byte-identical), and runs the bodies through the media demuxer.
+/// every body (byte-identical), reads every header in place (which must agree with the parse
+/// and with the frames), and runs the bodies through the media demuxer.
 fn demux(path: &Path) -> Demuxed {
     let data = std::fs::read(path).expect("read the flv file");
     let mut reader = FlvReader::from_bytes(data.clone());
@@ -165,23 +165,43 @@ fn demux(path: &Path) -> Demuxed {
     for tag in &tags {
         let ts = u64::from(tag.timestamp);
         let mut rewritten = bytes::BytesMut::new();
+        // what the header view says the frame of this tag is: (PTS - DTS, payload)
+        let mut expected_frame: Option<(i64, &[u8])> = None;
         match tag.tag_type {
             FlvTagType::Video => {
-                VideoTag::parse(&tag.data)
-                    .unwrap_or_else(|e| panic!("video tag at {ts}: {e}"))
-                    .write(&mut rewritten);
+                let parsed =
+                    VideoTag::parse(&tag.data).unwrap_or_else(|e| panic!("video tag at {ts}: {e}"));
+                parsed.write(&mut rewritten);
                 assert_eq!(&rewritten[..], &tag.data[..], "video tag at {ts}");
+                let header = VideoTagHeader::parse(&tag.data).expect("video tag header");
+                assert_eq!(
+                    (header.is_keyframe(), header.is_sequence_header()),
+                    (parsed.is_keyframe(), parsed.is_sequence_header()),
+                    "video tag at {ts}"
+                );
+                if !header.is_sequence_header() {
+                    expected_frame = Some((header.composition_time().into(), header.payload()));
+                }
                 demuxer.push_video(ts, &tag.data).expect("demux video");
             }
             FlvTagType::Audio => {
-                AudioTag::parse(&tag.data)
-                    .unwrap_or_else(|e| panic!("audio tag at {ts}: {e}"))
-                    .write(&mut rewritten);
+                let parsed =
+                    AudioTag::parse(&tag.data).unwrap_or_else(|e| panic!("audio tag at {ts}: {e}"));
+                parsed.write(&mut rewritten);
                 assert_eq!(&rewritten[..], &tag.data[..], "audio tag at {ts}");
+                let header = AudioTagHeader::parse(&tag.data).expect("audio tag header");
+                assert_eq!(
+                    header.is_sequence_header(),
+                    parsed.is_sequence_header(),
+                    "audio tag at {ts}"
+                );
+                if !header.is_sequence_header() {
+                    expected_frame = Some((0, header.payload()));
+                }
                 demuxer.push_audio(ts, &tag.data).expect("demux audio");
             }
-            FlvTagType::Script => match DataMessage::parse(MessageType::DATA_AMF0, &tag.data) {
-                Ok(Some(DataMessage::Metadata { metadata, .. })) => {
+            FlvTagType::Script => match StreamMetadata::parse_script(&tag.data) {
+                Ok(Some(metadata)) => {
                     assert_eq!(metadata.width, Some(320.0));
                     assert_eq!(metadata.height, Some(240.0));
                     out.metadata = metadata.properties;
@@ -195,6 +215,11 @@ fn demux(path: &Path) -> Demuxed {
                 MediaEvent::Track(info) => out.tracks.push(info),
                 MediaEvent::Frame(f) => {
                     assert_eq!(f.timescale, 1000);
+                    assert_eq!(
+                        Some((f.pts - f.dts, &f.data[..])),
+                        expected_frame.take(),
+                        "frame at {ts}"
+                    );
                     out.packets.push(Packet {
                         stream: f.track.0 % 2,
                         dts: f.dts,
@@ -364,55 +389,4 @@ fn enhanced_flv_hevc_and_opus_from_ffmpeg9() {
     let copy = remux(&d, &path);
     assert_eq!(framecrc_packets(&ffmpeg, &copy), expected);
     assert_decodes_cleanly(&ffmpeg, &copy);
-}
-
-/// The `connect` command ffmpeg 5.1 sent in a captured publish session.
-#[test]
-fn amf0_connect_command_of_a_captured_session() {
-    let capture = std::fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/captures/ffmpeg_publish.c2s.bin"),
-    )
-    .expect("capture");
-    // C0 + C1 + C2 of the handshake
-    let after = &capture[3073..];
-    let needle = b"\x02\x00\x07connect";
-    let at = after
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .expect("connect command");
-    // a type 0 chunk header: basic header, timestamp, length, type id, stream id
-    let header = &after[at - 12..at];
-    assert_eq!(header[7], 20, "amf0 command message");
-    let len = usize::from(header[4]) << 16 | usize::from(header[5]) << 8 | usize::from(header[6]);
-    // the message is longer than the initial chunk size of 128: continuation chunks start
-    // with a one-byte type 3 header for chunk stream 3 (0xC3)
-    let mut payload = Vec::new();
-    let mut pos = at;
-    while payload.len() < len {
-        if !payload.is_empty() {
-            assert_eq!(after[pos], 0xc3, "continuation chunk header");
-            pos += 1;
-        }
-        let n = (len - payload.len()).min(128);
-        payload.extend_from_slice(&after[pos..pos + n]);
-        pos += n;
-    }
-    let payload = &payload[..];
-    let values = amf0::decode_all(payload).expect("decode connect");
-    assert_eq!(values[0].as_str(), Some("connect"));
-    assert_eq!(values[1].as_number(), Some(1.0));
-    let obj = &values[2];
-    assert_eq!(obj.get("app").and_then(Amf0Value::as_str), Some("live"));
-    assert!(obj
-        .get("tcUrl")
-        .and_then(Amf0Value::as_str)
-        .is_some_and(|u| u.starts_with("rtmp://") && u.ends_with("/live")));
-    assert!(obj
-        .get("flashVer")
-        .and_then(Amf0Value::as_str)
-        .is_some_and(|v| v.starts_with("FMLE/3.0")));
-    // re-encoding gives the same bytes
-    let mut out = bytes::BytesMut::new();
-    amf0::encode_all(&values, &mut out);
-    assert_eq!(&out[..], payload);
 }

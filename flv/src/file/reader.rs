@@ -1,75 +1,13 @@
-//! FLV files (FLV 10.1 specification, annex E.2-E.3): a 9-byte header, then tags, each
-//! followed by its size.
-//!
-//! [`FlvReader`] reads from any [`Read`] (tag by tag, or in large blocks whose tag bodies are
-//! handed out without a copy), or from [`Bytes`] without copying tag data;
-//! [`FlvWriter`] writes to any [`Write`], and with [`Seek`] patches `duration` and `filesize` of
-//! the `onMetaData` tag when the recording ends so the file is complete and seekable.
+//! [`FlvReader`]: FLV files from any [`Read`] (tag by tag, or in large blocks whose tag bodies
+//! are handed out without a copy), or from [`Bytes`] without copying tag data.
 
-use std::io::{Read, Seek, SeekFrom, Write};
-use std::sync::Arc;
+use std::io::Read;
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{Buf, Bytes};
 
-use super::FlvError;
-use crate::amf0::{self, Amf0Value};
-
-/// The type of an FLV tag.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum FlvTagType {
-    /// 8: an audio tag body.
-    Audio,
-    /// 9: a video tag body.
-    Video,
-    /// 18: script data (AMF0, e.g. `onMetaData`).
-    Script,
-    /// Any other type number.
-    Other(u8),
-}
-
-impl FlvTagType {
-    /// The type number on the wire (the same as the RTMP message type).
-    pub fn as_u8(self) -> u8 {
-        match self {
-            FlvTagType::Audio => 8,
-            FlvTagType::Video => 9,
-            FlvTagType::Script => 18,
-            FlvTagType::Other(v) => v,
-        }
-    }
-
-    /// The type of a type number.
-    pub fn from_u8(v: u8) -> Self {
-        match v {
-            8 => FlvTagType::Audio,
-            9 => FlvTagType::Video,
-            18 => FlvTagType::Script,
-            other => FlvTagType::Other(other),
-        }
-    }
-}
-
-/// The FLV file header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FlvHeader {
-    /// The version byte (1).
-    pub version: u8,
-    /// The file declares audio tags.
-    pub has_audio: bool,
-    /// The file declares video tags.
-    pub has_video: bool,
-}
-
-/// One FLV tag.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FlvTag {
-    /// What the body holds.
-    pub tag_type: FlvTagType,
-    /// Milliseconds, with the extended (upper) byte applied.
-    pub timestamp: u32,
-    /// The tag body.
-    pub data: Bytes,
-}
+use super::blocks::Blocks;
+use super::{FlvHeader, FlvTag, FlvTagType};
+use crate::FlvError;
 
 enum Source<R> {
     Read(R),
@@ -81,152 +19,10 @@ enum Source<R> {
 /// skipped, up to the size of a tag.
 const MAX_HEADER_SIZE: usize = 9 + 0xff_ffff;
 
-/// How many blocks a read-ahead reader keeps for reuse.
-const BLOCK_POOL: usize = 4;
-
-/// A block of input that tag bodies point into. Shared between the reader's pool and the
-/// [`Bytes`] handed out: when every tag of a block is dropped, the reader fills it again,
-/// so steady-state reading allocates nothing and never zero-fills.
-struct Block(Arc<Vec<u8>>);
-
-impl AsRef<[u8]> for Block {
-    fn as_ref(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-/// A [`Read`] consumed in large blocks; tag bodies are slices of the blocks.
-struct Blocks<R> {
-    inner: R,
-    /// The bytes read but not yet consumed (a slice of the newest block).
-    data: Bytes,
-    /// A block being filled when `inner` failed, and how many bytes it holds (`data` is
-    /// then empty).
-    partial: Option<(Vec<u8>, usize)>,
-    /// Blocks handed out or free for reuse (free when only the pool holds them).
-    pool: Vec<Arc<Vec<u8>>>,
-    block: usize,
-    eof: bool,
-}
-
-impl<R: Read> Blocks<R> {
-    /// Reads until at least `need` bytes are buffered or the input ends. The bytes left over
-    /// from the previous block (less than one tag) are copied to the start of the next.
-    fn fill(&mut self, need: usize) -> Result<(), FlvError> {
-        if self.data.len() >= need || self.eof {
-            return Ok(());
-        }
-        let (mut v, mut filled) = match self.partial.take() {
-            Some((v, filled)) if v.len() >= need => (v, filled),
-            Some((old, filled)) => {
-                let mut v = self.take_block(self.block.max(need));
-                v[..filled].copy_from_slice(&old[..filled]);
-                self.give_back(old);
-                (v, filled)
-            }
-            None => {
-                let mut v = self.take_block(self.block.max(need));
-                let left = self.data.len();
-                v[..left].copy_from_slice(&self.data);
-                self.data = Bytes::new();
-                (v, left)
-            }
-        };
-        // Read until the request is met (not until the block is full: a live source must not
-        // be waited on for bytes nobody asked for yet).
-        while filled < need {
-            match self.inner.read(&mut v[filled..]) {
-                Ok(0) => {
-                    self.eof = true;
-                    break;
-                }
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    // keep what was read: a retry (e.g. after `WouldBlock`) goes on from here
-                    self.partial = Some((v, filled));
-                    return Err(e.into());
-                }
-            }
-        }
-        if filled == 0 {
-            self.give_back(v);
-            return Ok(());
-        }
-        let block = Arc::new(v);
-        self.pool.push(Arc::clone(&block));
-        self.data = Bytes::from_owner(Block(block)).slice(..filled);
-        Ok(())
-    }
-
-    /// A block of at least `size` bytes: a free one from the pool, or a new one.
-    fn take_block(&mut self, size: usize) -> Vec<u8> {
-        let mut i = 0;
-        while i < self.pool.len() {
-            if Arc::strong_count(&self.pool[i]) == 1 && self.pool[i].len() >= size {
-                match Arc::try_unwrap(self.pool.swap_remove(i)) {
-                    Ok(v) => return v,
-                    Err(shared) => self.pool.push(shared),
-                }
-            }
-            i += 1;
-        }
-        // Keep the pool small: forget blocks still in use (they are freed with their last
-        // tag), then free blocks beyond the limit.
-        if self.pool.len() >= BLOCK_POOL {
-            self.pool.retain(|b| Arc::strong_count(b) == 1);
-            self.pool.truncate(BLOCK_POOL - 1);
-        }
-        vec![0; size]
-    }
-
-    /// The next tag, consumed only once it is whole: an error from `inner` (such as
-    /// `WouldBlock`) leaves the reader where it was, so the call can be repeated.
-    fn next_tag(&mut self) -> Result<Option<FlvTag>, FlvError> {
-        self.fill(11)?;
-        if self.data.is_empty() {
-            return Ok(None);
-        }
-        let Some(h) = self.data.get(..11) else {
-            return Err(FlvError::NotEnoughData {
-                what: "flv file",
-                needed: 11,
-                available: self.data.len(),
-            });
-        };
-        let size = usize::from(h[1]) << 16 | usize::from(h[2]) << 8 | usize::from(h[3]);
-        let timestamp = u32::from_be_bytes([h[7], h[4], h[5], h[6]]);
-        let tag_type = FlvTagType::from_u8(h[0] & 0x1f);
-        self.fill(11 + size + 4)?;
-        if self.data.len() < 11 + size {
-            return Err(FlvError::NotEnoughData {
-                what: "flv tag",
-                needed: size,
-                available: self.data.len() - 11,
-            });
-        }
-        self.data.advance(11);
-        let data = self.data.split_to(size);
-        // a file cut after the last body lacks its PreviousTagSize; that is still a whole tag
-        self.data.advance(self.data.len().min(4));
-        Ok(Some(FlvTag {
-            tag_type,
-            timestamp,
-            data,
-        }))
-    }
-
-    fn give_back(&mut self, v: Vec<u8>) {
-        if self.pool.len() < BLOCK_POOL {
-            self.pool.push(Arc::new(v));
-        }
-    }
-}
-
 /// Reads an FLV file tag by tag.
 ///
 /// ```
-/// use onair_rtmp_proto::flv::{FlvReader, FlvTagType, FlvWriter};
+/// use onair_flv::{FlvReader, FlvTagType, FlvWriter};
 /// let mut writer = FlvWriter::new(Vec::new(), true, false).unwrap();
 /// writer.write_tag(FlvTagType::Audio, 40, &[0xaf, 0x01, 0x21]).unwrap();
 /// let file = writer.into_inner();
@@ -445,140 +241,6 @@ impl<R: Read> FlvReader<R> {
     }
 }
 
-/// Writes an FLV file.
-pub struct FlvWriter<W> {
-    inner: W,
-    written: u64,
-    /// Offsets from the start of the file of the `duration` and `filesize` numbers.
-    duration_at: Option<u64>,
-    filesize_at: Option<u64>,
-}
-
-impl<W: Write> FlvWriter<W> {
-    /// Writes the file header to `inner`.
-    pub fn new(inner: W, has_audio: bool, has_video: bool) -> Result<Self, FlvError> {
-        let mut w = Self {
-            inner,
-            written: 0,
-            duration_at: None,
-            filesize_at: None,
-        };
-        let flags = (u8::from(has_audio) << 2) | u8::from(has_video);
-        w.put(&[b'F', b'L', b'V', 1, flags, 0, 0, 0, 9, 0, 0, 0, 0])?;
-        Ok(w)
-    }
-
-    fn put(&mut self, b: &[u8]) -> Result<(), FlvError> {
-        self.inner.write_all(b)?;
-        self.written += b.len() as u64;
-        Ok(())
-    }
-
-    /// Writes one tag. Bodies longer than 2^24 - 1 bytes cannot be represented and are
-    /// refused.
-    pub fn write_tag(
-        &mut self,
-        tag_type: FlvTagType,
-        timestamp_ms: u32,
-        data: &[u8],
-    ) -> Result<(), FlvError> {
-        let size = u32::try_from(data.len())
-            .ok()
-            .filter(|s| *s <= 0xff_ffff)
-            .ok_or(FlvError::TagTooLarge {
-                size: u32::try_from(data.len()).unwrap_or(u32::MAX),
-                max: 0xff_ffff,
-            })?;
-        let s = size.to_be_bytes();
-        let t = timestamp_ms.to_be_bytes();
-        let header = [
-            tag_type.as_u8() & 0x1f,
-            s[1],
-            s[2],
-            s[3],
-            t[1],
-            t[2],
-            t[3],
-            t[0],
-            0,
-            0,
-            0,
-        ];
-        self.put(&header)?;
-        self.put(data)?;
-        self.put(&(size + 11).to_be_bytes())
-    }
-
-    /// Writes an `onMetaData` script tag at time 0 with `props`, adding `duration` and
-    /// `filesize` (as 0) when absent so that [`FlvWriter::finish`] can fill them in.
-    pub fn write_metadata(&mut self, props: &[(String, Amf0Value)]) -> Result<(), FlvError> {
-        let mut body = BytesMut::new();
-        amf0::encode(&Amf0Value::from("onMetaData"), &mut body);
-        let mut all: Vec<(&str, Amf0Value)> =
-            props.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
-        for key in ["duration", "filesize"] {
-            if !all.iter().any(|(k, _)| *k == key) {
-                all.push((key, Amf0Value::Number(0.0)));
-            }
-        }
-        body.put_u8(0x08);
-        body.put_u32(all.len() as u32);
-        let (mut duration_at, mut filesize_at) = (None, None);
-        for (k, v) in &all {
-            amf0::put_short_str(k, &mut body);
-            if let Amf0Value::Number(_) = v {
-                // the f64 follows the marker byte
-                let at = body.len() as u64 + 1;
-                match *k {
-                    "duration" => duration_at = Some(at),
-                    "filesize" => filesize_at = Some(at),
-                    _ => {}
-                }
-            }
-            amf0::encode(v, &mut body);
-        }
-        body.put_slice(&[0, 0, 9]);
-        let body_start = self.written + 11;
-        self.write_tag(FlvTagType::Script, 0, &body)?;
-        self.duration_at = duration_at.map(|o| body_start + o);
-        self.filesize_at = filesize_at.map(|o| body_start + o);
-        Ok(())
-    }
-
-    /// Bytes written so far.
-    pub fn bytes_written(&self) -> u64 {
-        self.written
-    }
-
-    /// Flushes and gives back the underlying writer.
-    pub fn into_inner(mut self) -> W {
-        let _ = self.inner.flush();
-        self.inner
-    }
-}
-
-impl<W: Write + Seek> FlvWriter<W> {
-    /// Patches `duration` (seconds) and `filesize` of the metadata written by
-    /// [`FlvWriter::write_metadata`], flushes and gives back the writer positioned at the end.
-    pub fn finish(mut self, duration_ms: u64) -> Result<W, FlvError> {
-        let end = self.written;
-        let patches = [
-            (self.duration_at, duration_ms as f64 / 1000.0),
-            (self.filesize_at, end as f64),
-        ];
-        for (at, value) in patches {
-            let Some(at) = at else { continue };
-            // relative seeks: the writer may not have started at position 0 of `inner`
-            let back = i64::try_from(end - at).unwrap_or(i64::MAX);
-            self.inner.seek(SeekFrom::Current(-back))?;
-            self.inner.write_all(&value.to_be_bytes())?;
-            self.inner.seek(SeekFrom::Current(back - 8))?;
-        }
-        self.inner.flush()?;
-        Ok(self.inner)
-    }
-}
-
 /// Moves `buf.len()` bytes from the front of `b` into `buf`; `Ok(false)` if `b` is empty.
 fn take_exact_or_eof(b: &mut impl Buf, buf: &mut [u8]) -> Result<bool, FlvError> {
     if !b.has_remaining() {
@@ -597,43 +259,11 @@ fn take_exact_or_eof(b: &mut impl Buf, buf: &mut [u8]) -> Result<bool, FlvError>
 
 #[cfg(test)]
 mod tests {
-    use std::io::Cursor;
-
     use hex_literal::hex;
 
+    use super::super::blocks::BLOCK_POOL;
+    use super::super::FlvWriter;
     use super::*;
-
-    #[test]
-    fn header_and_tag_bytes() {
-        let mut w = FlvWriter::new(Vec::new(), true, true).unwrap();
-        w.write_tag(FlvTagType::Video, 0x0102_0304, &[0x17, 0x02, 0, 0, 0])
-            .unwrap();
-        let file = w.into_inner();
-        assert_eq!(
-            file,
-            hex!(
-                "464c5601 05 00000009 00000000"
-                "09 000005 020304 01 000000 1702000000 00000010"
-            )
-        );
-        let mut reader = FlvReader::from_bytes(file.clone());
-        assert_eq!(
-            reader.read_header().unwrap(),
-            FlvHeader {
-                version: 1,
-                has_audio: true,
-                has_video: true
-            }
-        );
-        let tag = reader.next_tag().unwrap().unwrap();
-        assert_eq!(tag.timestamp, 0x0102_0304);
-        assert_eq!(tag.tag_type, FlvTagType::Video);
-        assert_eq!(&tag.data[..], &hex!("1702000000"));
-        assert_eq!(reader.next_tag().unwrap(), None);
-        let mut reader = FlvReader::new(&file[..]);
-        assert_eq!(reader.next_tag().unwrap().unwrap().timestamp, 0x0102_0304);
-        assert_eq!(reader.next_tag().unwrap(), None);
-    }
 
     #[test]
     fn errors() {
@@ -793,36 +423,5 @@ mod tests {
         let mut reader = FlvReader::with_read_ahead(&file[..], 100);
         reader.next_tag().unwrap();
         assert!(reader.into_inner().is_some());
-    }
-
-    #[test]
-    fn finish_patches_duration_and_filesize() {
-        let mut cursor = Cursor::new(Vec::new());
-        cursor.write_all(b"prefix").unwrap();
-        let mut w = FlvWriter::new(cursor, true, true).unwrap();
-        w.write_metadata(&[("width".into(), 640.0.into())]).unwrap();
-        w.write_tag(FlvTagType::Audio, 1000, &[0xaf, 0x01, 0x21])
-            .unwrap();
-        let size = w.bytes_written();
-        let file = w.finish(12_345).unwrap().into_inner();
-        let mut reader = FlvReader::from_bytes(file[6..].to_vec());
-        let meta = reader.next_tag().unwrap().unwrap();
-        assert_eq!(meta.tag_type, FlvTagType::Script);
-        let values = amf0::decode_all(&meta.data).unwrap();
-        assert_eq!(values[0].as_str(), Some("onMetaData"));
-        assert_eq!(
-            values[1].get("duration").and_then(Amf0Value::as_number),
-            Some(12.345)
-        );
-        assert_eq!(
-            values[1].get("filesize").and_then(Amf0Value::as_number),
-            Some(size as f64)
-        );
-        assert_eq!(
-            values[1].get("width").and_then(Amf0Value::as_number),
-            Some(640.0)
-        );
-        assert_eq!(reader.next_tag().unwrap().unwrap().timestamp, 1000);
-        assert_eq!(file.len() as u64, size + 6);
     }
 }
