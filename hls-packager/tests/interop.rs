@@ -125,8 +125,10 @@ fn make_input(name: &str, audio: &[&str]) -> PathBuf {
     .cached(tool("ffmpeg"), &work_dir(), name)
 }
 
-/// A minimal FLV demuxer for the test input (legacy AVC and AAC tags only).
+/// A minimal FLV demuxer for the test input (legacy AVC, AAC and MP3 tags only): the file
+/// layout read by hand, the tag headers through onair-flv's header views.
 fn demux(data: &[u8]) -> (Vec<TrackInfo>, Vec<Frame>) {
+    use onair_flv::{AudioTagHeader, TagCodec, VideoPacketType, VideoTagHeader};
     let be = |b: &[u8]| b.iter().fold(0u32, |a, x| (a << 8) | u32::from(*x));
     let mut pos = be(&data[5..9]) as usize + 4;
     let (mut tracks, mut frames) = (Vec::new(), Vec::new());
@@ -137,62 +139,73 @@ fn demux(data: &[u8]) -> (Vec<TrackInfo>, Vec<Frame>) {
         let body = Bytes::copy_from_slice(&data[pos + 11..pos + 11 + size]);
         pos += 11 + size + 4;
         match kind {
-            9 if body.len() > 5 && body[0] & 0x0f == 7 => {
-                let cts = ((be(&body[2..5]) << 8) as i32 >> 8) as i64;
-                match body[1] {
-                    0 => tracks.push(TrackInfo {
+            9 => {
+                let h = VideoTagHeader::parse(&body).unwrap();
+                if h.codec() != Some(TagCodec::Legacy(7)) {
+                    continue;
+                }
+                let payload = body.slice(h.header_len()..);
+                if h.is_sequence_header() {
+                    tracks.push(TrackInfo {
                         id: TrackId(0),
                         timescale: 1000,
-                        config: CodecConfig::Avc(AvcConfig::parse(body.slice(5..)).unwrap()),
-                    }),
-                    1 => frames.push(Frame {
+                        config: CodecConfig::Avc(AvcConfig::parse(payload).unwrap()),
+                    });
+                } else if h.packet_type() == Some(VideoPacketType::CodedFrames) {
+                    frames.push(Frame {
                         track: TrackId(0),
                         codec: CodecId::H264,
                         timescale: 1000,
                         dts: ts,
-                        pts: ts + cts,
-                        keyframe: body[0] >> 4 == 1,
-                        data: body.slice(5..),
-                    }),
-                    _ => {}
-                }
-            }
-            8 if body.len() > 2 && body[0] >> 4 == 10 => match body[1] {
-                0 => tracks.push(TrackInfo {
-                    id: TrackId(1),
-                    timescale: 1000,
-                    config: CodecConfig::Aac(AacConfig::parse(body.slice(2..)).unwrap()),
-                }),
-                _ => frames.push(Frame {
-                    track: TrackId(1),
-                    codec: CodecId::Aac,
-                    timescale: 1000,
-                    dts: ts,
-                    pts: ts,
-                    keyframe: true,
-                    data: body.slice(2..),
-                }),
-            },
-            8 if !body.is_empty() && body[0] >> 4 == 2 => {
-                if tracks.len() < 2 {
-                    tracks.push(TrackInfo {
-                        id: TrackId(1),
-                        timescale: 1000,
-                        config: CodecConfig::Mp3(Mp3Config {
-                            sample_rate: 44_100,
-                            channels: 1 + (body[0] & 1),
-                        }),
+                        pts: ts + i64::from(h.composition_time()),
+                        keyframe: h.is_keyframe(),
+                        data: payload,
                     });
                 }
-                frames.push(Frame {
-                    track: TrackId(1),
-                    codec: CodecId::Mp3,
-                    timescale: 1000,
-                    dts: ts,
-                    pts: ts,
-                    keyframe: true,
-                    data: body.slice(1..),
-                });
+            }
+            8 => {
+                let h = AudioTagHeader::parse(&body).unwrap();
+                let payload = body.slice(h.header_len()..);
+                match h.codec() {
+                    TagCodec::Legacy(10) if h.is_sequence_header() => tracks.push(TrackInfo {
+                        id: TrackId(1),
+                        timescale: 1000,
+                        config: CodecConfig::Aac(AacConfig::parse(payload).unwrap()),
+                    }),
+                    TagCodec::Legacy(10) => frames.push(Frame {
+                        track: TrackId(1),
+                        codec: CodecId::Aac,
+                        timescale: 1000,
+                        dts: ts,
+                        pts: ts,
+                        keyframe: true,
+                        data: payload,
+                    }),
+                    TagCodec::Legacy(2) => {
+                        if tracks.len() < 2 {
+                            // SoundType, the low bit of the flags: 0 mono, 1 stereo
+                            let stereo = h.flags().unwrap_or(0) & 1;
+                            tracks.push(TrackInfo {
+                                id: TrackId(1),
+                                timescale: 1000,
+                                config: CodecConfig::Mp3(Mp3Config {
+                                    sample_rate: 44_100,
+                                    channels: 1 + stereo,
+                                }),
+                            });
+                        }
+                        frames.push(Frame {
+                            track: TrackId(1),
+                            codec: CodecId::Mp3,
+                            timescale: 1000,
+                            dts: ts,
+                            pts: ts,
+                            keyframe: true,
+                            data: payload,
+                        });
+                    }
+                    _ => {}
+                }
             }
             _ => {}
         }

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use anyhow::{bail, ensure, Result};
+use onair::flv::VideoTagHeader;
 use onair::rtmp::{ClientError, RtmpClient, RtmpServerConfig};
 use onair::rtmp_proto::ClientEvent;
 
@@ -87,12 +88,13 @@ async fn phase(player: &mut RtmpClient) -> Result<Phase> {
             ClientEvent::StreamEnded => return Ok(p),
             ClientEvent::Status { code, .. } => p.codes.push(code),
             ClientEvent::Video { data, .. } => {
-                let config = data.len() > 1 && data[0] & 0x0f == 7 && data[1] == 0;
+                let header = VideoTagHeader::parse(&data)?;
+                let config = header.is_sequence_header();
                 if p.video == 0 {
                     p.starts_with_config = config;
                 }
                 if !config && p.first_frame_is_key.is_none() {
-                    p.first_frame_is_key = Some(data.first().is_some_and(|b| b >> 4 == 1));
+                    p.first_frame_is_key = Some(header.is_keyframe());
                 }
                 p.video += 1;
             }
@@ -327,7 +329,7 @@ async fn ffmpeg_and_rtmpdump_play_across_a_republish() -> Result<()> {
     let headers: Vec<usize> = video_tags
         .iter()
         .enumerate()
-        .filter(|(_, t)| t.data.len() > 1 && t.data[0] & 0x0f == 7 && t.data[1] == 0)
+        .filter(|(_, t)| VideoTagHeader::parse(&t.data).is_ok_and(|h| h.is_sequence_header()))
         .map(|(i, _)| i)
         .collect();
     let (first, second) = match headers.as_slice() {

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use anyhow::{bail, Result};
+use onair::flv::{VideoPacketType, VideoTagHeader};
 use onair::rtmp::{ClientError, QueueLimits, RtmpClient, RtmpServerConfig};
 use onair::rtmp_proto::ClientEvent;
 
@@ -11,10 +12,11 @@ use crate::server::publish_tags;
 use crate::util::*;
 
 fn is_video_config(data: &[u8]) -> bool {
-    data.len() > 1 && data[0] & 0x0f == 7 && data[1] == 0
+    VideoTagHeader::parse(data).is_ok_and(|h| h.is_sequence_header())
 }
 fn is_keyframe(data: &[u8]) -> bool {
-    data.len() > 1 && data[0] >> 4 == 1 && data[1] == 1
+    VideoTagHeader::parse(data)
+        .is_ok_and(|h| h.is_keyframe() && h.packet_type() == Some(VideoPacketType::CodedFrames))
 }
 
 /// The media events a player gets until the stream ends.

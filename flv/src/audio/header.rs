@@ -222,3 +222,85 @@ impl<'a> AudioTagHeader<'a> {
         &self.body[self.payload_at..self.payload_end]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use hex_literal::hex;
+
+    use super::*;
+
+    #[test]
+    fn legacy() {
+        let h = AudioTagHeader::parse(&hex!("af 01 21")).unwrap();
+        assert_eq!((h.codec(), h.flags()), (TagCodec::Legacy(10), Some(0xf)));
+        assert_eq!(h.packet_type(), Some(AudioPacketType::CodedFrames));
+        assert!(!h.is_enhanced() && !h.is_decoder_config());
+        assert_eq!((h.header_len(), h.payload()), (2, &[0x21][..]));
+        // MP3: no packet type, the frame follows the first byte
+        let h = AudioTagHeader::parse(&hex!("2e fffb")).unwrap();
+        assert_eq!((h.codec(), h.flags()), (TagCodec::Legacy(2), Some(0xe)));
+        assert_eq!((h.packet_type(), h.header_len()), (None, 1));
+    }
+
+    #[test]
+    fn enhanced() {
+        let h = AudioTagHeader::parse(&hex!("94 65632d33 01 06 0000003f")).unwrap();
+        assert_eq!(h.codec(), TagCodec::FourCc(FourCc::EAC3));
+        assert_eq!(h.packet_type(), Some(AudioPacketType::MultichannelConfig));
+        assert!(h.is_decoder_config() && !h.is_sequence_header());
+        assert_eq!(h.flags(), None);
+        // ModEx, then SequenceStart
+        let h = AudioTagHeader::parse(&hex!("97 02 000009 00 4f707573 01")).unwrap();
+        assert_eq!(h.timestamp_nano_offset(), Some(9));
+        assert!(h.is_sequence_header());
+        assert_eq!(h.payload(), &[1]);
+        // multitrack: the first track
+        let h = AudioTagHeader::parse(&hex!("95 11 4f707573 02 000001 aa 03 000000")).unwrap();
+        assert_eq!(h.multitrack(), Some(MultitrackType::ManyTracks));
+        assert_eq!((h.track_id(), h.payload()), (2, &[0xaa][..]));
+        assert_eq!(h.header_len(), 10);
+    }
+
+    #[test]
+    fn short_and_invalid_headers_are_errors() {
+        let err = |b: &[u8]| AudioTagHeader::parse(b).unwrap_err();
+        assert_eq!(
+            err(&[]),
+            FlvError::NotEnoughData {
+                what: "audio tag header",
+                needed: 1,
+                available: 0
+            }
+        );
+        assert_eq!(
+            err(&hex!("af")),
+            FlvError::NotEnoughData {
+                what: "aac packet type",
+                needed: 1,
+                available: 0
+            }
+        );
+        assert_eq!(
+            err(&hex!("af 02")),
+            FlvError::Unsupported {
+                what: "aac packet type",
+                value: 2
+            }
+        );
+        assert_eq!(
+            err(&hex!("93 4f707573")),
+            FlvError::Unsupported {
+                what: "audio packet type",
+                value: 3
+            }
+        );
+        assert_eq!(
+            err(&hex!("95 20 4f70")),
+            FlvError::NotEnoughData {
+                what: "fourcc",
+                needed: 4,
+                available: 2
+            }
+        );
+    }
+}

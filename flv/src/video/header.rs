@@ -331,3 +331,154 @@ pub(crate) fn read_composition_time(
         Ok(0)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use hex_literal::hex;
+
+    use super::*;
+
+    #[test]
+    fn legacy() {
+        let body = hex!("27 01 fffffe 00000001 41");
+        let h = VideoTagHeader::parse(&body).unwrap();
+        assert_eq!(h.frame_type(), VideoFrameType::Interframe);
+        assert!(!h.is_keyframe() && !h.is_enhanced() && !h.is_decoder_config());
+        assert_eq!(h.composition_time(), -2);
+        assert_eq!((h.header_len(), h.payload()), (5, &body[5..]));
+        // another legacy codec: no packet type, the payload follows the first byte
+        let h = VideoTagHeader::parse(&hex!("22 aabb")).unwrap();
+        assert_eq!(h.codec(), Some(TagCodec::Legacy(2)));
+        assert_eq!((h.packet_type(), h.payload()), (None, &hex!("aabb")[..]));
+        // HEVC as codec 12 has the AVC layout
+        let h = VideoTagHeader::parse(&hex!("1c 00 000000 01")).unwrap();
+        assert!(h.is_keyframe() && h.is_sequence_header());
+        assert_eq!(h.payload(), &[1]);
+        // a command frame: the payload is the command
+        let h = VideoTagHeader::parse(&hex!("50 01")).unwrap();
+        assert_eq!(
+            (h.frame_type(), h.packet_type()),
+            (VideoFrameType::Command, None)
+        );
+        assert_eq!(h.payload(), &[1]);
+    }
+
+    #[test]
+    fn enhanced() {
+        let body = hex!("a1 68766331 000028 00000002 0201");
+        let h = VideoTagHeader::parse(&body).unwrap();
+        assert!(h.is_enhanced() && !h.is_keyframe());
+        assert_eq!(h.codec(), Some(TagCodec::FourCc(FourCc::HVC1)));
+        assert_eq!(h.packet_type(), Some(VideoPacketType::CodedFrames));
+        assert_eq!((h.composition_time(), h.header_len()), (40, 8));
+        // av01 carries no composition time
+        let h = VideoTagHeader::parse(&hex!("91 61763031 0a0b")).unwrap();
+        assert_eq!((h.composition_time(), h.header_len()), (0, 5));
+        // MPEG-2 TS configuration: a decoder configuration, not a sequence header
+        let h = VideoTagHeader::parse(&hex!("95 61763031 01")).unwrap();
+        assert!(h.is_decoder_config() && !h.is_sequence_header());
+        // ModEx: TimestampOffsetNano 0x000102, then CodedFramesX
+        let h = VideoTagHeader::parse(&hex!("97 02 000102 03 61766331 aa")).unwrap();
+        assert_eq!(h.timestamp_nano_offset(), Some(0x102));
+        assert_eq!(h.packet_type(), Some(VideoPacketType::CodedFramesX));
+        assert_eq!(h.payload(), &[0xaa]);
+        // an enhanced command frame names no codec
+        let h = VideoTagHeader::parse(&hex!("d1 00")).unwrap();
+        assert_eq!((h.codec(), h.payload()), (None, &[0][..]));
+    }
+
+    #[test]
+    fn multitrack_describes_the_first_track() {
+        let body = hex!("96 11 68766331 00 000004 000001 aa 01 000005 000002 bbcc");
+        let h = VideoTagHeader::parse(&body).unwrap();
+        assert_eq!(h.multitrack(), Some(MultitrackType::ManyTracks));
+        assert_eq!((h.track_id(), h.composition_time()), (0, 1));
+        assert_eq!(h.payload(), &[0xaa]);
+        assert_eq!(h.header_len(), 13);
+        let h = VideoTagHeader::parse(&hex!("96 20 61763031 03 000001 81")).unwrap();
+        assert_eq!(h.codec(), Some(TagCodec::FourCc(FourCc::AV01)));
+        assert_eq!(h.track_id(), 3);
+        assert!(h.is_sequence_header());
+    }
+
+    #[test]
+    fn short_and_invalid_headers_are_errors() {
+        let err = |b: &[u8]| VideoTagHeader::parse(b).unwrap_err();
+        assert_eq!(
+            err(&[]),
+            FlvError::NotEnoughData {
+                what: "video tag header",
+                needed: 1,
+                available: 0
+            }
+        );
+        assert_eq!(
+            err(&hex!("17 01 00")),
+            FlvError::NotEnoughData {
+                what: "avc composition time",
+                needed: 3,
+                available: 1
+            }
+        );
+        assert_eq!(
+            err(&hex!("17 03 000000")),
+            FlvError::Unsupported {
+                what: "avc packet type",
+                value: 3
+            }
+        );
+        assert_eq!(
+            err(&hex!("07 00 000000")),
+            FlvError::Unsupported {
+                what: "video frame type",
+                value: 0
+            }
+        );
+        assert_eq!(
+            err(&hex!("91 6876")),
+            FlvError::NotEnoughData {
+                what: "fourcc",
+                needed: 4,
+                available: 2
+            }
+        );
+        assert_eq!(
+            err(&hex!("a1 68766331 00")),
+            FlvError::NotEnoughData {
+                what: "video composition time",
+                needed: 3,
+                available: 1
+            }
+        );
+        assert_eq!(
+            err(&hex!("9e 68766331")),
+            FlvError::Unsupported {
+                what: "video packet type",
+                value: 14
+            }
+        );
+        assert_eq!(
+            err(&hex!("97 05 00")),
+            FlvError::NotEnoughData {
+                what: "modex data",
+                needed: 6,
+                available: 1
+            }
+        );
+        assert_eq!(
+            err(&hex!("96 31 68766331")),
+            FlvError::Unsupported {
+                what: "multitrack type",
+                value: 3
+            }
+        );
+        assert_eq!(
+            err(&hex!("96 11 68766331 00 000009 00")),
+            FlvError::NotEnoughData {
+                what: "multitrack track",
+                needed: 9,
+                available: 1
+            }
+        );
+    }
+}
