@@ -36,6 +36,11 @@ impl<'a> Cursor<'a> {
         &self.data[self.pos..]
     }
 
+    /// The offset of the end of the input.
+    pub(crate) fn end(&self) -> usize {
+        self.data.len()
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.pos == self.data.len()
     }

@@ -1,6 +1,8 @@
 //! [`VideoTagHeader`]: the header of a video tag body read in place, legacy (FLV 10.1 annex
 //! E.4.3.1 `VIDEODATA`) or extended (Enhanced RTMP v2 `ExVideoTagHeader`).
 
+use std::ops::Range;
+
 use super::{VideoFrameType, VideoPacketType};
 use crate::cursor::Cursor;
 use crate::ex_header::{read_mod_ex, MultitrackType, TrackList};
@@ -96,111 +98,24 @@ impl<'a> VideoTagHeader<'a> {
     pub(crate) fn parse_with(body: &'a [u8], legacy_hevc: bool) -> Result<Self, FlvError> {
         let mut c = Cursor::new(body);
         let b0 = c.u8("video tag header")?;
-        if b0 & 0x80 == 0 {
+        let (frame_type, nanos, layout, payload) = if b0 & 0x80 == 0 {
             let frame_type = VideoFrameType::from_bits(b0 >> 4)?;
-            let codec_id = b0 & 0x0f;
-            let layout = if frame_type == VideoFrameType::Command {
-                c.u8("video command")?;
-                return Ok(Self::new(
-                    body,
-                    frame_type,
-                    None,
-                    Layout::Command {
-                        codec_id: Some(codec_id),
-                    },
-                    1,
-                    body.len(),
-                ));
-            } else if codec_id == AVC || (legacy_hevc && codec_id == LEGACY_HEVC) {
-                let packet_type = c.u8("avc packet type")?;
-                let composition_time = c.si24("avc composition time")?;
-                Layout::Avc {
-                    codec_id,
-                    packet_type: VideoPacketType::from_avc_bits(packet_type)?,
-                    composition_time,
-                }
-            } else {
-                Layout::Legacy { codec_id }
-            };
-            return Ok(Self::new(
-                body,
-                frame_type,
-                None,
-                layout,
-                c.pos(),
-                body.len(),
-            ));
-        }
-        let frame_type = VideoFrameType::from_bits((b0 >> 4) & 0x07)?;
-        let (packet_type, nanos) = read_mod_ex(b0 & 0x0f, &mut c)?;
-        if frame_type == VideoFrameType::Command && packet_type != VideoPacketType::METADATA {
-            let at = c.pos();
-            c.u8("video command")?;
-            let layout = Layout::Command { codec_id: None };
-            return Ok(Self::new(body, frame_type, nanos, layout, at, body.len()));
-        }
-        if packet_type == MULTITRACK {
-            let tracks_at = c.pos();
-            let mut tracks = TrackList::read(&mut c)?;
-            let kind = tracks.kind();
-            let inner_type = tracks.packet_type;
-            let first = tracks.read_track()?;
-            let packet_type = VideoPacketType::from_bits(inner_type)?;
-            let mut track = Cursor::new(first.body);
-            let composition_time = read_composition_time(packet_type, first.fourcc, &mut track)?;
-            let payload_at = first.body_at + track.pos();
-            let payload_end = first.body_at + first.body.len();
-            let layout = Layout::Multitrack {
-                kind,
-                fourcc: first.fourcc,
-                track_id: first.track_id,
-                packet_type,
-                composition_time,
-                tracks_at,
-            };
-            return Ok(Self::new(
-                body,
-                frame_type,
-                nanos,
-                layout,
-                payload_at,
-                payload_end,
-            ));
-        }
-        let fourcc = c.fourcc()?;
-        let packet_type = VideoPacketType::from_bits(packet_type)?;
-        let composition_time = read_composition_time(packet_type, fourcc, &mut c)?;
-        let layout = Layout::Enhanced {
-            fourcc,
-            packet_type,
-            composition_time,
+            let (layout, payload) = legacy(frame_type, b0 & 0x0f, legacy_hevc, c)?;
+            (frame_type, None, layout, payload)
+        } else {
+            let frame_type = VideoFrameType::from_bits((b0 >> 4) & 0x07)?;
+            let (packet_type, nanos) = read_mod_ex(b0 & 0x0f, &mut c)?;
+            let (layout, payload) = enhanced(frame_type, packet_type, c)?;
+            (frame_type, nanos, layout, payload)
         };
-        Ok(Self::new(
+        Ok(Self {
             body,
             frame_type,
-            nanos,
+            timestamp_nano_offset: nanos,
             layout,
-            c.pos(),
-            body.len(),
-        ))
-    }
-
-    fn new(
-        body: &'a [u8],
-        frame_type: VideoFrameType,
-        timestamp_nano_offset: Option<u32>,
-        layout: Layout,
-        payload_at: usize,
-        payload_end: usize,
-    ) -> Self {
-        Self {
-            body,
-            frame_type,
-            timestamp_nano_offset,
-            layout,
-            payload_at,
-            payload_end,
-        }
+            payload_at: payload.start,
+            payload_end: payload.end,
+        })
     }
 
     pub(crate) fn layout(&self) -> Layout {
@@ -315,6 +230,78 @@ impl<'a> VideoTagHeader<'a> {
     pub fn payload(&self) -> &'a [u8] {
         &self.body[self.payload_at..self.payload_end]
     }
+}
+
+/// The layout after a legacy header byte, and where the payload lies. `c` is past that byte.
+fn legacy(
+    frame_type: VideoFrameType,
+    codec_id: u8,
+    legacy_hevc: bool,
+    mut c: Cursor<'_>,
+) -> Result<(Layout, Range<usize>), FlvError> {
+    if frame_type == VideoFrameType::Command {
+        return command(Some(codec_id), c);
+    }
+    let layout = if codec_id == AVC || (legacy_hevc && codec_id == LEGACY_HEVC) {
+        let packet_type = c.u8("avc packet type")?;
+        let composition_time = c.si24("avc composition time")?;
+        Layout::Avc {
+            codec_id,
+            packet_type: VideoPacketType::from_avc_bits(packet_type)?,
+            composition_time,
+        }
+    } else {
+        Layout::Legacy { codec_id }
+    };
+    Ok((layout, c.pos()..c.end()))
+}
+
+/// The layout after an extended header byte (and any `ModEx`) whose packet type is
+/// `packet_type`, and where the payload lies.
+fn enhanced(
+    frame_type: VideoFrameType,
+    packet_type: u8,
+    mut c: Cursor<'_>,
+) -> Result<(Layout, Range<usize>), FlvError> {
+    if frame_type == VideoFrameType::Command && packet_type != VideoPacketType::METADATA {
+        return command(None, c);
+    }
+    if packet_type == MULTITRACK {
+        let tracks_at = c.pos();
+        let mut tracks = TrackList::read(&mut c)?;
+        let kind = tracks.kind();
+        let inner_type = tracks.packet_type;
+        let first = tracks.read_track()?;
+        let packet_type = VideoPacketType::from_bits(inner_type)?;
+        let mut track = Cursor::new(first.body);
+        let composition_time = read_composition_time(packet_type, first.fourcc, &mut track)?;
+        let layout = Layout::Multitrack {
+            kind,
+            fourcc: first.fourcc,
+            track_id: first.track_id,
+            packet_type,
+            composition_time,
+            tracks_at,
+        };
+        let payload = first.body_at + track.pos()..first.body_at + first.body.len();
+        return Ok((layout, payload));
+    }
+    let fourcc = c.fourcc()?;
+    let packet_type = VideoPacketType::from_bits(packet_type)?;
+    let composition_time = read_composition_time(packet_type, fourcc, &mut c)?;
+    let layout = Layout::Enhanced {
+        fourcc,
+        packet_type,
+        composition_time,
+    };
+    Ok((layout, c.pos()..c.end()))
+}
+
+/// A command frame: the payload is the command byte (0 start of seek, 1 end of seek).
+fn command(codec_id: Option<u8>, mut c: Cursor<'_>) -> Result<(Layout, Range<usize>), FlvError> {
+    let at = c.pos();
+    c.u8("video command")?;
+    Ok((Layout::Command { codec_id }, at..c.end()))
 }
 
 /// The `CompositionTime` that `CodedFrames` of AVC and HEVC carry before their data.
