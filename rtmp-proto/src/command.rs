@@ -11,6 +11,7 @@ use onair_amf::amf0::{self, Amf0Value};
 
 use crate::chunk::MessageType;
 use crate::error::CommandError;
+use crate::status::{OnStatusCode, Status, StatusLevel};
 
 /// A decoded command message.
 #[derive(Debug, Clone, PartialEq)]
@@ -95,24 +96,24 @@ impl CommandMessage {
         Self::new("_result", transaction_id, properties, vec![information])
     }
 
-    /// `_error` for `transaction_id` carrying a status object.
-    pub fn error(transaction_id: f64, code: &str, description: &str) -> Self {
+    /// `_error` for `transaction_id` carrying a status object of level `error`.
+    pub fn error(transaction_id: f64, code: OnStatusCode, description: &str) -> Self {
+        let status = Status {
+            level: StatusLevel::Error,
+            code,
+            description: description.to_owned(),
+        };
         Self::new(
             "_error",
             transaction_id,
             Amf0Value::Null,
-            vec![status_object("error", code, description)],
+            vec![status.to_amf0()],
         )
     }
 
     /// `onStatus` (transaction 0, null command object) with a status object.
-    pub fn on_status(level: &str, code: &str, description: &str) -> Self {
-        Self::new(
-            "onStatus",
-            0.0,
-            Amf0Value::Null,
-            vec![status_object(level, code, description)],
-        )
+    pub fn on_status(status: &Status) -> Self {
+        Self::new("onStatus", 0.0, Amf0Value::Null, vec![status.to_amf0()])
     }
 
     /// The first argument as a string, if it is one.
@@ -120,34 +121,21 @@ impl CommandMessage {
         self.args.first().and_then(value_str)
     }
 
-    /// The status object of an `onStatus`/`_result`/`_error`: `(level, code, description)`,
-    /// each empty when absent.
-    pub fn status(&self) -> (String, String, String) {
+    /// The status object of an `onStatus`/`_result`/`_error`; a missing field reads as an
+    /// empty string (an unknown level or code).
+    pub fn status(&self) -> Status {
         let info = self
             .args
             .iter()
             .find(|v| object_properties(v).is_some())
             .unwrap_or(&self.command_object);
-        let text = |key: &str| {
-            property(info, key)
-                .and_then(value_str)
-                .unwrap_or_default()
-                .to_owned()
-        };
-        (text("level"), text("code"), text("description"))
+        let text = |key: &str| property(info, key).and_then(value_str).unwrap_or_default();
+        Status {
+            level: StatusLevel::from(text("level")),
+            code: OnStatusCode::from(text("code")),
+            description: text("description").to_owned(),
+        }
     }
-}
-
-/// `{level, code, description}` as an AMF0 object.
-pub fn status_object(level: &str, code: &str, description: &str) -> Amf0Value {
-    Amf0Value::Object(vec![
-        ("level".to_owned(), Amf0Value::String(level.to_owned())),
-        ("code".to_owned(), Amf0Value::String(code.to_owned())),
-        (
-            "description".to_owned(),
-            Amf0Value::String(description.to_owned()),
-        ),
-    ])
 }
 
 /// The key/value pairs of an object, ECMA array or typed object.
@@ -261,13 +249,51 @@ impl ConnectParams {
     }
 }
 
+/// The publishing type of `publish` (RTMP 1.0 §7.2.2.6).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum PublishType {
+    /// `live`: published without recording (also what a missing type means).
+    #[default]
+    Live,
+    /// `record`: published and recorded to a new file.
+    Record,
+    /// `append`: published and appended to an existing recording.
+    Append,
+    /// A type this crate has no name for (e.g. FMS's `appendWithGap`), kept as received.
+    Other(String),
+}
+
+impl PublishType {
+    /// The type as sent on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Live => "live",
+            Self::Record => "record",
+            Self::Append => "append",
+            Self::Other(other) => other,
+        }
+    }
+}
+
+impl From<&str> for PublishType {
+    fn from(publish_type: &str) -> Self {
+        match publish_type {
+            "live" => Self::Live,
+            "record" => Self::Record,
+            "append" => Self::Append,
+            other => Self::Other(other.to_owned()),
+        }
+    }
+}
+
 /// The arguments of `publish`: the name (key, possibly with `?query`) and the publishing type.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PublishParams {
     /// The publishing name as sent, query string included.
     pub name: String,
-    /// `live`, `record` or `append`; `live` when absent.
-    pub publish_type: String,
+    /// The publishing type; [`PublishType::Live`] when absent.
+    pub publish_type: PublishType,
 }
 
 impl PublishParams {
@@ -284,8 +310,8 @@ impl PublishParams {
             .args
             .get(1)
             .and_then(value_str)
-            .unwrap_or("live")
-            .to_owned();
+            .map(PublishType::from)
+            .unwrap_or_default();
         Ok(Self { name, publish_type })
     }
 }
@@ -353,7 +379,25 @@ mod tests {
         );
         let params = PublishParams::from_command(&cmd).unwrap();
         assert_eq!(params.name, "key?t=1");
-        assert_eq!(params.publish_type, "live");
+        assert_eq!(params.publish_type, PublishType::Live);
+        for (text, publish_type) in [
+            ("record", PublishType::Record),
+            ("append", PublishType::Append),
+            (
+                "appendWithGap",
+                PublishType::Other("appendWithGap".to_owned()),
+            ),
+        ] {
+            let cmd = CommandMessage::new(
+                "publish",
+                0.0,
+                Amf0Value::Null,
+                vec!["k".into(), text.into()],
+            );
+            let params = PublishParams::from_command(&cmd).unwrap();
+            assert_eq!(params.publish_type, publish_type);
+            assert_eq!(params.publish_type.as_str(), text);
+        }
     }
 
     #[test]
@@ -442,16 +486,14 @@ mod tests {
 
     #[test]
     fn status_of_on_status() {
-        let cmd = CommandMessage::on_status("error", "NetStream.Publish.BadName", "taken");
+        let status = Status::new(OnStatusCode::NetStreamPublishBadName, "taken");
+        let cmd = CommandMessage::on_status(&status);
         let parsed = CommandMessage::parse(MessageType::COMMAND_AMF0, &encode(&cmd)).unwrap();
-        assert_eq!(
-            parsed.status(),
-            (
-                "error".to_owned(),
-                "NetStream.Publish.BadName".to_owned(),
-                "taken".to_owned()
-            )
-        );
+        assert_eq!(parsed.status(), status);
+        assert_eq!(parsed.status().level, StatusLevel::Error);
+        // No status object at all: empty level and code, kept as unknown.
+        let bare = CommandMessage::new("onStatus", 0.0, Amf0Value::Null, vec![]);
+        assert_eq!(bare.status().code, OnStatusCode::Other(String::new()));
     }
 
     trait IntoValue {

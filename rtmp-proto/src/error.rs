@@ -44,12 +44,15 @@ pub enum NameError {
         /// The configured limit.
         max: usize,
     },
-    /// The name contains `/` or `\` (apps: more than one `/`).
+    /// The name contains `/`, `\` or `:` (apps: more than one `/`).
     #[error("name contains a path separator")]
     PathSeparator,
     /// The name is `.` or contains `..`.
     #[error("name contains a dot segment")]
     DotSegment,
+    /// The name starts with a dot (a hidden file or directory).
+    #[error("name starts with a dot")]
+    LeadingDot,
     /// The name contains a control character.
     #[error("name contains a control character")]
     ControlCharacter,

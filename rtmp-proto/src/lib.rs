@@ -16,12 +16,13 @@ mod handshake;
 mod timestamp;
 // == payloads (data messages) ==
 mod metadata;
-// == sessions (commands, server and client sessions, errors) ==
+// == sessions (commands, status objects, server and client sessions, errors) ==
 mod command;
 mod error;
 mod session;
+mod status;
 
-// -- transport re-exports (owner: transport) --
+// transport
 pub use chunk::{
     ChunkDecoder, ChunkDecoderConfig, ChunkEncoder, ChunkError, ChunkStreamId, MessageStreamId,
     MessageType, RawMessage,
@@ -32,19 +33,17 @@ pub use handshake::{
     HANDSHAKE_PACKET_LEN, RANDOM_LEN,
 };
 pub use timestamp::{RtmpTimestamp, TimestampExtender};
-// -- end transport --
 
-// -- payloads re-exports (owner: payloads) --
+// payloads
 pub use metadata::DataMessage;
 pub use onair_amf::{Amf0Value, Amf3Object, Amf3Value, AmfError};
 pub use onair_flv::{FlvError, MetadataCodec, StreamMetadata};
-// -- end payloads --
 
-// -- sessions re-exports (owner: sessions) --
-pub use command::{status_object, CommandMessage, ConnectParams, PlayParams, PublishParams};
+// sessions
+pub use command::{CommandMessage, ConnectParams, PlayParams, PublishParams, PublishType};
 pub use error::{CommandError, Error, NameError, SessionError};
 pub use session::{
-    ClientEvent, ClientSession, ClientSessionConfig, QueryString, RequestId, ServerEvent,
-    ServerSession, ServerSessionConfig, StreamKey, StreamName,
+    validate_app, validate_name, ClientEvent, ClientSession, ClientSessionConfig, QueryString,
+    RequestId, ServerEvent, ServerSession, ServerSessionConfig, StreamKey, StreamName,
 };
-// -- end sessions --
+pub use status::{OnStatusCode, Status, StatusLevel};

@@ -265,7 +265,7 @@ fn ffmpeg_play_media_through_client() {
 const PUBLISH_EVENTS: [&str; 3] = [
     "Connected",
     "PublishStarted { stream_id: MessageStreamId(1) }",
-    "Status { level: \"status\", code: \"NetStream.Unpublish.Success\", description: \"Stop publishing\" }",
+    "Status { level: Status, code: NetStreamUnpublishSuccess, description: \"Stop publishing\" }",
 ];
 
 fn assert_play(r: &ClientReplay) {

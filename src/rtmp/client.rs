@@ -5,13 +5,15 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use onair_amf::amf0::Amf0Value;
-use onair_rtmp_proto::{ClientEvent, ClientSession, ClientSessionConfig};
+use onair_rtmp_proto::{ClientEvent, ClientSession, ClientSessionConfig, OnStatusCode};
 use rand::RngCore;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, ToSocketAddrs};
 
 /// Writes are batched up to this many bytes before going to the socket.
 const FLUSH_AT: usize = 64 * 1024;
+/// Room reserved in the session's input buffer before each read (the most one read takes in).
+const READ_CHUNK: usize = 16 * 1024;
 
 /// Why a client operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -27,7 +29,7 @@ pub enum ClientError {
     #[error("rejected by the server: {code}: {description}")]
     Rejected {
         /// The onStatus / _error code, e.g. `NetStream.Publish.BadName`.
-        code: String,
+        code: OnStatusCode,
         /// The server's description.
         description: String,
     },
@@ -55,7 +57,6 @@ pub enum ClientError {
 pub struct RtmpClient {
     socket: TcpStream,
     session: ClientSession,
-    inbuf: BytesMut,
     out: BytesMut,
     events: VecDeque<ClientEvent>,
     timeout: Duration,
@@ -87,7 +88,6 @@ impl RtmpClient {
         let mut client = Self {
             socket,
             session,
-            inbuf: BytesMut::with_capacity(64 * 1024),
             out: BytesMut::with_capacity(FLUSH_AT * 2),
             events: VecDeque::new(),
             timeout: Duration::from_secs(10),
@@ -192,8 +192,9 @@ impl RtmpClient {
     fn read_available(&mut self) -> Result<bool, ClientError> {
         let mut got = false;
         loop {
-            self.inbuf.reserve(16 * 1024);
-            match self.socket.try_read_buf(&mut self.inbuf) {
+            let input = self.session.input_buffer();
+            input.reserve(READ_CHUNK);
+            match self.socket.try_read_buf(input) {
                 Ok(0) => return Err(ClientError::Closed),
                 Ok(_) => {
                     got = true;
@@ -206,17 +207,18 @@ impl RtmpClient {
     }
 
     async fn read_once(&mut self) -> Result<(), ClientError> {
-        self.inbuf.reserve(16 * 1024);
-        let n = self.socket.read_buf(&mut self.inbuf).await?;
+        let input = self.session.input_buffer();
+        input.reserve(READ_CHUNK);
+        let n = self.socket.read_buf(input).await?;
         if n == 0 {
             return Err(ClientError::Closed);
         }
         self.handle_input()
     }
 
+    /// Processes what was read into the session's input buffer and queues its events.
     fn handle_input(&mut self) -> Result<(), ClientError> {
-        let result = self.session.handle_input(&self.inbuf);
-        self.inbuf.clear();
+        let result = self.session.process_input();
         while let Some(e) = self.session.poll_event() {
             self.events.push_back(e);
         }

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use bytes::BytesMut;
 use onair_rtmp_proto::{
-    MessageStreamId, RequestId, ServerEvent, ServerSession, SessionError, StreamKey, StreamName,
+    MessageStreamId, NameError, RequestId, ServerEvent, ServerSession, SessionError, StreamName,
 };
 use rand::RngCore;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -16,11 +16,10 @@ use tokio::net::TcpStream;
 use tokio::sync::{watch, Notify};
 use tracing::{debug, error, info, warn};
 
-use super::handler::{PlayRequest, PublishRequest, RtmpHandler};
-use super::names::{validate_app, validate_name};
-use super::packet::{MediaPacket, MetadataProps, Packet};
+use super::handler::{PlayRequest, PublishRequest, Rejection, RtmpHandler};
+use super::packet::{MediaPacket, MediaType, Packet};
 use super::queue::{PlayerSlot, PopOutcome};
-use super::recorder::Recorder;
+use super::recorder::{RecordError, Recorder};
 use super::registry::{Publication, SubscribeError, Subscription};
 use super::server::Shared;
 use super::tap::{TapMedia, TapSink};
@@ -28,6 +27,7 @@ use super::timeline::PlayerTimeline;
 
 /// Stop pulling from player queues while this much is waiting to be written.
 const HIGH_WATER: usize = 256 * 1024;
+/// Room reserved in the session's input buffer before each read (the most one read takes in).
 const READ_CHUNK: usize = 64 * 1024;
 
 struct Publishing {
@@ -82,6 +82,43 @@ fn session_exit(e: onair_rtmp_proto::Error) -> Exit {
     }
 }
 
+/// Why the runtime refused a publish or play request.
+#[derive(Debug)]
+enum Refusal {
+    /// The application's handler refused.
+    Handler(Rejection),
+    /// Somebody publishes the name already.
+    AlreadyPublishing(StreamName),
+    /// The key can't be the name of a recording file.
+    Unrecordable(NameError),
+    /// The player can't subscribe to the name.
+    Subscribe(SubscribeError),
+}
+
+impl Refusal {
+    /// What the peer is told, in the error `onStatus`.
+    fn description(&self) -> &str {
+        match self {
+            Refusal::Handler(rejection) => &rejection.description,
+            Refusal::AlreadyPublishing(_) => "Already publishing",
+            Refusal::Unrecordable(_) => "invalid stream name",
+            Refusal::Subscribe(SubscribeError::NotPublished) => "No such stream",
+            Refusal::Subscribe(SubscribeError::TooManyWaiting) => "Too many players waiting",
+        }
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::Handler(_) => f.write_str("refused by the application"),
+            Refusal::AlreadyPublishing(name) => write!(f, "{name} is published already"),
+            Refusal::Unrecordable(e) => write!(f, "name unusable for recording: {e}"),
+            Refusal::Subscribe(_) => f.write_str(self.description()),
+        }
+    }
+}
+
 /// Serves one connection until the peer leaves, the session fails or the server shuts down.
 /// Recordings of streams published here are finalized before this returns.
 pub(crate) async fn serve<H: RtmpHandler>(
@@ -109,7 +146,6 @@ pub(crate) async fn serve<H: RtmpHandler>(
     debug!(conn = id, %peer, "connection accepted");
 
     let (mut rd, mut wr) = socket.into_split();
-    let mut inbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut out = BytesMut::with_capacity(READ_CHUNK);
     let idle_timeout = conn.shared.config.idle_timeout;
     let mut last_input = Instant::now();
@@ -124,22 +160,17 @@ pub(crate) async fn serve<H: RtmpHandler>(
         conn.session.poll_transmit(&mut out);
         let deadline = tokio::time::Instant::from_std(last_input + idle_timeout);
         let playing = !conn.playing.is_empty();
+        let input = conn.session.input_buffer();
+        input.reserve(READ_CHUNK);
         tokio::select! {
             biased;
             _ = shutdown.changed() => break Exit::Shutdown,
-            r = rd.read_buf(&mut inbuf) => {
+            r = rd.read_buf(input) => {
                 match r {
                     Ok(0) => break Exit::PeerClosed,
                     Ok(_) => {
                         last_input = Instant::now();
-                        let result = conn.session.handle_input(&inbuf);
-                        inbuf.clear();
-                        if inbuf.capacity() < READ_CHUNK {
-                            inbuf.reserve(READ_CHUNK);
-                        }
-                        // Events raised before an error still count (e.g. the last media).
-                        conn.process_events().await;
-                        if let Err(e) = result {
+                        if let Err(e) = conn.take_input().await {
                             break session_exit(e);
                         }
                     }
@@ -158,7 +189,7 @@ pub(crate) async fn serve<H: RtmpHandler>(
 
     if matches!(exit, Exit::Shutdown) {
         // What the peer sent before the shutdown still belongs in the recording.
-        drain_received(&mut conn, &rd, &mut inbuf).await;
+        drain_received(&mut conn, &rd).await;
     }
     match &exit {
         Exit::PeerClosed | Exit::Shutdown => {
@@ -185,16 +216,13 @@ pub(crate) async fn serve<H: RtmpHandler>(
 async fn drain_received<H: RtmpHandler>(
     conn: &mut Connection<H>,
     rd: &tokio::net::tcp::OwnedReadHalf,
-    inbuf: &mut BytesMut,
 ) {
     loop {
-        inbuf.clear();
-        inbuf.reserve(READ_CHUNK);
-        match rd.try_read_buf(inbuf) {
+        let input = conn.session.input_buffer();
+        input.reserve(READ_CHUNK);
+        match rd.try_read_buf(input) {
             Ok(n) if n > 0 => {
-                let result = conn.session.handle_input(inbuf);
-                conn.process_events().await;
-                if result.is_err() {
+                if conn.take_input().await.is_err() {
                     return;
                 }
             }
@@ -204,6 +232,14 @@ async fn drain_received<H: RtmpHandler>(
 }
 
 impl<H: RtmpHandler> Connection<H> {
+    /// Processes what was read into the session's input buffer, then its events. Events
+    /// raised before an error still count (e.g. the last media).
+    async fn take_input(&mut self) -> Result<(), onair_rtmp_proto::Error> {
+        let result = self.session.process_input();
+        self.process_events().await;
+        result
+    }
+
     async fn process_events(&mut self) {
         while let Some(event) = self.session.poll_event() {
             match event {
@@ -218,7 +254,26 @@ impl<H: RtmpHandler> Connection<H> {
                     query,
                     publish_type,
                 } => {
-                    self.on_publish(request, stream_id, app, key, query.as_ref(), &publish_type);
+                    let req = PublishRequest {
+                        peer: self.peer,
+                        app: &app,
+                        key: &key,
+                        query: query.as_ref(),
+                        publish_type: &publish_type,
+                    };
+                    let admitted = self.admit_publisher(&req);
+                    if let Some(mut p) = self.answer(request, "publish", &app, admitted) {
+                        info!(conn = self.id, peer = %self.peer, %app, name = %p.name,
+                            recording = ?p.recorder.as_ref().map(|r| r.path().display().to_string()), "publishing");
+                        p.sinks = self
+                            .shared
+                            .taps
+                            .iter()
+                            .filter_map(|tap| tap.on_publish(&app, &p.name))
+                            .map(std::sync::Mutex::new)
+                            .collect();
+                        self.publishing.insert(stream_id.0, p);
+                    }
                 }
                 ServerEvent::PlayRequested {
                     request,
@@ -226,53 +281,43 @@ impl<H: RtmpHandler> Connection<H> {
                     app,
                     name,
                     query,
-                } => self.on_play(request, stream_id, app, name, query.as_ref()),
+                } => {
+                    let req = PlayRequest {
+                        peer: self.peer,
+                        app: &app,
+                        name: &name,
+                        query: query.as_ref(),
+                        published: self.shared.registry.is_published(&app, name.as_str()),
+                    };
+                    let admitted = self.admit_player(stream_id, &req);
+                    // Packets queued meanwhile are sent only once the player is in `playing`.
+                    if let Some(p) = self.answer(request, "play", &app, admitted) {
+                        info!(conn = self.id, peer = %self.peer, %app, name = %name, published = req.published, "playing");
+                        self.playing.insert(stream_id.0, p);
+                    }
+                }
                 ServerEvent::Metadata {
                     stream_id,
                     metadata,
                 } => {
-                    if let Some(p) = self.publishing.get_mut(&stream_id.0) {
-                        for sink in &mut p.sinks {
-                            sink_mut(sink).metadata(&metadata.properties);
-                        }
-                        let props: MetadataProps = Arc::new(metadata.properties);
-                        p.publication.metadata(props.clone());
-                        if let Some(r) = &p.recorder {
-                            r.metadata(props).await;
-                        }
-                    }
+                    let packet = Packet::Metadata(Arc::new(metadata.properties));
+                    self.forward(stream_id, packet).await;
                 }
                 ServerEvent::Video {
                     stream_id,
                     timestamp_ms,
                     data,
                 } => {
-                    if let Some(p) = self.publishing.get_mut(&stream_id.0) {
-                        for sink in &mut p.sinks {
-                            sink_mut(sink).media(TapMedia::Video, timestamp_ms, &data);
-                        }
-                        let packet = MediaPacket::video(timestamp_ms, data);
-                        p.publication.media(packet.clone());
-                        if let Some(r) = &p.recorder {
-                            r.media(packet).await;
-                        }
-                    }
+                    let packet = Packet::Media(MediaPacket::video(timestamp_ms, data));
+                    self.forward(stream_id, packet).await;
                 }
                 ServerEvent::Audio {
                     stream_id,
                     timestamp_ms,
                     data,
                 } => {
-                    if let Some(p) = self.publishing.get_mut(&stream_id.0) {
-                        for sink in &mut p.sinks {
-                            sink_mut(sink).media(TapMedia::Audio, timestamp_ms, &data);
-                        }
-                        let packet = MediaPacket::audio(timestamp_ms, data);
-                        p.publication.media(packet.clone());
-                        if let Some(r) = &p.recorder {
-                            r.media(packet).await;
-                        }
-                    }
+                    let packet = Packet::Media(MediaPacket::audio(timestamp_ms, data));
+                    self.forward(stream_id, packet).await;
                 }
                 ServerEvent::PublishEnded { stream_id } => {
                     if let Some(p) = self.publishing.remove(&stream_id.0) {
@@ -288,145 +333,113 @@ impl<H: RtmpHandler> Connection<H> {
         }
     }
 
-    fn on_publish(
-        &mut self,
-        request: RequestId,
-        stream_id: MessageStreamId,
-        app: String,
-        key: StreamKey,
-        query: Option<&onair_rtmp_proto::QueryString>,
-        publish_type: &str,
-    ) {
-        if let Err(e) = validate_app(&app).and_then(|()| validate_name(key.as_str())) {
-            info!(conn = self.id, %app, error = %e, "publish refused: invalid name");
-            self.reject(request, "invalid stream name");
-            return;
-        }
-        let req = PublishRequest {
-            peer: self.peer,
-            app: &app,
-            key: &key,
-            query,
-            publish_type,
-        };
-        let name = match self.shared.handler.on_publish(&req) {
-            Ok(name) => name,
-            Err(rejection) => {
-                info!(conn = self.id, %app, "publish refused by the application");
-                self.reject(request, &rejection.description);
-                return;
-            }
-        };
-        let publication = match self.shared.registry.publish(&app, name.as_str(), self.id) {
-            Ok(p) => p,
-            Err(_) => {
-                info!(conn = self.id, %app, name = %name, "publish refused: already publishing");
-                self.reject(request, "Already publishing");
-                return;
-            }
-        };
+    /// What the application, the registry and the recorder say to a publisher. Its taps are
+    /// opened once it is accepted.
+    fn admit_publisher(&self, req: &PublishRequest<'_>) -> Result<Publishing, Refusal> {
+        let name = self
+            .shared
+            .handler
+            .on_publish(req)
+            .map_err(Refusal::Handler)?;
+        let publication = self
+            .shared
+            .registry
+            .publish(req.app, name.as_str(), self.id)
+            .map_err(|_| Refusal::AlreadyPublishing(name.clone()))?;
         let recorder = match &self.shared.config.record_dir {
-            Some(dir) => match Recorder::start(dir, &app, key.as_str()) {
+            Some(dir) => match Recorder::start(dir, req.app, req.key.as_str()) {
                 Ok(r) => Some(r),
-                Err(super::recorder::RecordError::Name(e)) => {
-                    info!(conn = self.id, %app, error = %e, "publish refused: name unusable for recording");
-                    drop(publication);
-                    self.reject(request, "invalid stream name");
-                    return;
-                }
+                Err(RecordError::Name(e)) => return Err(Refusal::Unrecordable(e)),
                 Err(e) => {
-                    error!(conn = self.id, %app, error = %e, "cannot record, publishing without recording");
+                    error!(conn = self.id, app = %req.app, error = %e, "cannot record, publishing without recording");
                     None
                 }
             },
             None => None,
         };
-        if let Err(e) = self.session.accept(request) {
-            warn!(conn = self.id, error = %e, "accepting publish failed");
-            return;
-        }
-        info!(conn = self.id, peer = %self.peer, %app, name = %name,
-            recording = ?recorder.as_ref().map(|r| r.path().display().to_string()), "publishing");
-        let sinks = self
-            .shared
-            .taps
-            .iter()
-            .filter_map(|tap| tap.on_publish(&app, &name))
-            .map(std::sync::Mutex::new)
-            .collect();
-        self.publishing.insert(
-            stream_id.0,
-            Publishing {
-                app,
-                name,
-                publication,
-                recorder,
-                sinks,
-            },
-        );
+        Ok(Publishing {
+            app: req.app.to_owned(),
+            name,
+            publication,
+            recorder,
+            sinks: Vec::new(),
+        })
     }
 
-    fn on_play(
-        &mut self,
-        request: RequestId,
+    /// What the application and the registry say to a player.
+    fn admit_player(
+        &self,
         stream_id: MessageStreamId,
-        app: String,
-        name: StreamName,
-        query: Option<&onair_rtmp_proto::QueryString>,
-    ) {
-        let req = PlayRequest {
-            peer: self.peer,
-            app: &app,
-            name: &name,
-            query,
-            published: self.shared.registry.is_published(&app, name.as_str()),
-        };
-        if let Err(rejection) = self.shared.handler.on_play(&req) {
-            info!(conn = self.id, %app, name = %name, "play refused by the application");
-            self.reject(request, &rejection.description);
-            return;
-        }
+        req: &PlayRequest<'_>,
+    ) -> Result<Playing, Refusal> {
+        self.shared.handler.on_play(req).map_err(Refusal::Handler)?;
         let slot = Arc::new(PlayerSlot::new(
             self.shared.config.queue.clone(),
             self.notify.clone(),
         ));
-        let subscription =
-            match self
-                .shared
-                .registry
-                .subscribe(&app, name.as_str(), self.id, slot.clone())
-            {
-                Ok(s) => s,
-                Err(e) => {
-                    let description = match e {
-                        SubscribeError::NotPublished => "No such stream",
-                        SubscribeError::TooManyWaiting => "Too many players waiting",
-                    };
-                    info!(conn = self.id, %app, name = %name, reason = description, "play refused");
-                    self.reject(request, description);
-                    return;
-                }
-            };
-        // Packets queued meanwhile are sent only once the player is in `playing`, after this.
-        if let Err(e) = self.session.accept(request) {
-            warn!(conn = self.id, error = %e, "accepting play failed");
-            return;
-        }
-        info!(conn = self.id, peer = %self.peer, %app, name = %name, published = req.published, "playing");
-        self.playing.insert(
-            stream_id.0,
-            Playing {
-                stream_id,
-                slot,
-                timeline: PlayerTimeline::default(),
-                _subscription: subscription,
-            },
-        );
+        let subscription = self
+            .shared
+            .registry
+            .subscribe(req.app, req.name.as_str(), self.id, slot.clone())
+            .map_err(Refusal::Subscribe)?;
+        Ok(Playing {
+            stream_id,
+            slot,
+            timeline: PlayerTimeline::default(),
+            _subscription: subscription,
+        })
     }
 
-    fn reject(&mut self, request: RequestId, description: &str) {
-        if let Err(e) = self.session.reject(request, description) {
-            debug!(conn = self.id, error = %e, "rejecting failed");
+    /// Answers a publish or play request: refused with the refusal's description, or
+    /// accepted, giving back what was admitted.
+    fn answer<T>(
+        &mut self,
+        request: RequestId,
+        what: &'static str,
+        app: &str,
+        admitted: Result<T, Refusal>,
+    ) -> Option<T> {
+        let admitted = match admitted {
+            Ok(admitted) => admitted,
+            Err(refusal) => {
+                info!(conn = self.id, %app, reason = %refusal, "{what} refused");
+                if let Err(e) = self.session.reject(request, refusal.description()) {
+                    debug!(conn = self.id, error = %e, "rejecting failed");
+                }
+                return None;
+            }
+        };
+        match self.session.accept(request) {
+            Ok(()) => Some(admitted),
+            Err(e) => {
+                warn!(conn = self.id, error = %e, "accepting {what} failed");
+                None
+            }
+        }
+    }
+
+    /// Hands what a publisher sent to its taps, its players and its recording, in that order.
+    async fn forward(&mut self, stream_id: MessageStreamId, packet: Packet) {
+        let Some(p) = self.publishing.get_mut(&stream_id.0) else {
+            return;
+        };
+        for sink in &mut p.sinks {
+            let sink = sink_mut(sink);
+            match &packet {
+                Packet::Metadata(props) => sink.metadata(props),
+                Packet::Media(m) => {
+                    let kind = match m.media {
+                        MediaType::Audio => TapMedia::Audio,
+                        MediaType::Video => TapMedia::Video,
+                    };
+                    sink.media(kind, m.timestamp_ms, &m.data);
+                }
+                Packet::End | Packet::Begin => {}
+            }
+        }
+        p.publication.push(packet.clone());
+        if let Some(r) = &p.recorder {
+            r.record(packet).await;
         }
     }
 
@@ -443,12 +456,8 @@ impl<H: RtmpHandler> Connection<H> {
                     PopOutcome::Packet(Packet::Media(m)) => {
                         let ts = p.timeline.map(m.timestamp_ms);
                         match m.media {
-                            super::packet::MediaType::Video => {
-                                self.session.send_video(p.stream_id, ts, &m.data)
-                            }
-                            super::packet::MediaType::Audio => {
-                                self.session.send_audio(p.stream_id, ts, &m.data)
-                            }
+                            MediaType::Video => self.session.send_video(p.stream_id, ts, &m.data),
+                            MediaType::Audio => self.session.send_audio(p.stream_id, ts, &m.data),
                         }
                     }
                     PopOutcome::Packet(Packet::End) => {

@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use onair_rtmp_proto::{QueryString, StreamKey, StreamName};
+use onair_rtmp_proto::{PublishType, QueryString, StreamKey, StreamName};
 
 /// A publisher asks to publish.
 #[derive(Debug)]
@@ -17,7 +17,7 @@ pub struct PublishRequest<'a> {
     /// What followed `?` in the key (`token=...`), if anything.
     pub query: Option<&'a QueryString>,
     /// `live`, `record` or `append` as the publisher sent it.
-    pub publish_type: &'a str,
+    pub publish_type: &'a PublishType,
 }
 
 /// A player asks to play.

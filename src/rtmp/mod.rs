@@ -15,7 +15,6 @@ mod client;
 mod connection;
 mod gop;
 mod handler;
-mod names;
 mod packet;
 mod queue;
 mod recorder;
@@ -26,7 +25,6 @@ mod timeline;
 
 pub use client::{ClientError, RtmpClient};
 pub use handler::{AcceptAll, PlayRequest, PublishRequest, Rejection, RtmpHandler};
-pub use names::{validate_app, validate_name, NameError, MAX_NAME_BYTES};
 pub use queue::QueueLimits;
 pub use recorder::{RecordError, RecordingSummary};
 pub use server::{shutdown_signal, RtmpServer, RtmpServerConfig};

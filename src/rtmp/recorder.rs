@@ -2,26 +2,25 @@
 //! reaches the connection task. The file is finalized (onMetaData `duration` and `filesize`
 //! patched) when the recorder is finished, whatever the reason the stream ended.
 
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
 
 use onair_flv::{FlvTagType, FlvWriter};
+use onair_rtmp_proto::{validate_app, validate_name, NameError};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info};
 
-use super::names::{create_recording_file, validate_app, validate_name, NameError};
-use super::packet::{MediaPacket, MediaType, MetadataProps};
+use super::packet::{MediaType, Packet};
 
-/// Commands queued to the writer thread. Bounded: if the disk cannot keep up the publisher is
+/// Longest file or directory name on common file systems (ext4, XFS, APFS, NTFS), in bytes.
+const MAX_FILE_NAME: usize = 255;
+/// What a recording adds to the key: `-9999.flv` at most.
+const MAX_FILE_SUFFIX: usize = "-9999.flv".len();
+
+/// Packets queued to the writer thread. Bounded: if the disk cannot keep up the publisher is
 /// slowed down rather than memory growing.
 const CHANNEL_CAPACITY: usize = 2048;
-
-#[derive(Debug)]
-enum Command {
-    Metadata(MetadataProps),
-    Media(MediaPacket),
-}
 
 /// What a finished recording holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,7 +37,8 @@ pub struct RecordingSummary {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RecordError {
-    /// The app or key cannot be a file name.
+    /// The app or key cannot be a file name (too long for one, or refused by
+    /// [`validate_name`](onair_rtmp_proto::validate_name)).
     #[error("invalid recording name: {0}")]
     Name(#[from] NameError),
     /// The file could not be created or written.
@@ -50,7 +50,7 @@ pub enum RecordError {
 /// finalizes the file, on the writer thread, without waiting for it.
 #[derive(Debug)]
 pub(crate) struct Recorder {
-    tx: mpsc::Sender<Command>,
+    tx: mpsc::Sender<Packet>,
     done: oneshot::Receiver<Result<RecordingSummary, io::Error>>,
     path: PathBuf,
 }
@@ -58,11 +58,15 @@ pub(crate) struct Recorder {
 impl Recorder {
     /// Creates `dir/app/key.flv` (or `key-N.flv` beside an existing one) and starts the
     /// writer thread. An `app` of the form `app/instance` becomes two directory levels.
+    ///
+    /// The names come from the session, which has validated them already, within its
+    /// `max_name_length`; checking them here again, against the file system's name length,
+    /// keeps the one place that makes paths safe on its own.
     pub(crate) fn start(dir: &Path, app: &str, key: &str) -> Result<Self, RecordError> {
-        validate_app(app)?;
-        validate_name(key)?;
+        validate_app(app, MAX_FILE_NAME)?;
+        validate_name(key, MAX_FILE_NAME - MAX_FILE_SUFFIX)?;
         let app_dir: PathBuf = app.split('/').collect();
-        let (file, path) = create_recording_file(dir, &app_dir.to_string_lossy(), key)?;
+        let (file, path) = create_recording_file(dir, &app_dir, key)?;
         let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
         let (done_tx, done) = oneshot::channel();
         let thread_path = path.clone();
@@ -80,14 +84,10 @@ impl Recorder {
         &self.path
     }
 
-    pub(crate) async fn metadata(&self, props: MetadataProps) {
-        if self.tx.send(Command::Metadata(props)).await.is_err() {
-            error!(path = %self.path.display(), "recorder stopped early");
-        }
-    }
-
-    pub(crate) async fn media(&self, packet: MediaPacket) {
-        if self.tx.send(Command::Media(packet)).await.is_err() {
+    /// Queues what the publisher sent (metadata or media) for writing; waits while the
+    /// writer is behind.
+    pub(crate) async fn record(&self, packet: Packet) {
+        if self.tx.send(packet).await.is_err() {
             error!(path = %self.path.display(), "recorder stopped early");
         }
     }
@@ -102,6 +102,31 @@ impl Recorder {
     }
 }
 
+/// Creates a new recording file `dir/app/key.flv`, or `dir/app/key-1.flv`, `key-2.flv`, ...
+/// when that exists: an existing file is never opened for writing. Returns the open file and
+/// its path.
+fn create_recording_file(dir: &Path, app: &Path, key: &str) -> io::Result<(File, PathBuf)> {
+    let app_dir = dir.join(app);
+    std::fs::create_dir_all(&app_dir)?;
+    for n in 0u32..10_000 {
+        let file_name = if n == 0 {
+            format!("{key}.flv")
+        } else {
+            format!("{key}-{n}.flv")
+        };
+        let path = app_dir.join(file_name);
+        match OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(file) => return Ok((file, path)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        "too many recordings with the same name",
+    ))
+}
+
 fn flv_io(e: onair_flv::FlvError) -> io::Error {
     io::Error::other(e.to_string())
 }
@@ -109,7 +134,7 @@ fn flv_io(e: onair_flv::FlvError) -> io::Error {
 fn write_loop(
     file: File,
     path: PathBuf,
-    mut rx: mpsc::Receiver<Command>,
+    mut rx: mpsc::Receiver<Packet>,
 ) -> Result<RecordingSummary, io::Error> {
     let mut writer =
         FlvWriter::new(BufWriter::with_capacity(256 * 1024, file), true, true).map_err(flv_io)?;
@@ -117,16 +142,16 @@ fn write_loop(
     let mut tags = 0u64;
     let mut first_ts: Option<u64> = None;
     let mut last_ts = 0u64;
-    while let Some(cmd) = rx.blocking_recv() {
-        match cmd {
-            Command::Metadata(props) => {
+    while let Some(packet) = rx.blocking_recv() {
+        match packet {
+            Packet::Metadata(props) => {
                 // Only the first onMetaData is kept: it is the one patched at the end.
                 if !wrote_metadata {
                     writer.write_metadata(&props).map_err(flv_io)?;
                     wrote_metadata = true;
                 }
             }
-            Command::Media(p) => {
+            Packet::Media(p) => {
                 if !wrote_metadata {
                     writer.write_metadata(&[]).map_err(flv_io)?;
                     wrote_metadata = true;
@@ -143,6 +168,7 @@ fn write_loop(
                 first_ts.get_or_insert(p.timestamp_ms);
                 last_ts = last_ts.max(p.timestamp_ms);
             }
+            Packet::End | Packet::Begin => {}
         }
     }
     let duration_ms = last_ts.saturating_sub(first_ts.unwrap_or(0));
@@ -168,6 +194,8 @@ mod tests {
     use onair_amf::amf0::{self, Amf0Value};
     use onair_flv::{FlvReader, FlvTagType};
 
+    use super::super::packet::MediaPacket;
+
     use super::*;
 
     #[tokio::test]
@@ -175,27 +203,30 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         for round in 0..2 {
             let r = Recorder::start(dir.path(), "live", "k").expect("start");
-            r.metadata(Arc::new(vec![("width".into(), Amf0Value::Number(640.0))]))
-                .await;
-            r.media(MediaPacket::video(
+            r.record(Packet::Metadata(Arc::new(vec![(
+                "width".into(),
+                Amf0Value::Number(640.0),
+            )])))
+            .await;
+            r.record(Packet::Media(MediaPacket::video(
                 1000,
                 Bytes::from_static(&[0x17, 0, 0, 0, 0]),
-            ))
+            )))
             .await;
-            r.media(MediaPacket::video(
+            r.record(Packet::Media(MediaPacket::video(
                 1000,
                 Bytes::from_static(&[0x17, 1, 0, 0, 0, 9]),
-            ))
+            )))
             .await;
-            r.media(MediaPacket::audio(
+            r.record(Packet::Media(MediaPacket::audio(
                 1020,
                 Bytes::from_static(&[0xaf, 1, 0x21]),
-            ))
+            )))
             .await;
-            r.media(MediaPacket::video(
+            r.record(Packet::Media(MediaPacket::video(
                 3500,
                 Bytes::from_static(&[0x27, 1, 0, 0, 0, 9]),
-            ))
+            )))
             .await;
             let summary = r.finish().await.expect("finish");
             let name = if round == 0 { "k.flv" } else { "k-1.flv" };
@@ -242,6 +273,22 @@ mod tests {
             Recorder::start(dir.path(), "live/../..", "x"),
             Err(RecordError::Name(_))
         ));
+        assert!(matches!(
+            Recorder::start(dir.path(), "live", &"k".repeat(247)),
+            Err(RecordError::Name(NameError::TooLong { len: 247, max: 246 }))
+        ));
         assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 0);
+    }
+
+    #[test]
+    fn never_overwrites_a_recording() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let app = Path::new("live");
+        let (_f0, p0) = create_recording_file(dir.path(), app, "key").expect("first");
+        let (_f1, p1) = create_recording_file(dir.path(), app, "key").expect("second");
+        let (_f2, p2) = create_recording_file(dir.path(), app, "key").expect("third");
+        assert_eq!(p0, dir.path().join("live/key.flv"));
+        assert_eq!(p1, dir.path().join("live/key-1.flv"));
+        assert_eq!(p2, dir.path().join("live/key-2.flv"));
     }
 }

@@ -8,7 +8,7 @@ use std::time::Instant;
 use tracing::{debug, warn};
 
 use super::gop::GopCache;
-use super::packet::{MediaPacket, MetadataProps, Packet};
+use super::packet::Packet;
 use super::queue::{PlayerSlot, PushOutcome};
 
 type StreamKeyPair = (String, String);
@@ -228,16 +228,16 @@ pub(crate) struct Publication {
 }
 
 impl Publication {
-    pub(crate) fn metadata(&self, props: MetadataProps) {
+    /// What the publisher sent (metadata or media): into the GOP cache and to every player.
+    /// `End` and `Begin` are the registry's own and are ignored here.
+    pub(crate) fn push(&self, packet: Packet) {
         let mut state = lock(&self.stream.state);
-        state.cache.set_metadata(props.clone());
-        fan_out(&self.stream, &mut state, Packet::Metadata(props));
-    }
-
-    pub(crate) fn media(&self, packet: MediaPacket) {
-        let mut state = lock(&self.stream.state);
-        state.cache.push(&packet);
-        fan_out(&self.stream, &mut state, Packet::Media(packet));
+        match &packet {
+            Packet::Metadata(props) => state.cache.set_metadata(props.clone()),
+            Packet::Media(media) => state.cache.push(media),
+            Packet::End | Packet::Begin => return,
+        }
+        fan_out(&self.stream, &mut state, packet);
     }
 
     #[cfg(test)]
@@ -301,6 +301,7 @@ impl Drop for Subscription {
 
 #[cfg(test)]
 mod tests {
+    use super::super::packet::MediaPacket;
     use super::super::queue::{PopOutcome, QueueLimits};
     use super::*;
     use bytes::Bytes;
@@ -340,17 +341,14 @@ mod tests {
     fn a_late_player_starts_at_the_keyframe_and_gets_end() {
         let r = Arc::new(Registry::default());
         let p = r.publish("live", "a", 1).expect("publish");
-        p.media(MediaPacket::video(
-            0,
-            Bytes::from_static(&[0x17, 0, 0, 0, 0]),
-        ));
-        p.media(key(0));
-        p.media(inter(33));
-        p.media(key(66));
-        p.media(inter(99));
+        p.push(Packet::Media(config()));
+        p.push(Packet::Media(key(0)));
+        p.push(Packet::Media(inter(33)));
+        p.push(Packet::Media(key(66)));
+        p.push(Packet::Media(inter(99)));
         let s = slot(64);
         let sub = r.subscribe("live", "a", 7, s.clone()).expect("subscribe");
-        p.media(inter(132));
+        p.push(Packet::Media(inter(132)));
         drop(p);
         let mut got = Vec::new();
         while let PopOutcome::Packet(pk) = s.pop() {
@@ -378,7 +376,7 @@ mod tests {
             .expect("subscribe");
         let mut fast_got = 0;
         for i in 0..200u64 {
-            p.media(if i % 10 == 0 { key(i) } else { inter(i) });
+            p.push(Packet::Media(if i % 10 == 0 { key(i) } else { inter(i) }));
             while let PopOutcome::Packet(_) = fast.pop() {
                 fast_got += 1;
             }
@@ -412,10 +410,10 @@ mod tests {
         let p = r.publish("live", "a", 1).expect("publish");
         assert_eq!(r.waiting(), 0);
         assert!(r.is_published("live", "a"));
-        p.metadata(Arc::new(Vec::new()));
-        p.media(config());
-        p.media(key(0));
-        p.media(inter(33));
+        p.push(Packet::Metadata(Arc::new(Vec::new())));
+        p.push(Packet::Media(config()));
+        p.push(Packet::Media(key(0)));
+        p.push(Packet::Media(inter(33)));
         drop(p);
         let got = drain(&s);
         assert_eq!(got.len(), 6, "{got:?}");
@@ -431,8 +429,8 @@ mod tests {
         assert_eq!(r.len(), 1, "the stream stays while a player waits");
 
         let p = r.publish("live", "a", 2).expect("republish");
-        p.media(config());
-        p.media(key(0));
+        p.push(Packet::Media(config()));
+        p.push(Packet::Media(key(0)));
         let got = drain(&s);
         assert_eq!(got.len(), 3, "{got:?}");
         assert!(matches!(got[0], Packet::Begin));

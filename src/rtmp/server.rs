@@ -59,10 +59,11 @@ pub struct RtmpServerConfig {
 impl Default for RtmpServerConfig {
     fn default() -> Self {
         Self {
-            // The session refuses over-long names with NetStream.Publish.BadName; keep its limit
-            // at the runtime's, so every name it lets through is also a valid file name.
+            // The session refuses invalid names (`onair_rtmp_proto::validate_name`) and over-long
+            // ones with NetStream.Publish.BadName. 128 bytes keep `KEY-NNNN.flv` well within
+            // the file-name limit of common file systems, and URLs short.
             session: ServerSessionConfig {
-                max_name_length: super::names::MAX_NAME_BYTES,
+                max_name_length: 128,
                 ..ServerSessionConfig::default()
             },
             record_dir: None,

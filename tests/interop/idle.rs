@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{bail, ensure, Result};
 use onair::flv::VideoTagHeader;
 use onair::rtmp::{ClientError, RtmpClient, RtmpServerConfig};
-use onair::rtmp_proto::ClientEvent;
+use onair::rtmp_proto::{ClientEvent, OnStatusCode};
 
 use crate::server::publish_tags;
 use crate::util::*;
@@ -72,7 +72,7 @@ async fn ffmpeg_waits_for_a_publisher_then_decodes() -> Result<()> {
 /// AVC sequence header, first coded frame is a keyframe).
 #[derive(Debug, Default)]
 struct Phase {
-    codes: Vec<String>,
+    codes: Vec<OnStatusCode>,
     video: usize,
     audio: usize,
     starts_with_config: bool,
@@ -143,7 +143,7 @@ async fn a_player_stays_across_unpublish_and_republish() -> Result<()> {
         assert!(p.starts_with_config, "AVC sequence header first");
         assert_eq!(p.first_frame_is_key, Some(true));
         assert!(
-            p.codes.iter().any(|c| c == "NetStream.Play.PublishNotify"),
+            p.codes.contains(&OnStatusCode::NetStreamPlayPublishNotify),
             "{:?}",
             p.codes
         );
@@ -189,7 +189,7 @@ async fn waiting_players_are_bounded() -> Result<()> {
     let refused = |r: Result<RtmpClient, ClientError>| match r {
         Err(ClientError::Rejected { code, description }) => {
             eprintln!("refused: {code} ({description})");
-            Ok(code == "NetStream.Play.StreamNotFound")
+            Ok(code == OnStatusCode::NetStreamPlayStreamNotFound)
         }
         Ok(_) => Ok(false),
         Err(e) => bail!("unexpected error: {e}"),

@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::{bail, Result};
 use onair::flv::{VideoPacketType, VideoTagHeader};
 use onair::rtmp::{ClientError, QueueLimits, RtmpClient, RtmpServerConfig};
-use onair::rtmp_proto::ClientEvent;
+use onair::rtmp_proto::{ClientEvent, OnStatusCode};
 
 use crate::server::publish_tags;
 use crate::util::*;
@@ -189,7 +189,7 @@ async fn a_second_publisher_for_a_live_name_is_rejected() -> Result<()> {
     match second.publish("dup").await {
         Err(ClientError::Rejected { code, description }) => {
             eprintln!("second publisher refused: {code} ({description})");
-            assert_eq!(code, "NetStream.Publish.BadName");
+            assert_eq!(code, OnStatusCode::NetStreamPublishBadName);
         }
         other => bail!("second publisher not refused: {other:?}"),
     }

@@ -9,13 +9,16 @@ use bytes::{Bytes, BytesMut};
 use onair_amf::amf0::Amf0Value;
 use onair_flv::StreamMetadata;
 
-use crate::chunk::{ChunkDecoderConfig, MessageStreamId, MessageType, RawMessage};
+use crate::chunk::{ChunkDecoderConfig, MessageStreamId, MessageType};
 use crate::command::CommandMessage;
 use crate::control::{ControlMessage, UserControlEvent};
 use crate::error::{Error, SessionError};
 use crate::handshake::ClientHandshake;
 use crate::metadata::DataMessage;
-use crate::session::shared::{dispatch, Inbound, MessageHandler, Outbound, CSID_COMMAND};
+use crate::session::shared::{
+    dispatch, session_io, Inbound, MessageHandler, Outbound, CSID_COMMAND,
+};
+use crate::status::{OnStatusCode, StatusLevel};
 use crate::timestamp::RtmpTimestamp;
 
 /// Settings of a [`ClientSession`].
@@ -95,9 +98,9 @@ pub enum ClientEvent {
     /// Another `onStatus` from the server.
     Status {
         /// `status`, `warning` or `error`.
-        level: String,
+        level: StatusLevel,
         /// e.g. `NetStream.Play.PublishNotify`.
-        code: String,
+        code: OnStatusCode,
         /// Free text.
         description: String,
     },
@@ -108,7 +111,7 @@ pub enum ClientEvent {
     /// level `error`).
     Rejected {
         /// e.g. `NetStream.Publish.BadName`.
-        code: String,
+        code: OnStatusCode,
         /// The server's description.
         description: String,
     },
@@ -279,39 +282,6 @@ impl ClientSession {
         })
     }
 
-    /// Feeds bytes read from the socket. On `Err` the session is dead.
-    pub fn handle_input(&mut self, input: &[u8]) -> Result<(), Error> {
-        if self.closed {
-            return Err(SessionError::Closed.into());
-        }
-        self.inbound.buffer.extend_from_slice(input);
-        let result = self.process();
-        if result.is_err() {
-            self.closed = true;
-        }
-        result
-    }
-
-    /// Appends bytes to send to the peer; returns whether anything was appended.
-    pub fn poll_transmit(&mut self, out: &mut BytesMut) -> bool {
-        self.outbound.drain(out)
-    }
-
-    /// The next event; call until `None` after every `handle_input`.
-    pub fn poll_event(&mut self) -> Option<ClientEvent> {
-        self.events.pop_front()
-    }
-
-    /// Bytes queued and not yet drained by `poll_transmit`.
-    pub fn bytes_pending(&self) -> usize {
-        self.outbound.pending()
-    }
-
-    /// Whether the session ended (an error, or the server refused connect).
-    pub fn is_closed(&self) -> bool {
-        self.closed
-    }
-
     /// Sends `@setDataFrame onMetaData` with `props` on the publishing stream.
     pub fn send_metadata(&mut self, props: &[(String, Amf0Value)]) -> Result<(), Error> {
         let id = self.publishing()?;
@@ -459,7 +429,7 @@ impl ClientSession {
                         .control(&ControlMessage::WindowAckSize(size))?;
                 }
                 Some(_) => {}
-                None => self.handle_message(message)?,
+                None => dispatch(self, message)?,
             }
         }
         Ok(())
@@ -480,11 +450,9 @@ impl ClientSession {
             Some(ActiveStream { id: sid, intent: Intent::Play { .. }, .. }) if *sid == id
         )
     }
-
-    fn handle_message(&mut self, message: RawMessage) -> Result<(), Error> {
-        dispatch(self, message)
-    }
 }
+
+session_io!(ClientSession, ClientEvent);
 
 impl MessageHandler for ClientSession {
     fn on_command(

@@ -12,5 +12,5 @@ mod shared;
 mod tests;
 
 pub use client::{ClientEvent, ClientSession, ClientSessionConfig};
-pub use names::{QueryString, RequestId, StreamKey, StreamName};
+pub use names::{validate_app, validate_name, QueryString, RequestId, StreamKey, StreamName};
 pub use server::{ServerEvent, ServerSession, ServerSessionConfig};

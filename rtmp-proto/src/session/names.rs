@@ -1,12 +1,17 @@
 //! Application, stream key and play names, and their validation.
 //!
-//! A runtime turns these names into paths (`DIR/APP/KEY.flv`) and registry keys, so the session
-//! refuses anything that could escape a directory or is absurdly long before the application
-//! ever sees it. Rules, shared by publish keys and play names:
+//! Runtimes turn these names into file paths (`DIR/APP/KEY.flv`), URL path segments
+//! (`/APP/NAME/index.m3u8`) and registry keys, so the session refuses anything that could
+//! escape a directory, hide a file or change what a relative URL means, before the application
+//! ever sees it. This is the one validator: runtimes rely on it instead of checking again.
+//! Rules, shared by publish keys and play names:
 //!
 //! - not empty, at most `max_name_length` bytes (after the query string is split off);
-//! - no `/`, no `\`, no `..` anywhere, not `.` alone;
-//! - no control characters (C0, DEL, C1).
+//! - no `/`, `\` or `:` (a path separator; `:` also names a drive or an alternate data
+//!   stream on Windows and would read as a URL scheme in a relative link);
+//! - not `.` alone and no `..` anywhere (a parent directory);
+//! - no leading `.` (a hidden file or directory);
+//! - no control characters (C0, DEL, C1): they break logs, file names and playlists.
 //!
 //! Application names (the `app` of `connect`) follow the same rules but may contain **one**
 //! `/` between two non-empty parts: ffmpeg sends `app/instance` for
@@ -120,8 +125,16 @@ pub(crate) fn split_query(raw: &str) -> (&str, Option<QueryString>) {
     }
 }
 
-/// Checks a stream key or play name.
-pub(crate) fn validate_name(name: &str, max_len: usize) -> Result<(), NameError> {
+/// Checks a stream key or play name against the rules of this module, with `max_len` bytes
+/// at most. A name that passes is safe as one file name and one URL path segment.
+///
+/// ```
+/// use onair_rtmp_proto::{validate_name, NameError};
+/// assert_eq!(validate_name("cam-1", 128), Ok(()));
+/// assert_eq!(validate_name("../etc", 128), Err(NameError::PathSeparator));
+/// assert_eq!(validate_name(".hidden", 128), Err(NameError::LeadingDot));
+/// ```
+pub fn validate_name(name: &str, max_len: usize) -> Result<(), NameError> {
     if name.is_empty() {
         return Err(NameError::Empty);
     }
@@ -131,11 +144,14 @@ pub(crate) fn validate_name(name: &str, max_len: usize) -> Result<(), NameError>
             max: max_len,
         });
     }
-    if name.contains(['/', '\\']) {
+    if name.contains(['/', '\\', ':']) {
         return Err(NameError::PathSeparator);
     }
     if name == "." || name.contains("..") {
         return Err(NameError::DotSegment);
+    }
+    if name.starts_with('.') {
+        return Err(NameError::LeadingDot);
     }
     if name.chars().any(char::is_control) {
         return Err(NameError::ControlCharacter);
@@ -143,8 +159,9 @@ pub(crate) fn validate_name(name: &str, max_len: usize) -> Result<(), NameError>
     Ok(())
 }
 
-/// Checks an application name: a name, or `app/instance` made of two names.
-pub(crate) fn validate_app(app: &str, max_len: usize) -> Result<(), NameError> {
+/// Checks an application name: a name as [`validate_name`], or `app/instance` made of two,
+/// `max_len` bytes at most in all.
+pub fn validate_app(app: &str, max_len: usize) -> Result<(), NameError> {
     if app.len() > max_len {
         return Err(NameError::TooLong {
             len: app.len(),
@@ -192,18 +209,27 @@ mod tests {
 
     #[test]
     fn names_are_validated() {
-        assert_eq!(validate_name("cap1", 256), Ok(()));
-        assert_eq!(validate_name("my-stream_01.x", 256), Ok(()));
+        for name in ["cap1", "my-stream_01.x", "KEY_123", "a-b.c", "stream@1"] {
+            assert_eq!(validate_name(name, 256), Ok(()), "{name}");
+        }
         assert_eq!(validate_name("", 256), Err(NameError::Empty));
         assert_eq!(
             validate_name("abcd", 3),
             Err(NameError::TooLong { len: 4, max: 3 })
         );
+        assert_eq!(validate_name(&"x".repeat(128), 128), Ok(()));
+        assert_eq!(
+            validate_name(&"x".repeat(129), 128),
+            Err(NameError::TooLong { len: 129, max: 128 })
+        );
         assert_eq!(validate_name("a/b", 256), Err(NameError::PathSeparator));
+        assert_eq!(validate_name("a/../b", 256), Err(NameError::PathSeparator));
         assert_eq!(validate_name("a\\b", 256), Err(NameError::PathSeparator));
+        assert_eq!(validate_name("c:key", 256), Err(NameError::PathSeparator));
         assert_eq!(validate_name("..", 256), Err(NameError::DotSegment));
         assert_eq!(validate_name("a..b", 256), Err(NameError::DotSegment));
         assert_eq!(validate_name(".", 256), Err(NameError::DotSegment));
+        assert_eq!(validate_name(".hidden", 256), Err(NameError::LeadingDot));
         assert_eq!(validate_name("a\nb", 256), Err(NameError::ControlCharacter));
         assert_eq!(validate_name("a\0", 256), Err(NameError::ControlCharacter));
         assert_eq!(
@@ -221,6 +247,7 @@ mod tests {
         assert_eq!(validate_app("/live", 256), Err(NameError::Empty));
         assert_eq!(validate_app("live/..", 256), Err(NameError::DotSegment));
         assert_eq!(validate_app("", 256), Err(NameError::Empty));
+        assert_eq!(validate_app(".live/inst", 256), Err(NameError::LeadingDot));
         assert_eq!(
             validate_app("live/inst", 5),
             Err(NameError::TooLong { len: 9, max: 5 })

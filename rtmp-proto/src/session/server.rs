@@ -10,16 +10,17 @@ use bytes::{Bytes, BytesMut};
 use onair_amf::amf0::Amf0Value;
 use onair_flv::StreamMetadata;
 
-use crate::chunk::{ChunkDecoderConfig, MessageStreamId, MessageType, RawMessage};
-use crate::command::{CommandMessage, ConnectParams};
+use crate::chunk::{ChunkDecoderConfig, MessageStreamId, MessageType};
+use crate::command::{CommandMessage, ConnectParams, PublishType};
 use crate::control::{ControlMessage, UserControlEvent};
 use crate::error::{Error, SessionError};
 use crate::handshake::ServerHandshake;
 use crate::metadata::DataMessage;
 use crate::session::names::{QueryString, RequestId, StreamKey, StreamName};
 use crate::session::shared::{
-    dispatch, Inbound, MessageHandler, Outbound, CSID_COMMAND, CSID_STREAM,
+    dispatch, session_io, Inbound, MessageHandler, Outbound, CSID_COMMAND, CSID_STREAM,
 };
+use crate::status::{OnStatusCode, Status};
 use crate::timestamp::RtmpTimestamp;
 
 /// Settings of a [`ServerSession`].
@@ -77,8 +78,8 @@ pub enum ServerEvent {
         key: StreamKey,
         /// What followed `?` in the publish name.
         query: Option<QueryString>,
-        /// `live`, `record` or `append`.
-        publish_type: String,
+        /// `live`, `record` or `append` as the client asked.
+        publish_type: PublishType,
     },
     /// A client wants to play; answer with [`ServerSession::accept`] or
     /// [`ServerSession::reject`], then send media with `send_*`.
@@ -244,41 +245,6 @@ impl ServerSession {
         }
     }
 
-    /// Feeds bytes read from the socket. On `Err` the session is dead: send what
-    /// `poll_transmit` gives (e.g. an `_error` or `onStatus`) and close.
-    pub fn handle_input(&mut self, input: &[u8]) -> Result<(), Error> {
-        if self.closed {
-            return Err(SessionError::Closed.into());
-        }
-        self.inbound.buffer.extend_from_slice(input);
-        let result = self.process();
-        if result.is_err() {
-            self.closed = true;
-        }
-        result
-    }
-
-    /// Appends bytes to send to the peer; returns whether anything was appended.
-    pub fn poll_transmit(&mut self, out: &mut BytesMut) -> bool {
-        self.outbound.drain(out)
-    }
-
-    /// The next event; call until `None` after every `handle_input` and command.
-    pub fn poll_event(&mut self) -> Option<ServerEvent> {
-        self.events.pop_front()
-    }
-
-    /// Bytes queued and not yet drained by `poll_transmit`.
-    pub fn bytes_pending(&self) -> usize {
-        self.outbound.pending()
-    }
-
-    /// Whether the session is over (an error, or a rejected request): flush
-    /// `poll_transmit` and close the connection.
-    pub fn is_closed(&self) -> bool {
-        self.closed
-    }
-
     /// The application name once connected.
     pub fn app(&self) -> Option<&str> {
         self.app.as_deref()
@@ -313,8 +279,7 @@ impl ServerSession {
                 self.stream_begin(stream_id)?;
                 self.status(
                     stream_id,
-                    "status",
-                    "NetStream.Publish.Start",
+                    OnStatusCode::NetStreamPublishStart,
                     "Start publishing",
                 )
             }
@@ -322,19 +287,10 @@ impl ServerSession {
                 self.streams.insert(stream_id.0, StreamState::Playing);
                 self.stream_begin(stream_id)?;
                 let reset = format!("Playing and resetting {name}.");
-                self.status(stream_id, "status", "NetStream.Play.Reset", &reset)?;
+                self.status(stream_id, OnStatusCode::NetStreamPlayReset, &reset)?;
                 let start = format!("Started playing {name}.");
-                self.status(stream_id, "status", "NetStream.Play.Start", &start)?;
-                self.outbound.data(
-                    stream_id,
-                    RtmpTimestamp(0),
-                    &[
-                        Amf0Value::String("|RtmpSampleAccess".to_owned()),
-                        Amf0Value::Boolean(true),
-                        Amf0Value::Boolean(true),
-                    ],
-                )?;
-                self.status(stream_id, "status", "NetStream.Data.Start", "Started")
+                self.play_start(stream_id, &start)?;
+                self.status(stream_id, OnStatusCode::NetStreamDataStart, "Started")
             }
             other => {
                 if let Some(state) = other {
@@ -358,8 +314,8 @@ impl ServerSession {
         }
         let stream_id = self.take_request(request)?;
         let code = match self.streams.get(&stream_id.0) {
-            Some(StreamState::PublishPending { .. }) => "NetStream.Publish.BadName",
-            Some(StreamState::PlayPending { .. }) => "NetStream.Play.StreamNotFound",
+            Some(StreamState::PublishPending { .. }) => OnStatusCode::NetStreamPublishBadName,
+            Some(StreamState::PlayPending { .. }) => OnStatusCode::NetStreamPlayStreamNotFound,
             _ => {
                 return Err(SessionError::RequestNotPending {
                     request: request.as_u64(),
@@ -368,7 +324,7 @@ impl ServerSession {
             }
         };
         self.streams.insert(stream_id.0, StreamState::Idle);
-        self.status(stream_id, "error", code, description)?;
+        self.status(stream_id, code, description)?;
         self.closed = true;
         Ok(())
     }
@@ -432,8 +388,7 @@ impl ServerSession {
         self.check_playing(stream_id)?;
         self.status(
             stream_id,
-            "status",
-            "NetStream.Play.UnpublishNotify",
+            OnStatusCode::NetStreamPlayUnpublishNotify,
             "The stream was unpublished.",
         )?;
         self.outbound
@@ -449,20 +404,10 @@ impl ServerSession {
     pub fn notify_publish(&mut self, stream_id: MessageStreamId) -> Result<(), Error> {
         self.check_playing(stream_id)?;
         self.stream_begin(stream_id)?;
-        self.status(stream_id, "status", "NetStream.Play.Start", "Start live")?;
-        self.outbound.data(
-            stream_id,
-            RtmpTimestamp(0),
-            &[
-                Amf0Value::String("|RtmpSampleAccess".to_owned()),
-                Amf0Value::Boolean(true),
-                Amf0Value::Boolean(true),
-            ],
-        )?;
+        self.play_start(stream_id, "Start live")?;
         self.status(
             stream_id,
-            "status",
-            "NetStream.Play.PublishNotify",
+            OnStatusCode::NetStreamPlayPublishNotify,
             "Start publishing",
         )
     }
@@ -493,15 +438,30 @@ impl ServerSession {
             )))
     }
 
+    /// An `onStatus` with the level `code` is sent with.
     fn status(
         &mut self,
         stream_id: MessageStreamId,
-        level: &str,
-        code: &str,
+        code: OnStatusCode,
         description: &str,
     ) -> Result<(), Error> {
-        let cmd = CommandMessage::on_status(level, code, description);
+        let cmd = CommandMessage::on_status(&Status::new(code, description));
         self.outbound.command(CSID_STREAM, stream_id, &cmd)
+    }
+
+    /// `NetStream.Play.Start` and `|RtmpSampleAccess` (which lets Flash players read the
+    /// stream's pixels and samples), as nginx-rtmp sends them.
+    fn play_start(&mut self, stream_id: MessageStreamId, description: &str) -> Result<(), Error> {
+        self.status(stream_id, OnStatusCode::NetStreamPlayStart, description)?;
+        self.outbound.data(
+            stream_id,
+            RtmpTimestamp(0),
+            &[
+                Amf0Value::String("|RtmpSampleAccess".to_owned()),
+                Amf0Value::Boolean(true),
+                Amf0Value::Boolean(true),
+            ],
+        )
     }
 
     fn reply(&mut self, cmd: &CommandMessage) -> Result<(), Error> {
@@ -519,17 +479,13 @@ impl ServerSession {
         }
         while let Some((message, control)) = self.inbound.next_message(&mut self.outbound)? {
             if control.is_none() {
-                self.handle_message(message)?;
+                dispatch(self, message)?;
             }
             if self.closed {
                 break;
             }
         }
         Ok(())
-    }
-
-    fn handle_message(&mut self, message: RawMessage) -> Result<(), Error> {
-        dispatch(self, message)
     }
 
     /// Whether media and data on `stream_id` are wanted: an accepted publisher, or one
@@ -556,6 +512,8 @@ impl ServerSession {
         }
     }
 }
+
+session_io!(ServerSession, ServerEvent);
 
 impl MessageHandler for ServerSession {
     fn on_command(

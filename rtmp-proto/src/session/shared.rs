@@ -1,5 +1,6 @@
-//! What server and client sessions share: the outbound chunk writer, the inbound chunk reader
-//! with acknowledgements and pings, per-stream timestamp extension and aggregate messages.
+//! What server and client sessions share: their input and output methods, the outbound chunk
+//! writer, the inbound chunk reader with acknowledgements and pings, per-stream timestamp
+//! extension and aggregate messages.
 
 use std::collections::HashMap;
 
@@ -26,6 +27,81 @@ pub(crate) const CSID_VIDEO: ChunkStreamId = ChunkStreamId(7);
 
 /// Most streams one connection may create; real clients use one or two.
 pub(crate) const MAX_STREAMS: usize = 16;
+
+/// The input and output methods of a session, the same for [`ServerSession`] and
+/// [`ClientSession`] (written once here, with their documentation). The session type has the
+/// fields `inbound: Inbound`, `outbound: Outbound`, `events: VecDeque<$event>` and
+/// `closed: bool`, and a `process(&mut self) -> Result<(), Error>` that consumes what
+/// `inbound.buffer` holds.
+///
+/// [`ServerSession`]: crate::ServerSession
+/// [`ClientSession`]: crate::ClientSession
+macro_rules! session_io {
+    ($session:ty, $event:ty) => {
+        impl $session {
+            /// The buffer received bytes go into, for a caller that reads its socket straight
+            /// into it (tokio's `read_buf`, after reserving room for one read); call
+            /// [`process_input`](Self::process_input) after each read. Between calls it holds
+            /// at most one incomplete chunk, which the chunk decoder's `max_message_length`
+            /// bounds: memory stays bounded by that plus what the caller reserves per read.
+            pub fn input_buffer(&mut self) -> &mut bytes::BytesMut {
+                &mut self.inbound.buffer
+            }
+
+            /// Processes what [`input_buffer`](Self::input_buffer) holds, then drain
+            /// [`poll_transmit`](Self::poll_transmit) and [`poll_event`](Self::poll_event).
+            /// Events raised before an error are still queued. On `Err` the session is dead:
+            /// send what `poll_transmit` gives (an `_error` or `onStatus` that tells the peer
+            /// why) and close the connection.
+            pub fn process_input(&mut self) -> Result<(), crate::error::Error> {
+                if self.closed {
+                    self.inbound.buffer.clear();
+                    return Err(crate::error::SessionError::Closed.into());
+                }
+                let result = self.process();
+                if result.is_err() {
+                    self.closed = true;
+                    self.inbound.buffer.clear();
+                }
+                result
+            }
+
+            /// Feeds bytes the caller already holds (a copy into
+            /// [`input_buffer`](Self::input_buffer), then
+            /// [`process_input`](Self::process_input)).
+            pub fn handle_input(&mut self, input: &[u8]) -> Result<(), crate::error::Error> {
+                if !self.closed {
+                    self.inbound.buffer.extend_from_slice(input);
+                }
+                self.process_input()
+            }
+
+            /// Appends the bytes to send to the peer to `out`; returns whether anything was
+            /// appended. Call after every input and every command, until it returns `false`
+            /// (one call drains everything queued).
+            pub fn poll_transmit(&mut self, out: &mut bytes::BytesMut) -> bool {
+                self.outbound.drain(out)
+            }
+
+            /// The next event; call until `None` after every input and every command.
+            pub fn poll_event(&mut self) -> Option<$event> {
+                self.events.pop_front()
+            }
+
+            /// Bytes queued and not yet drained by `poll_transmit`.
+            pub fn bytes_pending(&self) -> usize {
+                self.outbound.pending()
+            }
+
+            /// Whether the session is over (an error, a rejected request, or a refused
+            /// `connect`): send what `poll_transmit` gives and close the connection.
+            pub fn is_closed(&self) -> bool {
+                self.closed
+            }
+        }
+    };
+}
+pub(crate) use session_io;
 
 /// Serialises messages into chunks and queues them until `poll_transmit`.
 pub(crate) struct Outbound {

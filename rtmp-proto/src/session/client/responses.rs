@@ -4,10 +4,11 @@
 use onair_amf::amf0::Amf0Value;
 
 use crate::chunk::MessageStreamId;
-use crate::command::CommandMessage;
+use crate::command::{CommandMessage, PublishType};
 use crate::control::{ControlMessage, UserControlEvent};
 use crate::error::{Error, SessionError};
 use crate::session::shared::CSID_STREAM;
+use crate::status::{OnStatusCode, Status, StatusLevel};
 
 use super::{ActiveStream, ClientEvent, ClientSession, Intent, Pending};
 
@@ -48,8 +49,10 @@ impl ClientSession {
         command: &CommandMessage,
         is_error: bool,
     ) -> Result<(), Error> {
-        let (_, code, description) = command.status();
-        if is_error || code != "NetConnection.Connect.Success" {
+        let Status {
+            code, description, ..
+        } = command.status();
+        if is_error || code != OnStatusCode::NetConnectionConnectSuccess {
             self.events
                 .push_back(ClientEvent::Rejected { code, description });
             self.closed = true;
@@ -68,7 +71,9 @@ impl ClientSession {
         intent: Intent,
     ) -> Result<(), Error> {
         if is_error {
-            let (_, code, description) = command.status();
+            let Status {
+                code, description, ..
+            } = command.status();
             self.events
                 .push_back(ClientEvent::Rejected { code, description });
             return Ok(());
@@ -89,7 +94,7 @@ impl ClientSession {
                 "publish",
                 0.0,
                 Amf0Value::Null,
-                vec![key.as_str().into(), "live".into()],
+                vec![key.as_str().into(), PublishType::Live.as_str().into()],
             ),
             Intent::Play { name } => {
                 self.outbound.control(&ControlMessage::UserControl(
@@ -117,7 +122,11 @@ impl ClientSession {
     }
 
     fn on_status(&mut self, stream_id: MessageStreamId, command: &CommandMessage) {
-        let (level, code, description) = command.status();
+        let Status {
+            level,
+            code,
+            description,
+        } = command.status();
         let Some(stream) = self.stream.as_mut().filter(|s| s.id == stream_id) else {
             self.events.push_back(ClientEvent::Status {
                 level,
@@ -126,23 +135,26 @@ impl ClientSession {
             });
             return;
         };
-        match (&stream.intent, code.as_str()) {
-            (Intent::Publish { .. }, "NetStream.Publish.Start") if !stream.started => {
+        match (&stream.intent, &code) {
+            (Intent::Publish { .. }, OnStatusCode::NetStreamPublishStart) if !stream.started => {
                 stream.started = true;
                 self.events
                     .push_back(ClientEvent::PublishStarted { stream_id });
             }
-            (Intent::Play { .. }, "NetStream.Play.Start") if !stream.started => {
+            (Intent::Play { .. }, OnStatusCode::NetStreamPlayStart) if !stream.started => {
                 stream.started = true;
                 self.events
                     .push_back(ClientEvent::PlayStarted { stream_id });
             }
-            _ if level == "error" => {
+            _ if level == StatusLevel::Error => {
                 self.stream = None;
                 self.events
                     .push_back(ClientEvent::Rejected { code, description });
             }
-            (Intent::Play { .. }, "NetStream.Play.Stop" | "NetStream.Play.UnpublishNotify") => {
+            (
+                Intent::Play { .. },
+                OnStatusCode::NetStreamPlayStop | OnStatusCode::NetStreamPlayUnpublishNotify,
+            ) => {
                 let ended = stream.ended;
                 stream.ended = true;
                 self.events.push_back(ClientEvent::Status {

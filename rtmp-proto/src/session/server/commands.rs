@@ -3,11 +3,14 @@
 use onair_amf::amf0::Amf0Value;
 
 use crate::chunk::MessageStreamId;
-use crate::command::{status_object, CommandMessage, ConnectParams, PlayParams, PublishParams};
+use crate::command::{CommandMessage, ConnectParams, PlayParams, PublishParams};
 use crate::control::{ControlMessage, PeerBandwidthLimit};
 use crate::error::{Error, NameError, SessionError};
-use crate::session::names::{split_query, validate_app, RequestId, StreamKey, StreamName};
+use crate::session::names::{
+    split_query, validate_app, QueryString, RequestId, StreamKey, StreamName,
+};
 use crate::session::shared::MAX_STREAMS;
+use crate::status::{OnStatusCode, Status};
 
 use super::{Cancelled, ServerEvent, ServerSession, StreamState};
 
@@ -28,19 +31,23 @@ impl ServerSession {
             "releaseStream" | "FCSubscribe" | "FCUnsubscribe" => self.result_if_asked(tx),
             "FCPublish" => {
                 let name = command.first_string_arg().unwrap_or_default().to_owned();
+                let status = Status::new(OnStatusCode::NetStreamPublishStart, name);
                 let on_fc = CommandMessage::new(
                     "onFCPublish",
                     0.0,
                     Amf0Value::Null,
-                    vec![status_object("status", "NetStream.Publish.Start", &name)],
+                    vec![status.to_amf0()],
                 );
                 self.reply(&on_fc)?;
                 self.result_if_asked(tx)
             }
             "createStream" => {
                 if self.streams.len() >= MAX_STREAMS {
-                    let error =
-                        CommandMessage::error(tx, "NetConnection.Call.Failed", "too many streams");
+                    let error = CommandMessage::error(
+                        tx,
+                        OnStatusCode::NetConnectionCallFailed,
+                        "too many streams",
+                    );
                     return self.reply(&error);
                 }
                 let id = self.next_stream_id;
@@ -81,8 +88,11 @@ impl ServerSession {
             "receiveAudio" | "receiveVideo" | "pause" | "seek" | "_result" | "_error"
             | "onStatus" => Ok(()),
             _ if tx != 0.0 => {
-                let error =
-                    CommandMessage::error(tx, "NetConnection.Call.Failed", "unknown command");
+                let error = CommandMessage::error(
+                    tx,
+                    OnStatusCode::NetConnectionCallFailed,
+                    "unknown command",
+                );
                 self.reply(&error)
             }
             _ => Ok(()),
@@ -130,8 +140,7 @@ impl ServerSession {
                 // As nginx-rtmp: the publisher hears that its stream is down.
                 return self.status(
                     stream_id,
-                    "status",
-                    "NetStream.Unpublish.Success",
+                    OnStatusCode::NetStreamUnpublishSuccess,
                     "Stop publishing",
                 );
             }
@@ -162,7 +171,11 @@ impl ServerSession {
     fn on_connect(&mut self, command: &CommandMessage) -> Result<(), Error> {
         let tx = command.transaction_id;
         if self.app.is_some() {
-            let error = CommandMessage::error(tx, "NetConnection.Call.Failed", "already connected");
+            let error = CommandMessage::error(
+                tx,
+                OnStatusCode::NetConnectionCallFailed,
+                "already connected",
+            );
             return self.reply(&error);
         }
         let params = match ConnectParams::from_command(command) {
@@ -202,25 +215,19 @@ impl ServerSession {
                 properties.push((k.clone(), v.clone()));
             }
         }
-        let information = Amf0Value::Object(vec![
-            ("level".to_owned(), Amf0Value::String("status".to_owned())),
-            (
-                "code".to_owned(),
-                Amf0Value::String("NetConnection.Connect.Success".to_owned()),
-            ),
-            (
-                "description".to_owned(),
-                Amf0Value::String("Connection succeeded.".to_owned()),
-            ),
-            (
-                "objectEncoding".to_owned(),
-                Amf0Value::Number(params.object_encoding.unwrap_or(0.0)),
-            ),
-        ]);
+        let mut information = Status::new(
+            OnStatusCode::NetConnectionConnectSuccess,
+            "Connection succeeded.",
+        )
+        .properties();
+        information.push((
+            "objectEncoding".to_owned(),
+            Amf0Value::Number(params.object_encoding.unwrap_or(0.0)),
+        ));
         self.reply(&CommandMessage::result(
             tx,
             Amf0Value::Object(properties),
-            information,
+            Amf0Value::Object(information),
         ))?;
         self.app = Some(params.app.clone());
         self.events.push_back(ServerEvent::Connected {
@@ -232,21 +239,41 @@ impl ServerSession {
     }
 
     fn connect_rejected(&mut self, tx: f64, description: &str) -> Result<(), Error> {
-        let error = CommandMessage::error(tx, "NetConnection.Connect.Rejected", description);
+        let error =
+            CommandMessage::error(tx, OnStatusCode::NetConnectionConnectRejected, description);
         self.reply(&error)
     }
 
-    /// Checks that `stream_id` is an idle created stream; answers with an error status if not.
-    fn stream_ready(&mut self, stream_id: MessageStreamId, code: &str) -> Result<bool, Error> {
-        match self.streams.get(&stream_id.0) {
-            Some(StreamState::Idle) => Ok(true),
-            Some(_) => {
-                self.status(stream_id, "error", code, "stream is busy")?;
-                Ok(false)
-            }
-            None => {
-                self.status(stream_id, "error", code, "no such stream")?;
-                Ok(false)
+    /// The validated name of a `publish` or `play` on `stream_id` (`name` as sent, `None` if
+    /// the command had none), split from its query string. A missing or invalid name is
+    /// answered with `bad_name` and ends the session (`Err`); a stream that is not an idle
+    /// created one is answered with `busy` and gives `None`.
+    fn requested_name<N>(
+        &mut self,
+        stream_id: MessageStreamId,
+        name: Option<&str>,
+        [bad_name, busy]: [OnStatusCode; 2],
+        validate: fn(&str, usize) -> Result<N, NameError>,
+    ) -> Result<Option<(N, Option<QueryString>)>, Error> {
+        let Some(name) = name else {
+            self.status(stream_id, bad_name, "no name")?;
+            return Err(SessionError::InvalidName(NameError::Empty).into());
+        };
+        let refusal = match self.streams.get(&stream_id.0) {
+            Some(StreamState::Idle) => None,
+            Some(_) => Some("stream is busy"),
+            None => Some("no such stream"),
+        };
+        if let Some(description) = refusal {
+            self.status(stream_id, busy, description)?;
+            return Ok(None);
+        }
+        let (name, query) = split_query(name);
+        match validate(name, self.config.max_name_length) {
+            Ok(name) => Ok(Some((name, query))),
+            Err(e) => {
+                self.status(stream_id, bad_name, "invalid name")?;
+                Err(SessionError::InvalidName(e).into())
             }
         }
     }
@@ -257,25 +284,15 @@ impl ServerSession {
         command: &CommandMessage,
         app: String,
     ) -> Result<(), Error> {
-        let Ok(params) = PublishParams::from_command(command) else {
-            self.status(stream_id, "error", "NetStream.Publish.BadName", "no name")?;
-            return Err(SessionError::InvalidName(NameError::Empty).into());
-        };
-        if !self.stream_ready(stream_id, "NetStream.Publish.BadConnection")? {
+        let params = PublishParams::from_command(command).ok();
+        let codes = [
+            OnStatusCode::NetStreamPublishBadName,
+            OnStatusCode::NetStreamPublishBadConnection,
+        ];
+        let name = params.as_ref().map(|p| p.name.as_str());
+        let Some((key, query)) = self.requested_name(stream_id, name, codes, StreamKey::new)?
+        else {
             return Ok(());
-        }
-        let (name, query) = split_query(&params.name);
-        let key = match StreamKey::new(name, self.config.max_name_length) {
-            Ok(key) => key,
-            Err(e) => {
-                self.status(
-                    stream_id,
-                    "error",
-                    "NetStream.Publish.BadName",
-                    "invalid name",
-                )?;
-                return Err(SessionError::InvalidName(e).into());
-            }
         };
         let request = self.new_request(stream_id);
         self.streams.insert(
@@ -293,7 +310,7 @@ impl ServerSession {
             app,
             key,
             query,
-            publish_type: params.publish_type,
+            publish_type: params.map(|p| p.publish_type).unwrap_or_default(),
         });
         Ok(())
     }
@@ -304,39 +321,22 @@ impl ServerSession {
         command: &CommandMessage,
         app: String,
     ) -> Result<(), Error> {
-        let Ok(params) = PlayParams::from_command(command) else {
-            self.status(
-                stream_id,
-                "error",
-                "NetStream.Play.StreamNotFound",
-                "no name",
-            )?;
-            return Err(SessionError::InvalidName(NameError::Empty).into());
-        };
-        if !self.stream_ready(stream_id, "NetStream.Play.Failed")? {
+        let params = PlayParams::from_command(command).ok();
+        let codes = [
+            OnStatusCode::NetStreamPlayStreamNotFound,
+            OnStatusCode::NetStreamPlayFailed,
+        ];
+        let name = params.as_ref().map(|p| p.name.as_str());
+        let Some((name, query)) = self.requested_name(stream_id, name, codes, StreamName::new)?
+        else {
             return Ok(());
-        }
-        let (name, query) = split_query(&params.name);
-        let name = match StreamName::new(name, self.config.max_name_length) {
-            Ok(name) => name,
-            Err(e) => {
-                self.status(
-                    stream_id,
-                    "error",
-                    "NetStream.Play.StreamNotFound",
-                    "invalid name",
-                )?;
-                return Err(SessionError::InvalidName(e).into());
-            }
         };
         let request = self.new_request(stream_id);
-        self.streams.insert(
-            stream_id.0,
-            StreamState::PlayPending {
-                request,
-                name: name.clone(),
-            },
-        );
+        let state = StreamState::PlayPending {
+            request,
+            name: name.clone(),
+        };
+        self.streams.insert(stream_id.0, state);
         self.events.push_back(ServerEvent::PlayRequested {
             request,
             stream_id,

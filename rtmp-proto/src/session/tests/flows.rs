@@ -47,8 +47,8 @@ fn connect_answers_like_nginx() {
         other => panic!("{other:?}"),
     }
     assert_eq!(
-        result.status().1,
-        "NetConnection.Connect.Success".to_owned()
+        result.status().code,
+        OnStatusCode::NetConnectionConnectSuccess
     );
     assert!(property(&result.args[0], "objectEncoding").is_some());
     // The client switched to 4096-byte chunks after connect, as ffmpeg does.
@@ -78,7 +78,7 @@ fn publish_accept_media_metadata_unpublish() {
             let query = query.as_ref().unwrap();
             assert_eq!(query.get("token"), Some("abc"));
             assert_eq!(query.get("x"), Some("1"));
-            assert_eq!(publish_type, "live");
+            assert_eq!(*publish_type, PublishType::Live);
             *request
         }
         other => panic!("{other:?}"),
@@ -158,7 +158,7 @@ fn publish_accept_media_metadata_unpublish() {
     );
     assert!(pair.client_events.iter().any(|e| matches!(
         e,
-        ClientEvent::Status { code, .. } if code == "NetStream.Unpublish.Success"
+        ClientEvent::Status { code, .. } if *code == OnStatusCode::NetStreamUnpublishSuccess
     )));
     assert!(pair.server_error.is_none() && pair.client_error.is_none());
 }
@@ -233,15 +233,18 @@ fn a_player_is_notified_of_a_republish_and_gets_media_again() {
     pair.server.send_video(sid, 0, &[0x17, 0, 0, 0, 0]).unwrap();
     pair.server.end_play(sid).unwrap();
     pair.drive();
-    let codes: Vec<&str> = pair
+    let codes: Vec<&OnStatusCode> = pair
         .client_events
         .iter()
         .filter_map(|e| match e {
-            ClientEvent::Status { code, .. } => Some(code.as_str()),
+            ClientEvent::Status { code, .. } => Some(code),
             _ => None,
         })
         .collect();
-    assert!(codes.contains(&"NetStream.Play.PublishNotify"), "{codes:?}");
+    assert!(
+        codes.contains(&&OnStatusCode::NetStreamPlayPublishNotify),
+        "{codes:?}"
+    );
     assert!(
         pair.client_events.iter().any(|e| matches!(
             e,
@@ -324,7 +327,7 @@ fn rejected_publish_closes_the_session() {
     assert_eq!(
         pair.client_events,
         vec![ClientEvent::Rejected {
-            code: "NetStream.Publish.BadName".to_owned(),
+            code: OnStatusCode::NetStreamPublishBadName,
             description: "stream is taken".to_owned()
         }]
     );
@@ -355,7 +358,7 @@ fn rejected_play() {
     assert_eq!(
         pair.client_events,
         vec![ClientEvent::Rejected {
-            code: "NetStream.Play.StreamNotFound".to_owned(),
+            code: OnStatusCode::NetStreamPlayStreamNotFound,
             description: "no such stream".to_owned()
         }]
     );

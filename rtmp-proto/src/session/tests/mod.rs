@@ -13,9 +13,10 @@ use crate::chunk::{
     ChunkDecoder, ChunkDecoderConfig, ChunkEncoder, ChunkStreamId, MessageStreamId, MessageType,
     RawMessage,
 };
-use crate::command::{object_properties, property, CommandMessage};
+use crate::command::{object_properties, property, CommandMessage, PublishType};
 use crate::control::{ControlMessage, UserControlEvent};
 use crate::error::{Error, NameError, SessionError};
+use crate::status::{OnStatusCode, Status};
 use crate::timestamp::RtmpTimestamp;
 
 const HANDSHAKE_LEN: usize = 1 + 1536 + 1536;

@@ -35,7 +35,7 @@ fn bad_publish_names_are_refused() {
         assert_eq!(
             pair.client_events,
             vec![ClientEvent::Rejected {
-                code: "NetStream.Publish.BadName".to_owned(),
+                code: OnStatusCode::NetStreamPublishBadName,
                 description: "invalid name".to_owned()
             }]
         );
@@ -74,7 +74,7 @@ fn bad_app_names_are_refused() {
         assert!(pair.server_events.is_empty());
         assert!(matches!(
             &pair.client_events[..],
-            [ClientEvent::Rejected { code, .. }] if code == "NetConnection.Connect.Rejected"
+            [ClientEvent::Rejected { code, .. }] if *code == OnStatusCode::NetConnectionConnectRejected
         ));
     }
     // One instance level is fine.
@@ -114,7 +114,7 @@ fn unknown_commands_get_error_and_session_survives() {
     let cmds = commands(&pair.server_messages());
     let error = cmds.iter().find(|c| c.transaction_id == 7.0).unwrap();
     assert_eq!(error.name, "_error");
-    assert_eq!(error.status().1, "NetConnection.Call.Failed");
+    assert_eq!(error.status().code, OnStatusCode::NetConnectionCallFailed);
     assert!(!cmds
         .iter()
         .any(|c| c.transaction_id == 0.0 && c.name == "_error"));
@@ -316,7 +316,7 @@ fn malformed_command_is_an_error() {
 
 #[test]
 fn status_objects_are_objects() {
-    let cmd = CommandMessage::on_status("status", "X", "y");
+    let cmd = CommandMessage::on_status(&Status::new(OnStatusCode::from("X"), "y"));
     assert!(object_properties(&cmd.args[0]).is_some());
 }
 
