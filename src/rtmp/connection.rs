@@ -242,6 +242,7 @@ impl<H: RtmpHandler> Connection<H> {
 
     async fn process_events(&mut self) {
         while let Some(event) = self.session.poll_event() {
+            let video = matches!(event, ServerEvent::Video { .. });
             match event {
                 ServerEvent::Connected { app, tc_url, .. } => {
                     debug!(conn = self.id, %app, tc_url = tc_url.as_deref().unwrap_or(""), "connected");
@@ -307,17 +308,18 @@ impl<H: RtmpHandler> Connection<H> {
                     stream_id,
                     timestamp_ms,
                     data,
-                } => {
-                    let packet = Packet::Media(MediaPacket::video(timestamp_ms, data));
-                    self.forward(stream_id, packet).await;
                 }
-                ServerEvent::Audio {
+                | ServerEvent::Audio {
                     stream_id,
                     timestamp_ms,
                     data,
                 } => {
-                    let packet = Packet::Media(MediaPacket::audio(timestamp_ms, data));
-                    self.forward(stream_id, packet).await;
+                    let packet = if video {
+                        MediaPacket::video(timestamp_ms, data)
+                    } else {
+                        MediaPacket::audio(timestamp_ms, data)
+                    };
+                    self.forward(stream_id, Packet::Media(packet)).await;
                 }
                 ServerEvent::PublishEnded { stream_id } => {
                     if let Some(p) = self.publishing.remove(&stream_id.0) {

@@ -4,7 +4,6 @@
 //! written here checks the headers a CDN in front of the origin relies on.
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -36,11 +35,7 @@ impl LiveOrigin {
     }
 
     async fn start_with_tls(config: HlsConfig, tls: Option<(&[u8], &[u8])>) -> Result<Self> {
-        // RUST_LOG=onair=debug shows the server's logs with --nocapture
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_test_writer()
-            .try_init();
+        init_tracing();
         let origin = HlsOrigin::new(config)?;
         let rtmp = RtmpServer::bind("127.0.0.1:0", RtmpServerConfig::default(), AcceptAll)
             .await?
@@ -96,24 +91,6 @@ impl Drop for LiveOrigin {
             task.abort();
         }
     }
-}
-
-/// `ffmpeg -re [INPUT_OPTIONS] -i SRC -c copy -f flv URL` in a task; the process
-/// is killed if the task is aborted or dropped.
-fn spawn_publisher(
-    ffmpeg: &Path,
-    src: &Path,
-    url: String,
-    input_options: &'static [&'static str],
-    limit: Duration,
-) -> JoinHandle<Result<Finished>> {
-    let (ffmpeg, src) = (ffmpeg.to_owned(), src.to_owned());
-    tokio::spawn(async move {
-        let mut args = vec!["-v", "error", "-re"];
-        args.extend_from_slice(input_options);
-        args.extend(["-i", path_str(&src)?, "-c", "copy", "-f", "flv", &url]);
-        run_ok(&ffmpeg, &args, limit).await
-    })
 }
 
 /// ffmpeg arguments that play a live HLS playlist from its first segment, decoding to nothing
@@ -332,7 +309,7 @@ async fn playlist(addr: SocketAddr, base: &str) -> Result<MediaPlaylist> {
     parse_playlist(&r.text())
 }
 
-/// Point 1: ffmpeg publishes H.264+AAC live; ffmpeg 5.1 plays the TS HLS from its first
+/// ffmpeg publishes H.264+AAC live; ffmpeg 5.1 plays the TS HLS from its first
 /// segment while it is being published, and ffprobe reads the master playlist.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ts_hls_plays_live_in_ffmpeg() -> Result<()> {
@@ -418,7 +395,7 @@ async fn ts_hls_plays_live_in_ffmpeg() -> Result<()> {
     origin.stop().await
 }
 
-/// Point 2: the headers a CDN and a browser rely on, read off the wire.
+/// The headers a CDN and a browser rely on, read off the wire.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_headers_cache_cors_and_methods() -> Result<()> {
     let src = h264_aac_10s();
@@ -533,7 +510,7 @@ async fn http_headers_cache_cors_and_methods() -> Result<()> {
     origin.stop().await
 }
 
-/// Point 3: a segment that left the playlist is served for the grace period, then 404, while
+/// A segment that left the playlist is served for the grace period, then 404, while
 /// current segments are served; after the publisher left and `linger` passed, the playlist is
 /// 404.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -652,7 +629,7 @@ async fn aged_out_segments_and_lingering_streams_go_404() -> Result<()> {
     origin.stop().await
 }
 
-/// Point 4: Low-Latency HLS: blocking playlist reload, held preload-hint requests, a refused
+/// Low-Latency HLS: blocking playlist reload, held preload-hint requests, a refused
 /// far-future `_HLS_msn`, and ffmpeg 5.1 (which ignores parts) playing the segments.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ll_hls_blocking_reload_and_preload_hints() -> Result<()> {
@@ -788,7 +765,7 @@ async fn ll_hls_blocking_reload_and_preload_hints() -> Result<()> {
     origin.stop().await
 }
 
-/// Point 5: HTTPS with a self-signed certificate: ffmpeg plays it (it does not verify
+/// HTTPS with a self-signed certificate: ffmpeg plays it (it does not verify
 /// certificates by default), and a rustls client trusting the certificate gets 200 over
 /// HTTP/1.1 and negotiates h2 when it offers it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -877,7 +854,7 @@ async fn https_origin_serves_ffmpeg_and_rustls() -> Result<()> {
     origin.stop().await
 }
 
-/// Point 6: FFmpeg 9 publishes HEVC + Opus over Enhanced RTMP to an fMP4 origin and plays the
+/// FFmpeg 9 publishes HEVC + Opus over Enhanced RTMP to an fMP4 origin and plays the
 /// HLS back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ffmpeg9_hevc_opus_over_fmp4_hls() -> Result<()> {
@@ -949,7 +926,7 @@ fn noise(state: &mut u64, len: usize) -> Vec<u8> {
         .collect()
 }
 
-/// Point 7: a publisher sending garbage media on another name does not disturb a good
+/// A publisher sending garbage media on another name does not disturb a good
 /// stream's HLS.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_publisher_does_not_disturb_other_streams() -> Result<()> {

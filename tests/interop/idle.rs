@@ -31,25 +31,7 @@ async fn ffmpeg_waits_for_a_publisher_then_decodes() -> Result<()> {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     ensure!(!player.is_finished(), "the player did not wait");
     let started = std::time::Instant::now();
-    run_ok(
-        &ffmpeg,
-        &[
-            "-v",
-            "error",
-            "-re",
-            "-i",
-            path_str(&src)?,
-            "-t",
-            "3.5",
-            "-c",
-            "copy",
-            "-f",
-            "flv",
-            &url,
-        ],
-        Duration::from_secs(20),
-    )
-    .await?;
+    publish_file(&ffmpeg, &src, &url, &["-t", "3.5"], Duration::from_secs(20)).await?;
     let played = player.await??;
     ensure!(played.success, "ffmpeg player failed: {}", played.stderr);
     ensure!(
@@ -111,16 +93,14 @@ async fn a_player_stays_across_unpublish_and_republish() -> Result<()> {
     let src = h264_aac_10s();
     let tags = read_flv_tags(&src)?;
     let server = TestServer::start(None).await?;
-    let tc_url = server.url("live");
 
-    let mut player = RtmpClient::connect(server.addr, "live", &tc_url).await?;
+    let mut player = server.client().await?;
     player.play("again").await?;
 
     let mut sent = Vec::new();
     let mut got = Vec::new();
     for round in 0..2 {
-        let mut publisher = RtmpClient::connect(server.addr, "live", &tc_url).await?;
-        publisher.publish("again").await?;
+        let mut publisher = server.publisher("again").await?;
         sent.push(publish_tags(&mut publisher, &tags, 150).await?);
         publisher.close().await?;
         let p = phase(&mut player).await?;
@@ -201,8 +181,7 @@ async fn waiting_players_are_bounded() -> Result<()> {
     let _b1 = player("b").await?;
     assert!(refused(player("c").await)?, "fourth waiting player in all");
 
-    let mut publisher = RtmpClient::connect(server.addr, "live", &tc_url).await?;
-    publisher.publish("a").await?;
+    let _publisher = server.publisher("a").await?;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let _a3 = player("a").await?;
     let _c1 = player("c").await?;
@@ -211,18 +190,16 @@ async fn waiting_players_are_bounded() -> Result<()> {
     let mut strict = RtmpServerConfig::default();
     strict.idle_streams = false;
     let strict = TestServer::start_with(strict).await?;
-    let mut c = RtmpClient::connect(strict.addr, "live", &strict.url("live")).await?;
+    let mut c = strict.client().await?;
     assert!(refused(c.play("nobody").await.map(|()| c))?);
     strict.stop().await?;
 
     // The handler sees whether the name is live and may refuse names nobody publishes.
     let picky = TestServer::start_with_handler(RtmpServerConfig::default(), LiveOnly).await?;
-    let tc_url = picky.url("live");
-    let mut c = RtmpClient::connect(picky.addr, "live", &tc_url).await?;
+    let mut c = picky.client().await?;
     assert!(refused(c.play("x").await.map(|()| c))?);
-    let mut publisher = RtmpClient::connect(picky.addr, "live", &tc_url).await?;
-    publisher.publish("x").await?;
-    let mut c = RtmpClient::connect(picky.addr, "live", &tc_url).await?;
+    let _publisher = picky.publisher("x").await?;
+    let mut c = picky.client().await?;
     c.play("x").await?;
     picky.stop().await?;
     server.stop().await?;
@@ -293,25 +270,7 @@ async fn ffmpeg_and_rtmpdump_play_across_a_republish() -> Result<()> {
     )?;
     tokio::time::sleep(Duration::from_millis(1000)).await;
     for _ in 0..2 {
-        run_ok(
-            &ffmpeg,
-            &[
-                "-v",
-                "error",
-                "-re",
-                "-i",
-                path_str(&src)?,
-                "-t",
-                "2.5",
-                "-c",
-                "copy",
-                "-f",
-                "flv",
-                &url,
-            ],
-            Duration::from_secs(20),
-        )
-        .await?;
+        publish_file(&ffmpeg, &src, &url, &["-t", "2.5"], Duration::from_secs(20)).await?;
         tokio::time::sleep(Duration::from_millis(700)).await;
     }
     let played = player.interrupt().await?;

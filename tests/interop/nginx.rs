@@ -1,4 +1,4 @@
-//! Point 3: our `ClientSession` (through `RtmpClient`) publishes to nginx-rtmp; ffprobe reads
+//! Our `ClientSession` (through `RtmpClient`) publishes to nginx-rtmp; ffprobe reads
 //! nginx's recording back.
 
 use std::path::Path;
@@ -13,11 +13,6 @@ use crate::server::publish_tags;
 use crate::util::*;
 
 const RTMP_MODULE: &str = "/usr/lib/nginx/modules/ngx_rtmp_module.so";
-
-fn free_port() -> Result<u16> {
-    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(l.local_addr()?.port())
-}
 
 fn write_config(dir: &Path, port: u16) -> Result<()> {
     let rec = dir.join("rec");
@@ -49,8 +44,8 @@ async fn client_session_publishes_to_nginx_rtmp() -> Result<()> {
     let src = h264_aac_10s();
     let tags = read_flv_tags(&src)?;
     let dir = test_dir("nginx")?;
-    let port = free_port()?;
-    write_config(dir.path(), port)?;
+    let addr = free_addr()?;
+    write_config(dir.path(), addr.port())?;
     let conf = dir.path().join("nginx.conf");
     let prefix = format!("{}/", dir.path().display());
     let error_log = dir.path().join("error.log");
@@ -70,22 +65,13 @@ async fn client_session_publishes_to_nginx_rtmp() -> Result<()> {
         .spawn()
         .context("starting nginx")?;
 
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    let mut connected = None;
-    for _ in 0..50 {
-        if let Some(status) = child.try_wait()? {
+    wait_for_listener(addr, &mut child, Duration::from_secs(5))
+        .await
+        .with_context(|| {
             let log = std::fs::read_to_string(&error_log).unwrap_or_default();
-            anyhow::bail!("nginx exited with {status}: {log}");
-        }
-        match RtmpClient::connect(addr, "live", &format!("rtmp://127.0.0.1:{port}/live")).await {
-            Ok(c) => {
-                connected = Some(c);
-                break;
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
-    let mut client = connected.context("could not connect to nginx-rtmp")?;
+            format!("nginx-rtmp did not come up: {log}")
+        })?;
+    let mut client = RtmpClient::connect(addr, "live", &format!("rtmp://{addr}/live")).await?;
     client.publish("fromonair").await?;
     let (video, audio) = publish_tags(&mut client, &tags, usize::MAX).await?;
     client.close().await?;

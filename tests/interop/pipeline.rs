@@ -3,36 +3,16 @@
 //! and served by the origin; the real ffmpeg/ffprobe read the HLS over HTTP. With a simulated
 //! slow uplink, the example must lower its bitrate instead of falling behind.
 
-use std::net::{SocketAddr, TcpListener};
-use std::path::PathBuf;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
+use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
 use tokio::io::AsyncReadExt;
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
-use crate::util::{decode_args, decoded_frames, run, tool};
-
-/// The example binary: `cargo test` builds examples next to the test's `deps` folder.
-fn example() -> Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .context("test binary outside target/<profile>/deps")?;
-    let path = dir.join("examples").join("full_pipeline");
-    ensure!(
-        path.exists(),
-        "{} is missing: run `cargo build --example full_pipeline` (cargo test builds it)",
-        path.display()
-    );
-    Ok(path)
-}
-
-fn free_port() -> Result<SocketAddr> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?)
-}
+use crate::util::{
+    decode_args, decoded_frames, free_addr, run, spawn_example, tool, wait_for_listener,
+};
 
 struct Pipeline {
     child: Child,
@@ -41,28 +21,16 @@ struct Pipeline {
 
 impl Pipeline {
     async fn start(args: &[&str]) -> Result<Self> {
-        let (rtmp, http) = (free_port()?, free_port()?);
-        let child = Command::new(example()?)
-            .args(["--rtmp", &rtmp.to_string(), "--http", &http.to_string()])
-            .args(args)
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .context("starting full_pipeline")?;
+        let (rtmp, http) = (free_addr()?, free_addr()?);
+        let (rtmp, http_arg) = (rtmp.to_string(), http.to_string());
+        let mut all_args = vec!["--rtmp", &rtmp, "--http", &http_arg];
+        all_args.extend_from_slice(args);
+        let mut child = spawn_example("full_pipeline", &all_args, "info")?;
         // the origin answers as soon as it listens (and holds the playlist request until the
         // first segment exists)
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while tokio::net::TcpStream::connect(http).await.is_err() {
-            ensure!(
-                Instant::now() < deadline,
-                "the origin never listened on {http}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_for_listener(http, &mut child, Duration::from_secs(20))
+            .await
+            .context("the origin never listened")?;
         Ok(Self { child, http })
     }
 

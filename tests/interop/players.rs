@@ -40,16 +40,14 @@ async fn a_late_player_starts_on_the_cached_keyframe_and_sees_the_end() -> Resul
     let tags = read_flv_tags(&src)?;
     let media: Vec<&Tag> = tags.iter().filter(|t| t.tag_type != 18).collect();
     let server = TestServer::start(None).await?;
-    let tc_url = server.url("live");
 
-    let mut publisher = RtmpClient::connect(server.addr, "live", &tc_url).await?;
-    publisher.publish("gop").await?;
+    let mut publisher = server.publisher("gop").await?;
     // ~2.5 s: past the second keyframe (2 s GOP)
     let first = 180;
     publish_tags(&mut publisher, &tags, first).await?;
     tokio::time::sleep(Duration::from_millis(200)).await;
 
-    let mut player = RtmpClient::connect(server.addr, "live", &tc_url).await?;
+    let mut player = server.client().await?;
     player.play("gop").await?;
     // then 60 more tags live, and the publisher leaves
     let rest: Vec<Tag> = tags
@@ -114,11 +112,10 @@ async fn a_slow_player_is_cut_off_and_a_fast_one_gets_everything() -> Result<()>
     let server = TestServer::start_with(config).await?;
     let tc_url = server.url("live");
 
-    let mut publisher = RtmpClient::connect(server.addr, "live", &tc_url).await?;
-    publisher.publish("busy").await?;
+    let mut publisher = server.publisher("busy").await?;
 
     // The fast player reads all the time.
-    let mut fast = RtmpClient::connect(server.addr, "live", &tc_url).await?;
+    let mut fast = server.client().await?;
     fast.play("busy").await?;
     let fast_task = tokio::spawn(async move { play_until_end(&mut fast).await });
     // The slow one never reads, and has a tiny receive buffer.
@@ -182,10 +179,8 @@ async fn a_slow_player_is_cut_off_and_a_fast_one_gets_everything() -> Result<()>
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_publisher_for_a_live_name_is_rejected() -> Result<()> {
     let server = TestServer::start(None).await?;
-    let tc_url = server.url("live");
-    let mut first = RtmpClient::connect(server.addr, "live", &tc_url).await?;
-    first.publish("dup").await?;
-    let mut second = RtmpClient::connect(server.addr, "live", &tc_url).await?;
+    let first = server.publisher("dup").await?;
+    let mut second = server.client().await?;
     match second.publish("dup").await {
         Err(ClientError::Rejected { code, description }) => {
             eprintln!("second publisher refused: {code} ({description})");
@@ -199,8 +194,7 @@ async fn a_second_publisher_for_a_live_name_is_rejected() -> Result<()> {
     // once the first leaves, the name is free again
     first.close().await?;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let mut third = RtmpClient::connect(server.addr, "live", &tc_url).await?;
-    third.publish("dup").await?;
+    let _third = server.publisher("dup").await?;
     server.stop().await?;
     Ok(())
 }
@@ -227,9 +221,8 @@ async fn players_use_the_public_name_never_the_key() -> Result<()> {
     let src = h264_aac_10s();
     let tags = read_flv_tags(&src)?;
     let server = TestServer::start_with_handler(RtmpServerConfig::default(), StudioKeys).await?;
-    let tc_url = server.url("live");
 
-    let mut intruder = RtmpClient::connect(server.addr, "live", &tc_url).await?;
+    let mut intruder = server.client().await?;
     match intruder.publish("guess?t=1").await {
         Err(ClientError::Rejected { description, .. }) => {
             assert_eq!(description, "unknown stream key")
@@ -237,13 +230,12 @@ async fn players_use_the_public_name_never_the_key() -> Result<()> {
         other => bail!("unknown key accepted: {other:?}"),
     }
 
-    let mut by_name = RtmpClient::connect(server.addr, "live", &tc_url).await?;
+    let mut by_name = server.client().await?;
     by_name.play("studio").await?;
-    let mut by_key = RtmpClient::connect(server.addr, "live", &tc_url).await?;
+    let mut by_key = server.client().await?;
     by_key.play("s3cr3t").await?;
 
-    let mut publisher = RtmpClient::connect(server.addr, "live", &tc_url).await?;
-    publisher.publish("s3cr3t?t=1").await?;
+    let mut publisher = server.publisher("s3cr3t?t=1").await?;
     let (video, audio) = publish_tags(&mut publisher, &tags, 100).await?;
     publisher.close().await?;
 

@@ -9,34 +9,16 @@ use onair::rtmp::{ClientError, RtmpClient};
 
 use crate::util::*;
 
-/// Point 1: `ffmpeg -re -c copy` publishes 10 s of H.264+AAC; the recording has the source's
+/// `ffmpeg -re -c copy` publishes 10 s of H.264+AAC; the recording has the source's
 /// packets with the source's timestamps, to the millisecond.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ffmpeg_publish_is_recorded_packet_for_packet() -> Result<()> {
     let ffmpeg = tool("ffmpeg");
     let src = h264_aac_10s();
-    let dir = test_dir("publish")?;
-    let rec = dir.path().join("rec");
-    let server = TestServer::start(Some(&rec)).await?;
+    let (server, rec, _dir) = TestServer::start_recording("publish").await?;
     // OBS and services send a query string after the key: it must not reach the file name.
     let url = server.url("live/KEY1?token=secret");
-    run_ok(
-        &ffmpeg,
-        &[
-            "-v",
-            "error",
-            "-re",
-            "-i",
-            path_str(&src)?,
-            "-c",
-            "copy",
-            "-f",
-            "flv",
-            &url,
-        ],
-        Duration::from_secs(40),
-    )
-    .await?;
+    publish_file(&ffmpeg, &src, &url, &[], Duration::from_secs(40)).await?;
     server.stop().await?;
 
     let recording = rec.join("live/KEY1.flv");
@@ -93,7 +75,7 @@ async fn ffmpeg_publish_is_recorded_packet_for_packet() -> Result<()> {
     Ok(())
 }
 
-/// Point 2: ffmpeg and rtmpdump play a live stream and decode it without errors.
+/// ffmpeg and rtmpdump play a live stream and decode it without errors.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ffmpeg_and_rtmpdump_play_a_live_stream() -> Result<()> {
     let ffmpeg = tool("ffmpeg");
@@ -104,30 +86,13 @@ async fn ffmpeg_and_rtmpdump_play_a_live_stream() -> Result<()> {
     let server = TestServer::start(None).await?;
     let url = server.url("live/playme");
 
-    let publisher = {
-        let (ffmpeg, src, url) = (ffmpeg.clone(), src.clone(), url.clone());
-        tokio::spawn(async move {
-            run_ok(
-                &ffmpeg,
-                &[
-                    "-v",
-                    "error",
-                    "-re",
-                    "-i",
-                    path_str(&src)?,
-                    "-t",
-                    "7",
-                    "-c",
-                    "copy",
-                    "-f",
-                    "flv",
-                    &url,
-                ],
-                Duration::from_secs(30),
-            )
-            .await
-        })
-    };
+    let publisher = spawn_publisher(
+        &ffmpeg,
+        &src,
+        url.clone(),
+        &["-t", "7"],
+        Duration::from_secs(30),
+    );
     tokio::time::sleep(Duration::from_millis(1500)).await;
 
     let dump = dir.path().join("rtmpdump.flv");
@@ -155,13 +120,7 @@ async fn ffmpeg_and_rtmpdump_play_a_live_stream() -> Result<()> {
             .await
         })
     };
-    let player = run(
-        &ffmpeg,
-        &decode_args(&url, Some("4")),
-        Duration::from_secs(20),
-    )
-    .await?;
-    let played = decoded_frames(&player, "ffmpeg player")?;
+    let played = decode(&ffmpeg, &url, Some("4"), "ffmpeg player").await?;
     eprintln!("ffmpeg played and decoded {played} video frames");
     assert!(played >= 90, "ffmpeg decoded only {played} frames");
 
@@ -191,47 +150,18 @@ async fn ffmpeg_and_rtmpdump_play_a_live_stream() -> Result<()> {
     Ok(())
 }
 
-/// Point 4: FFmpeg 9 publishes HEVC + Opus (Enhanced RTMP); the recording decodes with it and
+/// FFmpeg 9 publishes HEVC + Opus (Enhanced RTMP); the recording decodes with it and
 /// holds every tag.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ffmpeg9_publishes_hevc_opus_enhanced_rtmp() -> Result<()> {
     let ffmpeg9 = ffmpeg9();
     let src = hevc_opus_4s();
-    let dir = test_dir("enhanced")?;
-    let rec = dir.path().join("rec");
-    let server = TestServer::start(Some(&rec)).await?;
+    let (server, rec, _dir) = TestServer::start_recording("enhanced").await?;
     let url = server.url("live/hevc");
-    let publisher = {
-        let (ffmpeg9, src, url) = (ffmpeg9.clone(), src.clone(), url.clone());
-        tokio::spawn(async move {
-            run_ok(
-                &ffmpeg9,
-                &[
-                    "-v",
-                    "error",
-                    "-re",
-                    "-i",
-                    path_str(&src)?,
-                    "-c",
-                    "copy",
-                    "-f",
-                    "flv",
-                    &url,
-                ],
-                Duration::from_secs(30),
-            )
-            .await
-        })
-    };
+    let publisher = spawn_publisher(&ffmpeg9, &src, url.clone(), &[], Duration::from_secs(30));
     // FFmpeg 9 also plays the Enhanced RTMP stream live from the server.
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    let player = run(
-        &ffmpeg9,
-        &decode_args(&url, Some("2")),
-        Duration::from_secs(20),
-    )
-    .await?;
-    let played = decoded_frames(&player, "FFmpeg 9 player")?;
+    let played = decode(&ffmpeg9, &url, Some("2"), "FFmpeg 9 player").await?;
     eprintln!("FFmpeg 9 played HEVC+Opus live and decoded {played} frames cleanly");
     assert!(played >= 25, "played {played} frames");
     publisher.await??;
@@ -297,6 +227,29 @@ pub(crate) fn recorded_duration_and_size(file: &std::path::Path) -> Result<(f64,
     Ok((num("duration"), num("filesize")))
 }
 
+/// Checks a recording of what our client sent (`sent`: video and audio tags, sequence headers
+/// included): every tag is in it, and its onMetaData was finalized with the file's size and a
+/// duration over `min_duration` seconds.
+pub(crate) async fn assert_finalized(
+    recording: &std::path::Path,
+    sent: (usize, usize),
+    min_duration: f64,
+    what: &str,
+) -> Result<()> {
+    let (v, a) = probe_packets(recording).await?;
+    let (duration, filesize) = recorded_duration_and_size(recording)?;
+    eprintln!(
+        "{what}: {} video / {} audio packets, onMetaData duration {duration} s, filesize {filesize}",
+        v.len(),
+        a.len()
+    );
+    // the sequence headers are tags but not packets
+    assert_eq!((v.len() + 1, a.len() + 1), sent);
+    assert!(duration > min_duration, "duration {duration} not patched");
+    assert_eq!(filesize, std::fs::metadata(recording)?.len() as f64);
+    Ok(())
+}
+
 /// Sends the first `limit` media tags of an FLV file (and its onMetaData) through our client.
 pub(crate) async fn publish_tags(
     client: &mut RtmpClient,
@@ -343,14 +296,10 @@ pub(crate) async fn publish_tags(
 async fn republish_writes_a_second_file() -> Result<()> {
     let src = h264_aac_10s();
     let tags = read_flv_tags(&src)?;
-    let dir = test_dir("republish")?;
-    let rec = dir.path().join("rec");
-    let server = TestServer::start(Some(&rec)).await?;
-    let tc_url = server.url("live");
+    let (server, rec, _dir) = TestServer::start_recording("republish").await?;
     let mut sent = Vec::new();
     for round in 0..2 {
-        let mut client = RtmpClient::connect(server.addr, "live", &tc_url).await?;
-        client.publish("again").await?;
+        let mut client = server.publisher("again").await?;
         sent.push(publish_tags(&mut client, &tags, 100 + round * 50).await?);
         client.close().await?;
         // let the server see the close before the next publish
@@ -378,13 +327,17 @@ async fn republish_writes_a_second_file() -> Result<()> {
 /// written.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_key_names_are_refused() -> Result<()> {
-    let dir = test_dir("badkey")?;
-    let rec = dir.path().join("rec");
-    let server = TestServer::start(Some(&rec)).await?;
-    let tc_url = server.url("live");
+    let (server, rec, _dir) = TestServer::start_recording("badkey").await?;
     let long = "k".repeat(300);
-    for key in ["../escape", ".hidden", "a\\b", "a..b", long.as_str()] {
-        let mut client = RtmpClient::connect(server.addr, "live", &tc_url).await?;
+    for key in [
+        "../escape",
+        ".hidden",
+        "a\\b",
+        "a..b",
+        "c:key",
+        long.as_str(),
+    ] {
+        let mut client = server.client().await?;
         match client.publish(key).await {
             Err(ClientError::Rejected { code, description }) => {
                 eprintln!(
@@ -397,8 +350,7 @@ async fn bad_key_names_are_refused() -> Result<()> {
         }
     }
     // A good key on the same server still works.
-    let mut client = RtmpClient::connect(server.addr, "live", &tc_url).await?;
-    client.publish("good").await?;
+    let client = server.publisher("good").await?;
     client.close().await?;
     tokio::time::sleep(Duration::from_millis(200)).await;
     server.stop().await?;
@@ -432,29 +384,15 @@ fn walk(dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>> {
 async fn shutdown_finalizes_live_recordings() -> Result<()> {
     let src = h264_aac_10s();
     let tags = read_flv_tags(&src)?;
-    let dir = test_dir("shutdown")?;
-    let rec = dir.path().join("rec");
-    let server = TestServer::start(Some(&rec)).await?;
-    let mut client = RtmpClient::connect(server.addr, "live", &server.url("live")).await?;
-    client.publish("cut").await?;
+    let (server, rec, _dir) = TestServer::start_recording("shutdown").await?;
+    let mut client = server.publisher("cut").await?;
     let (video, audio) = publish_tags(&mut client, &tags, 300).await?;
     tokio::time::sleep(Duration::from_millis(300)).await;
     // the publisher is still connected
     server.stop().await?;
     drop(client);
     let recording = rec.join("live/cut.flv");
-    let (v, a) = probe_packets(&recording).await?;
-    let (duration, filesize) = recorded_duration_and_size(&recording)?;
-    eprintln!(
-        "cut recording: {} video / {} audio packets, onMetaData duration {duration} s, filesize {filesize}",
-        v.len(),
-        a.len()
-    );
-    assert_eq!(v.len() + 1, video);
-    assert_eq!(a.len() + 1, audio);
-    assert!(duration > 2.0, "duration {duration} not patched");
-    assert_eq!(filesize, std::fs::metadata(&recording)?.len() as f64);
-    Ok(())
+    assert_finalized(&recording, (video, audio), 2.0, "cut recording").await
 }
 
 /// A publisher whose connection just drops (no FCUnpublish/deleteStream) still leaves a
@@ -463,37 +401,23 @@ async fn shutdown_finalizes_live_recordings() -> Result<()> {
 async fn a_dropped_publisher_leaves_a_finalized_recording() -> Result<()> {
     let src = h264_aac_10s();
     let tags = read_flv_tags(&src)?;
-    let dir = test_dir("dropped")?;
-    let rec = dir.path().join("rec");
-    let server = TestServer::start(Some(&rec)).await?;
-    let mut client = RtmpClient::connect(server.addr, "live", &server.url("live")).await?;
-    client.publish("gone").await?;
+    let (server, rec, _dir) = TestServer::start_recording("dropped").await?;
+    let mut client = server.publisher("gone").await?;
     let (video, audio) = publish_tags(&mut client, &tags, 250).await?;
     drop(client);
     let recording = rec.join("live/gone.flv");
     // finalized while the server keeps running
-    let mut finalized = None;
+    let mut finalized = false;
     for _ in 0..50 {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        if let Ok((duration, filesize)) = recorded_duration_and_size(&recording) {
-            if filesize > 0.0 {
-                finalized = Some((duration, filesize));
-                break;
-            }
+        if recorded_duration_and_size(&recording).is_ok_and(|(_, filesize)| filesize > 0.0) {
+            finalized = true;
+            break;
         }
     }
-    let (duration, filesize) = finalized.ok_or_else(|| anyhow::anyhow!("not finalized"))?;
-    let (v, a) = probe_packets(&recording).await?;
-    eprintln!(
-        "dropped publisher: {} video / {} audio packets, duration {duration} s, filesize {filesize}",
-        v.len(),
-        a.len()
-    );
-    assert_eq!(v.len() + 1, video);
-    assert_eq!(a.len() + 1, audio);
-    assert_eq!(filesize, std::fs::metadata(&recording)?.len() as f64);
-    let mut again = RtmpClient::connect(server.addr, "live", &server.url("live")).await?;
-    again.publish("gone").await?;
+    ensure!(finalized, "not finalized");
+    assert_finalized(&recording, (video, audio), 0.0, "dropped publisher").await?;
+    let again = server.publisher("gone").await?;
     again.close().await?;
     server.stop().await?;
     assert!(rec.join("live/gone-1.flv").is_file());

@@ -1,14 +1,15 @@
 //! Shared helpers: finding the real programs, running them under timeouts, cached test media,
-//! an in-process server, ffprobe packet lists and a minimal FLV tag reader.
+//! ffmpeg publishers, the examples and an in-process server, waiting for listeners, ffprobe
+//! packet lists and a minimal FLV tag reader.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use anyhow::{ensure, Context, Result};
-use onair::rtmp::{AcceptAll, RtmpHandler, RtmpServer, RtmpServerConfig};
-use tokio::process::Command;
+use anyhow::{bail, ensure, Context, Result};
+use onair::rtmp::{AcceptAll, RtmpClient, RtmpHandler, RtmpServer, RtmpServerConfig};
+use tokio::process::{Child, Command};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -50,6 +51,87 @@ pub(crate) async fn run_ok(program: &Path, args: &[&str], limit: Duration) -> Re
         f.stderr
     );
     Ok(f)
+}
+
+/// `ffmpeg -v error -re [INPUT_OPTIONS] -i SRC -c copy -f flv URL`: publishes a file over RTMP
+/// at its own pace, failing unless ffmpeg exits 0 within `limit`.
+pub(crate) async fn publish_file(
+    ffmpeg: &Path,
+    src: &Path,
+    url: &str,
+    input_options: &[&str],
+    limit: Duration,
+) -> Result<Finished> {
+    let mut args = vec!["-v", "error", "-re"];
+    args.extend_from_slice(input_options);
+    args.extend(["-i", path_str(src)?, "-c", "copy", "-f", "flv", url]);
+    run_ok(ffmpeg, &args, limit).await
+}
+
+/// [`publish_file`] in a task; the process is killed if the task is aborted or dropped.
+pub(crate) fn spawn_publisher(
+    ffmpeg: &Path,
+    src: &Path,
+    url: String,
+    input_options: &'static [&'static str],
+    limit: Duration,
+) -> JoinHandle<Result<Finished>> {
+    let (ffmpeg, src) = (ffmpeg.to_owned(), src.to_owned());
+    tokio::spawn(async move { publish_file(&ffmpeg, &src, &url, input_options, limit).await })
+}
+
+/// A loopback address with a port that was free a moment ago, for a program of its own to
+/// listen on.
+pub(crate) fn free_addr() -> Result<SocketAddr> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?)
+}
+
+/// Waits until something accepts TCP connections on `addr`; fails if `child` exits first or
+/// nothing listens within `limit`. (Not for `ffmpeg -listen`, which serves one connection.)
+pub(crate) async fn wait_for_listener(
+    addr: SocketAddr,
+    child: &mut Child,
+    limit: Duration,
+) -> Result<()> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            bail!("the program exited with {status} before listening on {addr}");
+        }
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            return Ok(());
+        }
+        ensure!(Instant::now() < deadline, "nothing listened on {addr}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Starts an example of this crate (`cargo test` builds them next to the test binary) with
+/// `args` and `RUST_LOG=rust_log`; stdout and stderr are piped, and the process is killed when
+/// the `Child` is dropped.
+pub(crate) fn spawn_example(name: &str, args: &[&str], rust_log: &str) -> Result<Child> {
+    let exe = std::env::current_exe()?;
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .context("test binary outside target/<profile>/deps")?;
+    let path = dir.join("examples").join(name);
+    ensure!(
+        path.is_file(),
+        "{} is missing: build it first (`cargo test` builds examples; or \
+         `cargo build --example {name}`)",
+        path.display()
+    );
+    Command::new(&path)
+        .args(args)
+        .env("RUST_LOG", rust_log)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("starting {}", path.display()))
 }
 
 /// A directory for one test, under cargo's test tmpdir.
@@ -103,6 +185,14 @@ pub(crate) fn hevc_opus_4s() -> PathBuf {
     .cached(ffmpeg9(), &media_dir(), "hevc_opus_4s.flv")
 }
 
+/// Shows the logs of in-process servers with `RUST_LOG=onair=debug` and `--nocapture`.
+pub(crate) fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
 /// An in-process server on an ephemeral loopback port.
 pub(crate) struct TestServer {
     pub(crate) addr: SocketAddr,
@@ -127,11 +217,7 @@ impl TestServer {
         config: RtmpServerConfig,
         handler: impl RtmpHandler,
     ) -> Result<Self> {
-        // RUST_LOG=onair=debug shows the server's logs with --nocapture
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_test_writer()
-            .try_init();
+        init_tracing();
         let server = RtmpServer::bind("127.0.0.1:0", config, handler).await?;
         let addr = server.local_addr()?;
         let (tx, rx) = oneshot::channel::<()>();
@@ -145,8 +231,29 @@ impl TestServer {
         })
     }
 
+    /// A server recording into a directory of its own for `test`; returns the recordings
+    /// folder and the directory, which is deleted when dropped.
+    pub(crate) async fn start_recording(test: &str) -> Result<(Self, PathBuf, tempfile::TempDir)> {
+        let dir = test_dir(test)?;
+        let rec = dir.path().join("rec");
+        let server = Self::start(Some(&rec)).await?;
+        Ok((server, rec, dir))
+    }
+
     pub(crate) fn url(&self, path: &str) -> String {
         format!("rtmp://{}/{path}", self.addr)
+    }
+
+    /// Our client, connected to the `live` app.
+    pub(crate) async fn client(&self) -> Result<RtmpClient> {
+        Ok(RtmpClient::connect(self.addr, "live", &self.url("live")).await?)
+    }
+
+    /// Our client, publishing `key` in the `live` app.
+    pub(crate) async fn publisher(&self, key: &str) -> Result<RtmpClient> {
+        let mut client = self.client().await?;
+        client.publish(key).await?;
+        Ok(client)
     }
 
     /// Stops the server and waits until every recording is finalized. A publisher process
@@ -234,16 +341,27 @@ pub(crate) fn decoded_frames(f: &Finished, what: &str) -> Result<u64> {
     Ok(last_progress_frames(&f.stdout))
 }
 
-/// Decodes a file completely with `ffmpeg -v error -f null -`; returns the frames decoded and
-/// fails if anything was reported.
-pub(crate) async fn decode_clean(ffmpeg: &Path, file: &Path) -> Result<u64> {
+/// Decodes `input` (a file or a URL; for `seconds`, or to its end) with
+/// `ffmpeg -v error -f null -`; returns the frames decoded and fails if anything was reported.
+pub(crate) async fn decode(
+    ffmpeg: &Path,
+    input: &str,
+    seconds: Option<&str>,
+    what: &str,
+) -> Result<u64> {
     let f = run(
         ffmpeg,
-        &decode_args(path_str(file)?, None),
+        &decode_args(input, seconds),
         Duration::from_secs(60),
     )
     .await?;
-    decoded_frames(&f, &format!("decoding {}", file.display()))
+    decoded_frames(&f, what)
+}
+
+/// Decodes a file completely; see [`decode`].
+pub(crate) async fn decode_clean(ffmpeg: &Path, file: &Path) -> Result<u64> {
+    let what = format!("decoding {}", file.display());
+    decode(ffmpeg, path_str(file)?, None, &what).await
 }
 
 /// The last `frame=N` of ffmpeg's `-progress` output.

@@ -19,7 +19,6 @@ use crate::session::shared::{
     dispatch, session_io, Inbound, MessageHandler, Outbound, CSID_COMMAND,
 };
 use crate::status::{OnStatusCode, StatusLevel};
-use crate::timestamp::RtmpTimestamp;
 
 /// Settings of a [`ClientSession`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -429,7 +428,11 @@ impl ClientSession {
                         .control(&ControlMessage::WindowAckSize(size))?;
                 }
                 Some(_) => {}
-                None => dispatch(self, message)?,
+                None => {
+                    if let Some((stream_id, command)) = dispatch(self, message)? {
+                        self.handle_command(stream_id, command)?;
+                    }
+                }
             }
         }
         Ok(())
@@ -443,57 +446,38 @@ impl ClientSession {
             }
         }
     }
-
-    fn playing(&self, id: MessageStreamId) -> bool {
-        matches!(
-            &self.stream,
-            Some(ActiveStream { id: sid, intent: Intent::Play { .. }, .. }) if *sid == id
-        )
-    }
 }
 
 session_io!(ClientSession, ClientEvent);
 
 impl MessageHandler for ClientSession {
-    fn on_command(
-        &mut self,
-        stream_id: MessageStreamId,
-        command: CommandMessage,
-    ) -> Result<(), Error> {
-        self.handle_command(stream_id, command)
+    /// The stream this client plays.
+    fn takes_media(&self, stream_id: MessageStreamId) -> bool {
+        matches!(
+            &self.stream,
+            Some(ActiveStream { id, intent: Intent::Play { .. }, .. }) if *id == stream_id
+        )
     }
 
-    fn on_data(
-        &mut self,
-        stream_id: MessageStreamId,
-        type_id: MessageType,
-        payload: &[u8],
-    ) -> Result<(), Error> {
-        if !self.playing(stream_id) {
-            return Ok(());
-        }
-        if let Some(DataMessage::Metadata { metadata, .. }) = DataMessage::parse(type_id, payload)?
-        {
-            self.events.push_back(ClientEvent::Metadata { metadata });
-        }
-        Ok(())
+    fn on_metadata(&mut self, _: MessageStreamId, metadata: StreamMetadata, _: usize) {
+        self.events.push_back(ClientEvent::Metadata { metadata });
     }
 
     fn on_media(
         &mut self,
-        stream_id: MessageStreamId,
+        _: MessageStreamId,
         type_id: MessageType,
-        timestamp: RtmpTimestamp,
+        timestamp_ms: u64,
         data: Bytes,
     ) {
-        if !self.playing(stream_id) {
-            return;
-        }
-        let timestamp_ms = self.inbound.extend(stream_id, timestamp);
         self.events.push_back(if type_id == MessageType::VIDEO {
             ClientEvent::Video { timestamp_ms, data }
         } else {
             ClientEvent::Audio { timestamp_ms, data }
         });
+    }
+
+    fn inbound(&mut self) -> &mut Inbound {
+        &mut self.inbound
     }
 }

@@ -478,23 +478,18 @@ impl ServerSession {
             self.handshake = None;
         }
         while let Some((message, control)) = self.inbound.next_message(&mut self.outbound)? {
-            if control.is_none() {
-                dispatch(self, message)?;
+            let command = match control {
+                Some(_) => None,
+                None => dispatch(self, message)?,
+            };
+            if let Some((stream_id, command)) = command {
+                self.handle_command(stream_id, command)?;
             }
             if self.closed {
                 break;
             }
         }
         Ok(())
-    }
-
-    /// Whether media and data on `stream_id` are wanted: an accepted publisher, or one
-    /// waiting for the application's answer (kept until then).
-    fn takes_media(&self, stream_id: MessageStreamId) -> bool {
-        matches!(
-            self.streams.get(&stream_id.0),
-            Some(StreamState::Publishing { .. } | StreamState::PublishPending { .. })
-        )
     }
 
     /// Queues a media or metadata event of a publisher, or keeps it (bounded) until the
@@ -516,45 +511,30 @@ impl ServerSession {
 session_io!(ServerSession, ServerEvent);
 
 impl MessageHandler for ServerSession {
-    fn on_command(
-        &mut self,
-        stream_id: MessageStreamId,
-        command: CommandMessage,
-    ) -> Result<(), Error> {
-        self.handle_command(stream_id, command)
+    /// An accepted publisher, or one waiting for the application's answer (its media is kept
+    /// until then).
+    fn takes_media(&self, stream_id: MessageStreamId) -> bool {
+        matches!(
+            self.streams.get(&stream_id.0),
+            Some(StreamState::Publishing { .. } | StreamState::PublishPending { .. })
+        )
     }
 
-    fn on_data(
-        &mut self,
-        stream_id: MessageStreamId,
-        type_id: MessageType,
-        payload: &[u8],
-    ) -> Result<(), Error> {
-        if !self.takes_media(stream_id) {
-            return Ok(());
-        }
-        if let Some(DataMessage::Metadata { metadata, .. }) = DataMessage::parse(type_id, payload)?
-        {
-            let event = ServerEvent::Metadata {
-                stream_id,
-                metadata,
-            };
-            self.deliver(stream_id, event, payload.len());
-        }
-        Ok(())
+    fn on_metadata(&mut self, stream_id: MessageStreamId, metadata: StreamMetadata, size: usize) {
+        let event = ServerEvent::Metadata {
+            stream_id,
+            metadata,
+        };
+        self.deliver(stream_id, event, size);
     }
 
     fn on_media(
         &mut self,
         stream_id: MessageStreamId,
         type_id: MessageType,
-        timestamp: RtmpTimestamp,
+        timestamp_ms: u64,
         data: Bytes,
     ) {
-        if !self.takes_media(stream_id) {
-            return;
-        }
-        let timestamp_ms = self.inbound.extend(stream_id, timestamp);
         let size = data.len();
         let event = if type_id == MessageType::VIDEO {
             ServerEvent::Video {
@@ -570,5 +550,9 @@ impl MessageHandler for ServerSession {
             }
         };
         self.deliver(stream_id, event, size);
+    }
+
+    fn inbound(&mut self) -> &mut Inbound {
+        &mut self.inbound
     }
 }

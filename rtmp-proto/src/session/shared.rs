@@ -14,6 +14,7 @@ use crate::chunk::{
 use crate::command::CommandMessage;
 use crate::control::{ControlMessage, UserControlEvent};
 use crate::error::Error;
+use crate::metadata::{DataMessage, StreamMetadata};
 use crate::timestamp::{RtmpTimestamp, TimestampExtender};
 
 /// Chunk stream for NetConnection commands (stream 0).
@@ -317,70 +318,93 @@ pub(crate) struct SubMessage {
     pub(crate) payload: Bytes,
 }
 
-/// What a session does with each kind of message it receives; [`dispatch`] routes messages
-/// (and the parts of aggregate messages) to it, the same way for server and client.
+/// What a session does with the media and data messages it receives; [`dispatch`] routes
+/// messages (and the parts of aggregate messages) to it, the same way for server and client.
 pub(crate) trait MessageHandler {
-    /// A command (AMF0 type 20 or AMF3 type 17).
-    fn on_command(
-        &mut self,
-        stream_id: MessageStreamId,
-        command: CommandMessage,
-    ) -> Result<(), Error>;
-    /// A data message (`@setDataFrame`, `onMetaData`, ...).
-    fn on_data(
-        &mut self,
-        stream_id: MessageStreamId,
-        type_id: MessageType,
-        payload: &[u8],
-    ) -> Result<(), Error>;
-    /// An audio or video message.
+    /// Whether audio, video and data messages on `stream_id` are wanted; the others are
+    /// ignored, as nginx-rtmp does.
+    fn takes_media(&self, stream_id: MessageStreamId) -> bool;
+    /// `onMetaData` (or `@setDataFrame onMetaData`) on a stream that takes media; `size` is
+    /// the length of its payload.
+    fn on_metadata(&mut self, stream_id: MessageStreamId, metadata: StreamMetadata, size: usize);
+    /// Audio or video on a stream that takes media, its timestamp extended past 2^32.
     fn on_media(
         &mut self,
         stream_id: MessageStreamId,
         type_id: MessageType,
-        timestamp: RtmpTimestamp,
+        timestamp_ms: u64,
         data: Bytes,
     );
+    /// The session's inbound side (for timestamp extension).
+    fn inbound(&mut self) -> &mut Inbound;
 }
 
-/// Routes one message that is not protocol control to `handler`. Shared objects and unknown
-/// types are ignored, as nginx-rtmp does.
+/// Routes one message that is not protocol control to `handler`, and gives back a command
+/// (AMF0 type 20 or AMF3 type 17) for the session to run. Shared objects and unknown types are
+/// ignored, as nginx-rtmp does.
 pub(crate) fn dispatch(
     handler: &mut impl MessageHandler,
     message: RawMessage,
-) -> Result<(), Error> {
+) -> Result<Option<(MessageStreamId, CommandMessage)>, Error> {
+    let stream_id = message.stream_id;
     match message.type_id {
         MessageType::COMMAND_AMF0 | MessageType::COMMAND_AMF3 => {
             let command = CommandMessage::parse(message.type_id, &message.payload)?;
-            handler.on_command(message.stream_id, command)
+            return Ok(Some((stream_id, command)));
         }
         MessageType::DATA_AMF0 | MessageType::DATA_AMF3 => {
-            handler.on_data(message.stream_id, message.type_id, &message.payload)
+            data(handler, stream_id, message.type_id, &message.payload)?
         }
         MessageType::AUDIO | MessageType::VIDEO => {
-            handler.on_media(
-                message.stream_id,
-                message.type_id,
-                message.timestamp,
-                message.payload,
-            );
-            Ok(())
+            let RawMessage {
+                type_id,
+                timestamp,
+                payload,
+                ..
+            } = message;
+            media(handler, stream_id, type_id, timestamp, payload);
         }
         MessageType::AGGREGATE => {
             for sub in AggregateParts::new(&message) {
                 match sub.type_id {
                     MessageType::AUDIO | MessageType::VIDEO => {
-                        handler.on_media(message.stream_id, sub.type_id, sub.timestamp, sub.payload)
+                        media(handler, stream_id, sub.type_id, sub.timestamp, sub.payload)
                     }
-                    MessageType::DATA_AMF0 => {
-                        handler.on_data(message.stream_id, sub.type_id, &sub.payload)?
-                    }
+                    MessageType::DATA_AMF0 => data(handler, stream_id, sub.type_id, &sub.payload)?,
                     _ => {}
                 }
             }
-            Ok(())
         }
-        _ => Ok(()),
+        _ => {}
+    }
+    Ok(None)
+}
+
+fn data(
+    handler: &mut impl MessageHandler,
+    stream_id: MessageStreamId,
+    type_id: MessageType,
+    payload: &[u8],
+) -> Result<(), Error> {
+    if !handler.takes_media(stream_id) {
+        return Ok(());
+    }
+    if let Some(DataMessage::Metadata { metadata, .. }) = DataMessage::parse(type_id, payload)? {
+        handler.on_metadata(stream_id, metadata, payload.len());
+    }
+    Ok(())
+}
+
+fn media(
+    handler: &mut impl MessageHandler,
+    stream_id: MessageStreamId,
+    type_id: MessageType,
+    timestamp: RtmpTimestamp,
+    data: Bytes,
+) {
+    if handler.takes_media(stream_id) {
+        let timestamp_ms = handler.inbound().extend(stream_id, timestamp);
+        handler.on_media(stream_id, type_id, timestamp_ms, data);
     }
 }
 

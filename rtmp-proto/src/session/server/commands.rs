@@ -3,7 +3,7 @@
 use onair_amf::amf0::Amf0Value;
 
 use crate::chunk::MessageStreamId;
-use crate::command::{CommandMessage, ConnectParams, PlayParams, PublishParams};
+use crate::command::{CommandMessage, ConnectParams, PublishParams};
 use crate::control::{ControlMessage, PeerBandwidthLimit};
 use crate::error::{Error, NameError, SessionError};
 use crate::session::names::{
@@ -13,6 +13,17 @@ use crate::session::shared::MAX_STREAMS;
 use crate::status::{OnStatusCode, Status};
 
 use super::{Cancelled, ServerEvent, ServerSession, StreamState};
+
+/// How a refused `publish` is answered: an invalid name, a stream that can't publish now.
+const PUBLISH_REFUSALS: [OnStatusCode; 2] = [
+    OnStatusCode::NetStreamPublishBadName,
+    OnStatusCode::NetStreamPublishBadConnection,
+];
+/// How a refused `play` is answered: an invalid name, a stream that can't play now.
+const PLAY_REFUSALS: [OnStatusCode; 2] = [
+    OnStatusCode::NetStreamPlayStreamNotFound,
+    OnStatusCode::NetStreamPlayFailed,
+];
 
 impl ServerSession {
     pub(super) fn handle_command(
@@ -244,18 +255,18 @@ impl ServerSession {
         self.reply(&error)
     }
 
-    /// The validated name of a `publish` or `play` on `stream_id` (`name` as sent, `None` if
-    /// the command had none), split from its query string. A missing or invalid name is
-    /// answered with `bad_name` and ends the session (`Err`); a stream that is not an idle
-    /// created one is answered with `busy` and gives `None`.
+    /// The validated name of the `publish` or `play` `command` on `stream_id`, split from its
+    /// query string. A missing or invalid name is answered with `bad_name` and ends the
+    /// session (`Err`); a stream that is not an idle created one is answered with `busy` and
+    /// gives `None`.
     fn requested_name<N>(
         &mut self,
         stream_id: MessageStreamId,
-        name: Option<&str>,
+        command: &CommandMessage,
         [bad_name, busy]: [OnStatusCode; 2],
         validate: fn(&str, usize) -> Result<N, NameError>,
     ) -> Result<Option<(N, Option<QueryString>)>, Error> {
-        let Some(name) = name else {
+        let Some(name) = command.first_string_arg() else {
             self.status(stream_id, bad_name, "no name")?;
             return Err(SessionError::InvalidName(NameError::Empty).into());
         };
@@ -284,13 +295,8 @@ impl ServerSession {
         command: &CommandMessage,
         app: String,
     ) -> Result<(), Error> {
-        let params = PublishParams::from_command(command).ok();
-        let codes = [
-            OnStatusCode::NetStreamPublishBadName,
-            OnStatusCode::NetStreamPublishBadConnection,
-        ];
-        let name = params.as_ref().map(|p| p.name.as_str());
-        let Some((key, query)) = self.requested_name(stream_id, name, codes, StreamKey::new)?
+        let Some((key, query)) =
+            self.requested_name(stream_id, command, PUBLISH_REFUSALS, StreamKey::new)?
         else {
             return Ok(());
         };
@@ -304,13 +310,16 @@ impl ServerSession {
                 early_bytes: 0,
             },
         );
+        let publish_type = PublishParams::from_command(command)
+            .map(|p| p.publish_type)
+            .unwrap_or_default();
         self.events.push_back(ServerEvent::PublishRequested {
             request,
             stream_id,
             app,
             key,
             query,
-            publish_type: params.map(|p| p.publish_type).unwrap_or_default(),
+            publish_type,
         });
         Ok(())
     }
@@ -321,13 +330,8 @@ impl ServerSession {
         command: &CommandMessage,
         app: String,
     ) -> Result<(), Error> {
-        let params = PlayParams::from_command(command).ok();
-        let codes = [
-            OnStatusCode::NetStreamPlayStreamNotFound,
-            OnStatusCode::NetStreamPlayFailed,
-        ];
-        let name = params.as_ref().map(|p| p.name.as_str());
-        let Some((name, query)) = self.requested_name(stream_id, name, codes, StreamName::new)?
+        let Some((name, query)) =
+            self.requested_name(stream_id, command, PLAY_REFUSALS, StreamName::new)?
         else {
             return Ok(());
         };
