@@ -139,9 +139,10 @@ struct ActiveStream {
 /// The client side of one RTMP connection, sans-IO: connect, then publish or play.
 ///
 /// Drain [`poll_transmit`](Self::poll_transmit) right after construction (C0/C1) and after
-/// every call; drain [`poll_event`](Self::poll_event) until `None` after every
-/// [`handle_input`](Self::handle_input). `connect` may be called at once: it is sent when the
-/// handshake completes.
+/// every call; drain [`poll_event`](Self::poll_event) until `None` after every input
+/// ([`input_buffer`](Self::input_buffer) + [`process_input`](Self::process_input), or
+/// [`handle_input`](Self::handle_input)). `connect` may be called at once: it is sent when the
+/// handshake completes. The crate documentation shows a whole run loop.
 ///
 /// ```no_run
 /// # use onair_rtmp_proto::{ClientEvent, ClientSession, ClientSessionConfig};

@@ -1,8 +1,9 @@
 //! Server and client sessions: the NetConnection/NetStream state machines on top of the chunk
 //! stream (RTMP 1.0 §7.2 and §7.3, Enhanced RTMP).
 //!
-//! Both are sans-IO: feed received bytes with `handle_input`, then drain `poll_transmit`
-//! (bytes for the socket) and `poll_event` (what happened) until they are empty.
+//! Both are sans-IO: read received bytes into `input_buffer` and call `process_input` (or
+//! feed them with `handle_input`), then drain `poll_transmit` (bytes for the socket) and
+//! `poll_event` (what happened) until they are empty.
 
 mod client;
 mod names;

@@ -169,36 +169,50 @@ enum StreamState {
 
 /// The server side of one RTMP connection (RTMP 1.0 §7.2), sans-IO.
 ///
-/// Feed received bytes to [`handle_input`](Self::handle_input); after every call (and after
-/// every `accept`/`reject`/`send_*`) drain [`poll_transmit`](Self::poll_transmit) into the
-/// socket and [`poll_event`](Self::poll_event) until it returns `None`:
+/// Read the socket into [`input_buffer`](Self::input_buffer) and call
+/// [`process_input`](Self::process_input) (or hand bytes to
+/// [`handle_input`](Self::handle_input)); after every input, and after every
+/// `accept`/`reject`/`send_*`, drain [`poll_transmit`](Self::poll_transmit) into the socket
+/// and [`poll_event`](Self::poll_event) until it returns `None`. The crate documentation
+/// shows a whole run loop; over a blocking socket:
 ///
 /// ```no_run
-/// # use onair_rtmp_proto::{ServerSession, ServerSessionConfig, ServerEvent};
-/// # fn read(_: &mut [u8]) -> usize { 0 } fn write(_: &[u8]) {}
+/// use std::io::{Read, Write};
+/// use onair_rtmp_proto::{ServerEvent, ServerSession, ServerSessionConfig};
+///
+/// # fn serve(mut socket: std::net::TcpStream) -> std::io::Result<()> {
 /// let mut session = ServerSession::new(ServerSessionConfig::default(), 0, &[7; 1528]);
-/// let mut buf = [0u8; 4096];
 /// let mut out = bytes::BytesMut::new();
 /// loop {
-///     let n = read(&mut buf);
-///     let result = session.handle_input(&buf[..n]);
+///     // Straight into the session's buffer (with tokio: `read_buf(session.input_buffer())`).
+///     let input = session.input_buffer();
+///     let filled = input.len();
+///     input.resize(filled + 4096, 0);
+///     let n = socket.read(&mut input[filled..])?;
+///     input.truncate(filled + n);
+///     if n == 0 {
+///         return Ok(());
+///     }
+///     let result = session.process_input();
 ///     while let Some(event) = session.poll_event() {
 ///         if let ServerEvent::PublishRequested { request, .. } = event {
-///             session.accept(request).unwrap();
+///             let _ = session.accept(request);
 ///         }
 ///     }
 ///     session.poll_transmit(&mut out);
-///     write(&out);
+///     socket.write_all(&out)?;
 ///     out.clear();
 ///     if result.is_err() || session.is_closed() {
-///         break;
+///         return Ok(());
 ///     }
 /// }
+/// # }
 /// ```
 ///
 /// Media or data from a stream that is not a publisher is ignored, as nginx-rtmp does. What a
 /// publisher sends before its request is answered is kept (up to 512 messages / 4 MiB) and
-/// delivered after `accept`, dropped on `reject`. Unknown commands with a transaction id get an `_error`; they don't end the session.
+/// delivered after `accept`, dropped on `reject`. Unknown commands with a transaction id get an
+/// `_error`; they don't end the session.
 pub struct ServerSession {
     config: ServerSessionConfig,
     handshake: Option<ServerHandshake>,
