@@ -37,6 +37,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::SinkExt;
 use onair_amf::amf0::Amf0Value;
 use onair_encoder::{
     AudioEncoder, AudioEncoderConfig, EncoderError, RateChange, RateConfig, RateController,
@@ -49,7 +50,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
-use crate::rtmp::{ClientError, RtmpClient};
+use crate::rtmp::{ClientError, MediaMessage, RtmpClient};
 
 /// Why publishing failed.
 #[derive(Debug, thiserror::Error)]
@@ -408,20 +409,27 @@ async fn send(
     let (mut video, mut audio) = (0u64, 0u64);
     while let Some(tag) = rx.recv().await {
         let ms = u64::try_from(tag.timestamp_ms).unwrap_or(0);
-        if tag.tag_type == FlvTagType::Video {
-            client.send_video(ms, &tag.data).await?;
+        let size = tag.data.len() as u64;
+        let message = if tag.tag_type == FlvTagType::Video {
             video += 1;
+            MediaMessage::Video {
+                timestamp_ms: ms,
+                data: tag.data,
+            }
         } else {
-            client.send_audio(ms, &tag.data).await?;
             audio += 1;
-        }
-        client.flush().await?;
-        link.sent_bytes
-            .fetch_add(tag.data.len() as u64, Ordering::Relaxed);
+            MediaMessage::Audio {
+                timestamp_ms: ms,
+                data: tag.data,
+            }
+        };
+        // Written out at once: the queue in front measures the link by what left.
+        client.send(message).await?;
+        link.sent_bytes.fetch_add(size, Ordering::Relaxed);
         link.sent_ms.fetch_max(ms, Ordering::Relaxed);
         if let Some(bps) = uplink_bps.filter(|b| *b > 0) {
             // this tag's bits (plus chunk headers) leave no earlier than such a link allows
-            sent_bits += (tag.data.len() as u64 + 16) * 8;
+            sent_bits += (size + 16) * 8;
             let due = Duration::from_secs_f64(sent_bits as f64 / bps as f64);
             if let Some(wait) = due.checked_sub(started.elapsed()) {
                 tokio::time::sleep(wait).await;

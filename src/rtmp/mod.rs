@@ -23,7 +23,7 @@ mod server;
 mod tap;
 mod timeline;
 
-pub use client::{ClientError, RtmpClient};
+pub use client::{ClientError, MediaMessage, RtmpClient};
 pub use handler::{AcceptAll, PlayRequest, PublishRequest, Rejection, RtmpHandler};
 pub use queue::QueueLimits;
 pub use recorder::{RecordError, RecordingSummary};

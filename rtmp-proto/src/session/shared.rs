@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use bytes::{Buf, Bytes, BytesMut};
 use onair_amf::amf0::{self, Amf0Value};
+use onair_flv::StreamMetadata;
 
 use crate::chunk::{
     ChunkDecoder, ChunkDecoderConfig, ChunkEncoder, ChunkStreamId, MessageStreamId, MessageType,
@@ -14,7 +15,7 @@ use crate::chunk::{
 use crate::command::CommandMessage;
 use crate::control::{ControlMessage, UserControlEvent};
 use crate::error::Error;
-use crate::metadata::{DataMessage, StreamMetadata};
+use crate::metadata::DataMessage;
 use crate::timestamp::{RtmpTimestamp, TimestampExtender};
 
 /// Chunk stream for NetConnection commands (stream 0).
