@@ -1,8 +1,10 @@
 #![no_main]
-//! A `ServerSession` after a valid (simple) handshake, fed arbitrary bytes in pieces. Every
-//! publish and play request is accepted, and players are sent a little media, so the fuzzer
-//! reaches the publishing and playing states. Oracles: no panic; after an error the session
-//! stays closed; queued output stays bounded by what the input could cause.
+//! A `ServerSession` after a valid (simple) handshake, fed arbitrary bytes in pieces, through
+//! `handle_input` and through its own input buffer (`input_buffer` + `process_input`) in
+//! turn. Every publish and play request is accepted, and players are sent a little media, so
+//! the fuzzer reaches the publishing and playing states. Oracles: no panic; after an error the
+//! session stays closed; queued output stays bounded by what the input could cause, and so
+//! does what the input buffer keeps between calls.
 
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
@@ -28,8 +30,15 @@ fuzz_target!(|data: &[u8]| {
         .expect("a simple handshake is valid");
     let mut out = BytesMut::new();
     session.poll_transmit(&mut out);
-    for piece in data.chunks(1009) {
-        let result = session.handle_input(piece);
+    for (n, piece) in data.chunks(1009).enumerate() {
+        let result = if n % 2 == 0 {
+            session.handle_input(piece)
+        } else {
+            session.input_buffer().extend_from_slice(piece);
+            session.process_input()
+        };
+        // What stays is one incomplete chunk: a header and at most one message.
+        assert!(session.input_buffer().len() <= 18 + (1 << 20));
         while let Some(event) = session.poll_event() {
             match event {
                 ServerEvent::PublishRequested { request, .. } => {
