@@ -14,6 +14,8 @@ fn bad_publish_names_are_refused() {
         ("", NameError::Empty),
         ("?token=1", NameError::Empty),
         ("a\u{7}b", NameError::ControlCharacter),
+        (".hidden", NameError::LeadingDot),
+        ("c:key", NameError::PathSeparator),
     ] {
         let mut pair = Pair::new();
         pair.connect();
@@ -59,7 +61,7 @@ fn bad_publish_names_are_refused() {
 
 #[test]
 fn bad_app_names_are_refused() {
-    for app in ["a/b/c", "..", "live/..", ""] {
+    for app in ["a/b/c", "..", "live/..", "", ".live", "live:x"] {
         let mut pair = Pair::new();
         pair.client.connect(app, "rtmp://h/x").unwrap();
         pair.drive();
