@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::packager::{Packager, Part, PlaylistKind, SegmentFormat, VariantInfo};
+use crate::packager::{KeyRef, Packager, Part, PlaylistKind, SegmentFormat, VariantInfo};
 
 /// What a client asked for when it requested the media playlist.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -176,7 +176,7 @@ impl Packager {
             let _ = writeln!(out, "#EXT-X-SKIP:SKIPPED-SEGMENTS={skipped}");
         }
         let mut map: Option<&str> = None;
-        let mut key: Option<&crate::packager::KeyRef> = None;
+        let mut key: Option<&KeyRef> = None;
         let mut start = 0.0;
         for (i, s) in self.segments.iter().enumerate() {
             let seg_start = start;

@@ -1,0 +1,224 @@
+//! Cutting: where segments start and end. The leading track cuts at the first keyframe at
+//! or after each multiple of the target duration; backward steps and long gaps break the
+//! stream into a new epoch (`EXT-X-DISCONTINUITY`).
+
+use bytes::Bytes;
+use onair_media_types::{Frame, MediaKind, MediaTime};
+
+use super::segment::{quantize, KeyRef, OpenSegment, Segment};
+use super::{clock_of, Event, Packager, SegmentFormat, CLOCK};
+use crate::crypto::encrypt_segment;
+use crate::error::Error;
+
+impl Packager {
+    /// Maps the start of the next segment to this wall-clock time (Unix milliseconds) for
+    /// `EXT-X-PROGRAM-DATE-TIME`; later segments follow media time. Call at the start of the
+    /// stream and after [`republish`](Self::republish). LL-HLS playlists need it.
+    pub fn set_wallclock(&mut self, unix_ms: i64) {
+        self.wallclock = Some(unix_ms);
+    }
+
+    /// Feeds one frame. Frames of each track must come in decode order; the leading track
+    /// (the video track, or the first audio track of an audio-only stream) decides the cuts.
+    pub fn push_frame(&mut self, frame: Frame) -> Result<(), Error> {
+        if self.ended {
+            return Err(Error::Finished);
+        }
+        let idx = self
+            .tracks
+            .iter()
+            .position(|t| t.info.id == frame.track)
+            .ok_or(Error::UnknownTrack {
+                track: frame.track.0,
+            })?;
+        let t = frame.dts_time().rescale(CLOCK);
+        if Some(idx) == self.leader {
+            self.push_leader(idx, t, frame);
+        } else {
+            let track = &mut self.tracks[idx];
+            let backwards = track.last_dts.is_some_and(|last| t < last);
+            if self.open.is_none() || backwards {
+                self.stats.dropped += 1;
+                return Ok(());
+            }
+            if let Some(last) = track.last_dts {
+                track.last_step = t.saturating_sub(last);
+            }
+            track.last_dts = Some(t);
+            track.pending.push_back(frame);
+        }
+        Ok(())
+    }
+
+    /// The stream ended: closes the last segment and, for EVENT and VOD playlists (and live
+    /// ones too), appends `EXT-X-ENDLIST`.
+    pub fn finish(&mut self) -> Result<(), Error> {
+        if self.ended {
+            return Ok(());
+        }
+        if self.open.is_some() {
+            let end = self.leader_end();
+            self.close_segment(end, true);
+        }
+        self.ended = true;
+        self.changed();
+        Ok(())
+    }
+
+    fn push_leader(&mut self, idx: usize, t: i64, frame: Frame) {
+        let last = self.tracks[idx].last_dts;
+        if let (Some(last), Some(_)) = (last, &self.open) {
+            let gap = clock_of(self.config.max_timestamp_gap);
+            if t < last || t.saturating_sub(last) > gap {
+                self.break_stream();
+            }
+        }
+        let keyframe = frame.keyframe;
+        match &self.open {
+            None => {
+                if !keyframe {
+                    self.stats.dropped += 1;
+                    return;
+                }
+                self.start_segment(t, true);
+            }
+            Some(open) => {
+                let max_seg = clock_of(self.config.max_segment_duration);
+                if (keyframe && t >= self.next_boundary) || t.saturating_sub(open.start) >= max_seg
+                {
+                    self.close_segment(t, false);
+                    self.start_segment(t, keyframe);
+                } else if let Some(part_target) = self.part_target {
+                    let step = last.map_or(0, |l| t.saturating_sub(l));
+                    if open.part_frames > 0
+                        && t.saturating_sub(open.part_start).saturating_add(step) > part_target
+                    {
+                        self.close_part(t, false, keyframe);
+                    }
+                }
+            }
+        }
+        let track = &mut self.tracks[idx];
+        if let Some(last) = track.last_dts {
+            track.last_step = t.saturating_sub(last);
+        }
+        track.last_dts = Some(t);
+        if track.info.kind() == MediaKind::Video {
+            self.stats.video_frame(t);
+        }
+        track.pending.push_back(frame);
+        if let Some(open) = &mut self.open {
+            open.part_frames += 1;
+        }
+    }
+
+    /// Ends the current segment with everything pending and starts a new epoch.
+    pub(super) fn break_stream(&mut self) {
+        if self.open.is_some() {
+            let end = self.leader_end();
+            self.close_segment(end, true);
+        }
+        for t in &mut self.tracks {
+            t.pending.clear();
+            t.last_dts = None;
+        }
+        self.discontinuity_pending = true;
+        self.init_dirty = true;
+        self.anchor = None;
+        if let Some(ts) = &mut self.ts {
+            ts.reset();
+        }
+    }
+
+    /// Where the leader's last frame ends, 90 kHz.
+    fn leader_end(&self) -> i64 {
+        let Some(track) = self.leader.and_then(|i| self.tracks.get(i)) else {
+            return self.open.as_ref().map_or(0, |o| o.start);
+        };
+        let step = if track.last_step > 0 {
+            track.last_step
+        } else {
+            i64::from(CLOCK) / 30
+        };
+        track.last_dts.map_or(0, |d| d.saturating_add(step))
+    }
+
+    fn start_segment(&mut self, t: i64, independent: bool) {
+        if self.init_dirty && self.config.format == SegmentFormat::Fmp4 {
+            self.write_init();
+        }
+        self.init_dirty = false;
+        let first_of_epoch = self.anchor.is_none();
+        if first_of_epoch {
+            if let Some(wall) = self.wallclock.take() {
+                self.anchor = Some((wall, t));
+            }
+        }
+        // Boundaries sit on multiples of the target duration in media time, not relative to
+        // the first frame, so renditions that joined at different times still cut together.
+        self.next_boundary = t
+            .div_euclid(self.target)
+            .saturating_add(1)
+            .saturating_mul(self.target);
+        let msn = self.next_msn;
+        let key = self.segment_key(msn);
+        let pdt_ms = self.anchor.map(|(wall, media)| {
+            wall.saturating_add(MediaTime::new(t.saturating_sub(media), CLOCK).as_millis())
+        });
+        let infos = self.tracks_info();
+        if let Some(ts) = &mut self.ts {
+            ts.start_segment(&infos);
+        }
+        self.open = Some(OpenSegment {
+            msn,
+            start: t,
+            data: Vec::new(),
+            parts: Vec::new(),
+            part_start: t,
+            part_independent: independent,
+            part_frames: 0,
+            discontinuity: std::mem::take(&mut self.discontinuity_pending) && msn > 0,
+            pdt_ms,
+            key,
+            map: self.map.clone(),
+        });
+    }
+
+    fn close_segment(&mut self, end: i64, flush: bool) {
+        self.close_part(end, flush, true);
+        let Some(open) = self.open.take() else {
+            return;
+        };
+        let duration =
+            quantize(MediaTime::new(end.saturating_sub(open.start), CLOCK).as_secs_f64());
+        let ext = match self.config.format {
+            SegmentFormat::Ts => "ts",
+            SegmentFormat::Fmp4 => "m4s",
+        };
+        let uri = format!("{}{}.{}", self.config.name_prefix, open.msn, ext);
+        let mut data = open.data;
+        let key = open.key.map(|(key, iv)| {
+            data = encrypt_segment(&key.key, iv, &data);
+            KeyRef { uri: key.uri, iv }
+        });
+        self.stats.segment(data.len() as u64, duration);
+        self.events.push_back(Event::File {
+            name: uri.clone(),
+            data: Bytes::from(data),
+        });
+        self.max_extinf_rounded = self.max_extinf_rounded.max((duration + 0.5).floor() as u64);
+        self.segments.push_back(Segment {
+            msn: open.msn,
+            duration,
+            uri,
+            parts: open.parts,
+            discontinuity: open.discontinuity,
+            pdt_ms: open.pdt_ms,
+            key,
+            map: open.map,
+        });
+        self.next_msn = open.msn + 1;
+        self.slide_window();
+        self.changed();
+    }
+}
