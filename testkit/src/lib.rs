@@ -6,7 +6,9 @@
 //! - [`run`] and [`run_ok`] run a command to completion and capture its output;
 //! - [`cache_dir`], [`cached`] and [`Lavfi`] make test media once and keep it under the
 //!   calling crate's `CARGO_TARGET_TMPDIR`, safely when tests run in parallel (threads or
-//!   processes): a file is written under a unique temporary name and renamed into place.
+//!   processes): a file is written under a unique temporary name and renamed into place;
+//! - [`m3u8`] reads HLS playlists with m3u8-rs, an independent parser, applying what RFC
+//!   8216 and LL-HLS say where m3u8-rs does not.
 //!
 //! The cache directory is always passed in by the caller: `env!("CARGO_TARGET_TMPDIR")` is
 //! evaluated in the crate that names it, so each test crate passes its own.
@@ -18,6 +20,8 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+pub mod m3u8;
 
 /// What to do when a program the tests need is missing.
 pub const SETUP_HINT: &str = "run scripts/setup.sh";
