@@ -4,7 +4,9 @@
 //! and cached under `CARGO_TARGET_TMPDIR`. Each test packages it through the library into a
 //! folder with [`FsStore`] and checks that `ffmpeg -v error -i index.m3u8 -f null -` prints
 //! nothing, that as many frames come out as went in, that each segment starts with a
-//! keyframe and that every `EXTINF` fits the target duration.
+//! keyframe and that every `EXTINF` fits the target duration. The media and master playlists
+//! are also read by m3u8-rs, an independent parser, and what it reads is held against the
+//! files and what ffprobe sees in them (`check_with_m3u8_rs`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,13 +15,17 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use onair_hls_packager::{
-    check_media_playlist, drive, AesKey, EncryptionConfig, FsStore, Packager, PackagerConfig,
-    PlaylistKind, Retention, SegmentFormat, StaticKey, Store,
+    check_media_playlist, drive, master_playlist, AesKey, EncryptionConfig, FsStore, Packager,
+    PackagerConfig, PlaylistKind, Retention, SegmentFormat, StaticKey, Store, Variant,
 };
 use onair_media_types::{
     AacConfig, AvcConfig, CodecConfig, CodecId, Frame, MediaKind, Mp3Config, TrackId, TrackInfo,
 };
+use onair_testkit::m3u8::{read_master, read_media};
 use onair_testkit::{cache_dir, ffmpeg9, run, tool, Lavfi, Output};
+
+/// Frame rate of every test input.
+const FPS: f64 = 30.0;
 
 fn work_dir() -> PathBuf {
     cache_dir(env!("CARGO_TARGET_TMPDIR"), "hls-interop")
@@ -259,6 +265,11 @@ fn package_frames(
     )
     .unwrap();
     assert_eq!(packager.dropped_frames(), 0);
+    let master = master_playlist(&[Variant {
+        uri: "index.m3u8".into(),
+        info: packager.variant_info(),
+    }]);
+    store.put("master.m3u8", Bytes::from(master)).unwrap();
     out
 }
 
@@ -301,6 +312,7 @@ fn check_decodes(dir: &Path) {
 }
 
 fn check_decodes_as(dir: &Path, input: &Path) {
+    check_with_m3u8_rs(dir);
     let playlist = dir.join("index.m3u8");
     let Output { stderr: err, .. } = run(Command::new(tool("ffmpeg"))
         .args(["-v", "error", "-allowed_extensions", "ALL", "-i"])
@@ -311,18 +323,19 @@ fn check_decodes_as(dir: &Path, input: &Path) {
     assert_eq!(frame_count(&playlist, "a"), frame_count(input, "a"));
 }
 
-/// Every EXTINF fits the target duration; every segment starts with a keyframe.
+/// Every EXTINF fits the target duration; every segment starts with a keyframe and holds as
+/// many video frames as its EXTINF says.
 fn check_segments(dir: &Path) {
     let text = std::fs::read_to_string(dir.join("index.m3u8")).unwrap();
     let summary = check_media_playlist(&text).unwrap_or_else(|e| panic!("{e}:\n{text}"));
     assert!(summary.ended);
     assert!(summary.segments.len() >= 3, "{text}");
-    let init = text
-        .lines()
-        .find_map(|l| l.strip_prefix("#EXT-X-MAP:URI=\""))
-        .map(|l| l.trim_end_matches('"'));
-    for (uri, duration, _) in &summary.segments {
+    let view = read_media(&text);
+    assert_eq!(view.segments.len(), summary.segments.len(), "{text}");
+    for (segment, (uri, duration, _)) in view.segments.iter().zip(&summary.segments) {
+        assert_eq!(&segment.uri, uri);
         assert!((duration + 0.5).floor() as u64 <= summary.target_duration);
+        let init = segment.map.as_deref();
         let mut bytes = match init {
             Some(init) => std::fs::read(dir.join(init)).unwrap(),
             None => Vec::new(),
@@ -341,10 +354,108 @@ fn check_segments(dir: &Path) {
             .args(["-v", "error", "-select_streams", "v", "-show_entries"])
             .args(["packet=flags", "-of", "csv=p=0"])
             .arg(&probe));
-        let first = out.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+        let packets: Vec<&str> = out.lines().filter(|l| !l.trim().is_empty()).collect();
+        let first = packets.first().copied().unwrap_or("");
         assert!(first.starts_with('K'), "{uri} starts with {first:?} {err}");
+        // Millisecond FLV timestamps: a frame lasts 33 or 34 ms.
+        let frames_said = segment.duration * FPS;
+        assert!(
+            (packets.len() as f64 - frames_said).abs() < 0.1,
+            "{uri}: EXTINF {} s as m3u8-rs reads it, {} video packets for ffprobe",
+            segment.duration,
+            packets.len()
+        );
         std::fs::remove_file(probe).unwrap();
     }
+}
+
+/// m3u8-rs reads the media and master playlists, and what it reads matches the folder and
+/// ffprobe: every listed segment, part, init segment and key file is there; media sequence
+/// numbers and IVs count from 0; the EXTINFs add up to the video ffprobe decodes; the master
+/// names the codecs and picture size ffprobe finds and an average bandwidth that is the
+/// segments' bytes over their EXTINFs.
+fn check_with_m3u8_rs(dir: &Path) {
+    let text = std::fs::read_to_string(dir.join("index.m3u8")).unwrap();
+    let view = read_media(&text);
+    assert!(view.playlist.end_list, "{text}");
+    assert_eq!(view.playlist.media_sequence, 0, "{text}");
+    let mut bytes = 0u64;
+    for (msn, segment) in view.segments.iter().enumerate() {
+        assert_eq!(segment.msn, msn as u64);
+        let size = std::fs::metadata(dir.join(&segment.uri))
+            .unwrap_or_else(|e| panic!("{}: {e}", segment.uri))
+            .len();
+        assert!(size > 0, "{} is empty", segment.uri);
+        bytes += size;
+        if let Some(map) = &segment.map {
+            assert!(dir.join(map).is_file(), "{map} listed but missing");
+        }
+        if let Some((uri, iv)) = &segment.key {
+            assert_eq!(std::fs::read(dir.join(uri)).unwrap(), KEY);
+            assert_eq!(iv.as_deref(), Some(format!("0x{msn:032X}").as_str()));
+        }
+        for part in &segment.parts {
+            assert!(
+                dir.join(&part.uri).is_file(),
+                "{} listed but missing",
+                part.uri
+            );
+        }
+    }
+    let total = view.total_duration();
+    let frames = frame_count(&dir.join("index.m3u8"), "v") as f64;
+    assert!(
+        (total * FPS - frames).abs() < 0.5,
+        "EXTINFs add up to {total} s, ffprobe decodes {frames} frames at {FPS} fps"
+    );
+
+    let master_text = std::fs::read_to_string(dir.join("master.m3u8")).unwrap();
+    let master = read_master(&master_text);
+    assert_eq!(master.variants.len(), 1);
+    let variant = &master.variants[0];
+    assert_eq!(variant.uri, "index.m3u8");
+    let average = variant.average_bandwidth.expect("AVERAGE-BANDWIDTH") as f64;
+    let measured = bytes as f64 * 8.0 / total;
+    assert!(
+        (average - measured).abs() <= measured * 0.01,
+        "AVERAGE-BANDWIDTH {average}, the segments make {measured:.0} bit/s"
+    );
+    assert!(variant.bandwidth as f64 >= average);
+    let Output { stdout: out, .. } = run(Command::new(tool("ffprobe"))
+        .args(["-v", "error", "-allowed_extensions", "ALL", "-show_entries"])
+        .args(["stream=codec_name,width,height", "-of", "csv=p=0"])
+        .arg(dir.join("index.m3u8")));
+    let mut streams: Vec<&str> = out
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    streams.sort();
+    streams.dedup();
+    let codecs = variant.codecs.as_deref().unwrap_or("");
+    let resolution = variant
+        .resolution
+        .map(|r| format!("{},{}", r.width, r.height));
+    for stream in &streams {
+        let mut fields = stream.splitn(2, ',');
+        let name = fields.next().unwrap_or("");
+        let rfc6381 = match name {
+            "h264" => "avc1.",
+            "hevc" => "hvc1.",
+            "aac" => "mp4a.40.2",
+            "mp3" => "mp4a.40.34",
+            "opus" => "opus",
+            other => panic!("ffprobe found {other}"),
+        };
+        assert!(
+            codecs.contains(rfc6381),
+            "CODECS={codecs}, ffprobe: {streams:?}"
+        );
+        if let Some(size) = fields.next().filter(|s| !s.is_empty()) {
+            assert_eq!(resolution.as_deref(), Some(size), "ffprobe: {streams:?}");
+        }
+    }
+    assert_eq!(codecs.split(',').count(), streams.len(), "{streams:?}");
 }
 
 fn config(format: SegmentFormat, secs: f64, kind: PlaylistKind) -> PackagerConfig {
@@ -521,6 +632,7 @@ fn hevc_and_opus_in_fmp4_and_ts() {
             config(format, 1.0, PlaylistKind::Vod),
         );
         check_segments(&dir);
+        check_with_m3u8_rs(&dir);
         let playlist = dir.join("index.m3u8");
         let Output { stderr: err, .. } = run(Command::new(tool("ffmpeg"))
             .args(["-v", "error", "-i"])
