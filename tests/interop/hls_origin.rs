@@ -309,6 +309,89 @@ async fn playlist(addr: SocketAddr, base: &str) -> Result<MediaPlaylist> {
     parse_playlist(&r.text())
 }
 
+/// m3u8-rs, an independent parser, reads the master and media playlists the origin serves
+/// under `base` (`fetch` GETs a path): the master's variant has a `BANDWIDTH`, `CODECS` that
+/// start with a video track (if any) and leads to the media playlist; m3u8-rs reads in that
+/// playlist what this file's own parser reads, within RFC 8216's rules
+/// (`onair_testkit::m3u8`); every segment and part it lists is served.
+async fn check_with_m3u8_rs<F, Fut>(fetch: F, base: &str) -> Result<()>
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Result<HttpResponse>>,
+{
+    let master = fetch(format!("{base}/master.m3u8")).await?;
+    ensure!(
+        master.status == 200,
+        "{base}/master.m3u8: {}",
+        master.status
+    );
+    let master = onair_testkit::m3u8::read_master(&master.text());
+    ensure!(
+        master.variants.len() == 1,
+        "variants: {:?}",
+        master.variants
+    );
+    let variant = &master.variants[0];
+    // Once the publisher left, the origin's packager has forgotten the tracks and the master
+    // has no CODECS (RFC 8216 4.3.4.2 says SHOULD); while it publishes, CODECS is there.
+    let codecs = variant.codecs.as_deref().unwrap_or("");
+    ensure!(
+        codecs.is_empty() || codecs.starts_with("avc1.") || codecs.starts_with("hvc1."),
+        "CODECS={codecs}"
+    );
+    let media = fetch(format!("{base}/{}", variant.uri)).await?;
+    ensure!(media.status == 200, "{}: {}", variant.uri, media.status);
+    let text = media.text();
+    let view = onair_testkit::m3u8::read_media(&text);
+    let ours = parse_playlist(&text)?;
+    ensure!(
+        view.playlist.target_duration == ours.target_duration,
+        "{text}"
+    );
+    ensure!(
+        view.playlist.media_sequence == ours.media_sequence,
+        "{text}"
+    );
+    ensure!(view.segments.len() == ours.segments.len(), "{text}");
+    for (s, (duration, uri)) in view.segments.iter().zip(&ours.segments) {
+        ensure!(
+            &s.uri == uri && (s.duration - duration).abs() < 1e-5,
+            "{uri}: {text}"
+        );
+    }
+    let parts: Vec<&str> = view
+        .segments
+        .iter()
+        .flat_map(|s| &s.parts)
+        .chain(&view.open_parts)
+        .map(|p| p.uri.as_str())
+        .collect();
+    ensure!(parts == ours.parts, "parts: {parts:?}, {:?}", ours.parts);
+    ensure!(view.preload_hint == ours.preload_hint, "{text}");
+    let listed = view.segments.iter().map(|s| s.uri.as_str());
+    for uri in listed.chain(parts.iter().copied()) {
+        let r = fetch(format!("{base}/{uri}")).await?;
+        ensure!(
+            r.status == 200 && !r.body.is_empty(),
+            "{uri}: {} {} bytes",
+            r.status,
+            r.body.len()
+        );
+    }
+    eprintln!(
+        "m3u8-rs: master BANDWIDTH={} CODECS={codecs} -> {}: target {} s, sequence {}, {} \
+         segments ({:.3} s), {} parts, all served",
+        variant.bandwidth,
+        variant.uri,
+        view.playlist.target_duration,
+        view.playlist.media_sequence,
+        view.segments.len(),
+        view.total_duration(),
+        parts.len()
+    );
+    Ok(())
+}
+
 /// ffmpeg publishes H.264+AAC live; ffmpeg 5.1 plays the TS HLS from its first
 /// segment while it is being published, and ffprobe reads the master playlist.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -373,6 +456,11 @@ async fn ts_hls_plays_live_in_ffmpeg() -> Result<()> {
     let published = publisher.await??;
     ensure!(published.success);
     let p = playlist(origin.http, "/live/ts1").await?;
+    check_with_m3u8_rs(
+        |path| async move { get(origin.http, &path).await },
+        "/live/ts1",
+    )
+    .await?;
     eprintln!(
         "TS HLS: ffmpeg decoded {frames} video frames cleanly in {:.1} s; final playlist: \
          media sequence {}, target {} s, EXTINFs {:?}",
@@ -506,6 +594,11 @@ async fn http_headers_cache_cors_and_methods() -> Result<()> {
             "{path}"
         );
     }
+    check_with_m3u8_rs(
+        |path| async move { get(origin.http, &path).await },
+        "/live/hdr",
+    )
+    .await?;
     client.close().await?;
     origin.stop().await
 }
@@ -589,6 +682,7 @@ async fn aged_out_segments_and_lingering_streams_go_404() -> Result<()> {
         current.media_sequence
     );
     assert_eq!(r.status, 200, "current segment");
+    check_with_m3u8_rs(|path| async move { get(origin.http, &path).await }, base).await?;
     assert!(current.media_sequence > first_msn);
     // Polled every 100 ms; the playlist saw it leave at most one poll late.
     assert!(
@@ -755,6 +849,7 @@ async fn ll_hls_blocking_reload_and_preload_hints() -> Result<()> {
     assert!(part.body.len() > 8);
     assert_eq!(&part.body[4..8], b"moof");
     assert!(waited < Duration::from_secs(3 * now.target_duration.max(1)));
+    check_with_m3u8_rs(|path| async move { get(origin.http, &path).await }, base).await?;
 
     let played = player.await??;
     let frames = decoded_frames(&played, "ffmpeg 5.1 playing LL-HLS")?;
@@ -831,6 +926,17 @@ async fn https_origin_serves_ffmpeg_and_rustls() -> Result<()> {
         assert_eq!(alpn.as_deref(), Some(&b"http/1.1"[..]));
         parse_playlist(&r.text())?;
     }
+    let https_get = |path: String| {
+        let connector = connector(&[b"http/1.1"]);
+        async move {
+            let name = rustls::pki_types::ServerName::try_from("localhost")?;
+            let tls = connector?
+                .connect(name, TcpStream::connect(origin.http).await?)
+                .await?;
+            http_exchange(tls, "GET", &path, &[]).await
+        }
+    };
+    check_with_m3u8_rs(https_get, "/live/tls").await?;
 
     // Offering h2 first gets h2; the server then speaks HTTP/2: its first frame is SETTINGS.
     let server_name = rustls::pki_types::ServerName::try_from("localhost")?;
@@ -905,6 +1011,11 @@ async fn ffmpeg9_hevc_opus_over_fmp4_hls() -> Result<()> {
     let frames = decoded_frames(&player, "FFmpeg 9 playing HEVC+Opus fMP4 HLS")?;
     publisher.await??;
     let p = playlist(origin.http, "/live/hevc").await?;
+    check_with_m3u8_rs(
+        |path| async move { get(origin.http, &path).await },
+        "/live/hevc",
+    )
+    .await?;
     eprintln!(
         "FFmpeg 9 decoded {frames} frames cleanly; playlist EXTINFs {:?}",
         p.segments.iter().map(|s| s.0).collect::<Vec<_>>()
@@ -1014,6 +1125,11 @@ async fn garbage_publisher_does_not_disturb_other_streams() -> Result<()> {
         tokio::time::sleep(Duration::from_millis(1000)).await;
         sequences.push(playlist(origin.http, "/live/good").await?.media_sequence);
     }
+    check_with_m3u8_rs(
+        |path| async move { get(origin.http, &path).await },
+        "/live/good",
+    )
+    .await?;
     let (sent, took, client) = garbage.await??;
     let bad = get(origin.http, "/live/bad/index.m3u8").await?;
     eprintln!(
@@ -1072,6 +1188,11 @@ async fn target_duration_never_changes() -> Result<()> {
     }
     publisher.await??;
     targets.dedup();
+    check_with_m3u8_rs(
+        |path| async move { get(origin.http, &path).await },
+        "/live/target",
+    )
+    .await?;
     eprintln!("EXT-X-TARGETDURATION values seen, in order: {targets:?}");
     assert_eq!(
         targets.len(),
