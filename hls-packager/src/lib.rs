@@ -8,8 +8,10 @@
 //! in through [`Packager::set_wallclock`], and deletion times through [`Retention`] (a fixed
 //! grace or the RFC 8216 6.2.2 one, [`Grace`]).
 //!
-//! - Segmenter: cuts at the first keyframe at or after every multiple of the target duration
-//!   (so renditions with the same keyframes cut at the same PTS); audio-only streams cut by
+//! - Segmenter: cuts at the first keyframe whose presentation time is at or after every
+//!   multiple of the target duration, and `EXTINF` is the presentation time from one
+//!   segment's keyframe to the next (so renditions with the same keyframes cut at the same
+//!   PTS and list the same durations, whatever their decode delay); audio-only streams cut by
 //!   time. `EXT-X-TARGETDURATION` is never below a rounded `EXTINF` (RFC 8216 4.3.3.1).
 //!   Backward timestamps, long gaps and republishing give `EXT-X-DISCONTINUITY`.
 //! - Segments: MPEG-TS through `onair-ts-mux`, or fMP4/CMAF (init segment for

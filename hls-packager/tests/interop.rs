@@ -323,8 +323,10 @@ fn check_decodes_as(dir: &Path, input: &Path) {
     assert_eq!(frame_count(&playlist, "a"), frame_count(input, "a"));
 }
 
-/// Every EXTINF fits the target duration; every segment starts with a keyframe and holds as
-/// many video frames as its EXTINF says.
+/// Every EXTINF fits the target duration; every segment starts with a keyframe, and its
+/// EXTINF is the time from that keyframe to the next segment's, in frames: the video frames
+/// presented in between (with open GOPs some of them, the leading pictures of the next
+/// keyframe, sit in the next segment's file).
 fn check_segments(dir: &Path) {
     let text = std::fs::read_to_string(dir.join("index.m3u8")).unwrap();
     let summary = check_media_playlist(&text).unwrap_or_else(|e| panic!("{e}:\n{text}"));
@@ -332,6 +334,8 @@ fn check_segments(dir: &Path) {
     assert!(summary.segments.len() >= 3, "{text}");
     let view = read_media(&text);
     assert_eq!(view.segments.len(), summary.segments.len(), "{text}");
+    // Per segment: its EXTINF, its first keyframe's PTS and every video PTS in its file.
+    let mut probed = Vec::new();
     for (segment, (uri, duration, _)) in view.segments.iter().zip(&summary.segments) {
         assert_eq!(&segment.uri, uri);
         assert!((duration + 0.5).floor() as u64 <= summary.target_duration);
@@ -352,20 +356,48 @@ fn check_segments(dir: &Path) {
             ..
         } = run(Command::new(tool("ffprobe"))
             .args(["-v", "error", "-select_streams", "v", "-show_entries"])
-            .args(["packet=flags", "-of", "csv=p=0"])
+            .args(["packet=pts_time,flags", "-of", "csv=p=0"])
             .arg(&probe));
-        let packets: Vec<&str> = out.lines().filter(|l| !l.trim().is_empty()).collect();
-        let first = packets.first().copied().unwrap_or("");
-        assert!(first.starts_with('K'), "{uri} starts with {first:?} {err}");
-        // Millisecond FLV timestamps: a frame lasts 33 or 34 ms.
-        let frames_said = segment.duration * FPS;
+        let packets: Vec<(f64, bool)> = out
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                let mut fields = l.split(',');
+                let pts = fields
+                    .next()
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or(f64::NAN);
+                (pts, fields.next().is_some_and(|f| f.starts_with('K')))
+            })
+            .collect();
+        let first = packets.first().copied();
         assert!(
-            (packets.len() as f64 - frames_said).abs() < 0.1,
-            "{uri}: EXTINF {} s as m3u8-rs reads it, {} video packets for ffprobe",
+            first.is_some_and(|(_, key)| key),
+            "{uri} starts with {first:?} {err}"
+        );
+        probed.push((
+            uri.clone(),
             segment.duration,
+            first.map_or(0.0, |f| f.0),
+            packets,
+        ));
+        std::fs::remove_file(probe).unwrap();
+    }
+    let all: Vec<f64> = probed
+        .iter()
+        .flat_map(|(_, _, _, packets)| packets.iter().map(|p| p.0))
+        .collect();
+    for (i, (uri, duration, key, packets)) in probed.iter().enumerate() {
+        let next_key = probed.get(i + 1).map_or(f64::INFINITY, |next| next.2);
+        let presented = all.iter().filter(|p| (*key..next_key).contains(*p)).count();
+        // Millisecond FLV timestamps: a frame lasts 33 or 34 ms.
+        let frames_said = duration * FPS;
+        assert!(
+            (presented as f64 - frames_said).abs() < 0.1,
+            "{uri}: EXTINF {duration} s as m3u8-rs reads it, {presented} video frames \
+             presented from its keyframe to the next ({} packets in the file)",
             packets.len()
         );
-        std::fs::remove_file(probe).unwrap();
     }
 }
 

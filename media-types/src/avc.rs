@@ -87,12 +87,20 @@ impl AvcConfig {
     }
 
     /// Frames per second from the VUI timing information of the first SPS, when it has one
-    /// (`time_scale / (2 * num_units_in_tick)`, H.264 E.2.1).
+    /// (`time_scale / (2 * num_units_in_tick)`, H.264 E.2.1). Without
+    /// `fixed_frame_rate_flag` the timing may describe the encoder's time base rather than
+    /// the frame rate (libx264 with variable-rate input writes 1000 "fps" for a millisecond
+    /// time base, 45000 for 90 kHz): such a rate is believed only up to 300 fps.
     pub fn frame_rate(&self) -> Option<f64> {
-        self.first_sps()
-            .ok()?
-            .fps()
+        let sps = self.first_sps().ok()?;
+        let fixed = sps
+            .vui_parameters
+            .as_ref()
+            .and_then(|vui| vui.timing_info.as_ref())
+            .is_some_and(|timing| timing.fixed_frame_rate_flag);
+        sps.fps()
             .filter(|fps| fps.is_finite() && *fps > 0.0)
+            .filter(|fps| fixed || *fps <= MAX_PLAUSIBLE_FPS)
     }
 
     /// Builds a record with 4-byte NAL unit lengths around the given SPS and PPS NAL units
@@ -139,6 +147,9 @@ impl AvcConfig {
 }
 
 const SPS: &str = "h264 sequence parameter set";
+
+/// Frame rates above this, read from a VUI without `fixed_frame_rate_flag`, are time bases.
+const MAX_PLAUSIBLE_FPS: f64 = 300.0;
 
 /// Each set as a 16-bit length and its bytes.
 fn put_sets(out: &mut BytesMut, sets: &[&[u8]]) -> Result<(), ConfigError> {
@@ -222,6 +233,15 @@ mod tests {
         // High 4:4:4 Predictive (chroma_format_idc 3)
         let c = record_with_sps(&hex!("67f4000d919b28283f6022000003000200000300781e28532c"));
         assert_eq!(c.picture_size(), Ok((320, 240)));
+    }
+
+    #[test]
+    fn a_time_base_in_the_vui_is_not_a_frame_rate() {
+        // libx264 with a millisecond time base and variable-rate input (no fixed frame
+        // rate): time_scale 2000, num_units_in_tick 1 says 1000 "fps".
+        let c = record_with_sps(&hex!("6764000dacd94141fb0110000003001000007d00f1429960"));
+        assert_eq!(c.picture_size(), Ok((320, 240)));
+        assert_eq!(c.frame_rate(), None);
     }
 
     #[test]

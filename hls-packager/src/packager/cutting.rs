@@ -1,6 +1,6 @@
-//! Cutting: where segments start and end. The leading track cuts at the first keyframe at
-//! or after each multiple of the target duration; backward steps and long gaps break the
-//! stream into a new epoch (`EXT-X-DISCONTINUITY`).
+//! Cutting: where segments start and end. The leading track cuts at the first keyframe
+//! whose presentation time is at or after each multiple of the target duration; backward
+//! steps and long gaps break the stream into a new epoch (`EXT-X-DISCONTINUITY`).
 
 use bytes::Bytes;
 use onair_media_types::{Frame, MediaKind, MediaTime};
@@ -9,6 +9,24 @@ use super::segment::{quantize, KeyRef, OpenSegment, Segment};
 use super::{clock_of, Event, Packager, SegmentFormat, CLOCK};
 use crate::crypto::encrypt_segment;
 use crate::error::Error;
+
+/// Where a segment or part ends, 90 kHz: in presentation time (what `EXTINF` measures and
+/// where the other tracks' frames are divided) and in decode time (where the leading
+/// track's last sample ends). They differ by the decode delay of a stream with B-frames.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Cut {
+    pub(super) present: i64,
+    pub(super) decode: i64,
+}
+
+impl Cut {
+    fn at(t: i64) -> Self {
+        Self {
+            present: t,
+            decode: t,
+        }
+    }
+}
 
 impl Packager {
     /// Maps the start of the next segment to this wall-clock time (Unix milliseconds) for
@@ -74,26 +92,40 @@ impl Packager {
             }
         }
         let keyframe = frame.keyframe;
+        let pts = frame.pts_time().rescale(CLOCK);
+        // A keyframe cuts at its presentation time: renditions with the same keyframes cut
+        // at the same points and measure the same EXTINF whatever their decode delay
+        // (B-frames or not).
+        let mut cut = Cut {
+            present: if keyframe { pts.max(t) } else { t },
+            decode: t,
+        };
+        if let Some(open) = &self.open {
+            // Presentation times that step back (broken input) never make a segment end
+            // before it starts.
+            cut.present = cut.present.max(open.start);
+        }
         match &self.open {
             None => {
                 if !keyframe {
                     self.stats.dropped += 1;
                     return;
                 }
-                self.start_segment(t, true);
+                self.start_segment(cut.present, true);
             }
             Some(open) => {
                 let max_seg = clock_of(self.config.max_segment_duration);
-                if (keyframe && t >= self.next_boundary) || t.saturating_sub(open.start) >= max_seg
+                if (keyframe && cut.present >= self.next_boundary)
+                    || t.saturating_sub(open.start) >= max_seg
                 {
-                    self.close_segment(t, false);
-                    self.start_segment(t, keyframe);
+                    self.close_segment(cut, false);
+                    self.start_segment(cut.present, keyframe);
                 } else if let Some(part_target) = self.part_target {
                     let step = last.map_or(0, |l| t.saturating_sub(l));
                     if open.part_frames > 0
                         && t.saturating_sub(open.part_start).saturating_add(step) > part_target
                     {
-                        self.close_part(t, false, keyframe);
+                        self.close_part(Cut::at(t), false, keyframe);
                     }
                 }
             }
@@ -103,6 +135,16 @@ impl Packager {
             track.last_step = t.saturating_sub(last);
         }
         track.last_dts = Some(t);
+        track.max_pts = Some(track.max_pts.map_or(pts, |m| m.max(pts)));
+        if let Some(step) = track
+            .last_pts
+            .map(|l| pts.saturating_sub(l).saturating_abs())
+        {
+            if step > 0 {
+                track.min_pts_step = Some(track.min_pts_step.map_or(step, |m| m.min(step)));
+            }
+        }
+        track.last_pts = Some(pts);
         if track.info.kind() == MediaKind::Video {
             self.stats.video_frame(t);
         }
@@ -121,6 +163,8 @@ impl Packager {
         for t in &mut self.tracks {
             t.pending.clear();
             t.last_dts = None;
+            t.max_pts = None;
+            t.last_pts = None;
         }
         self.discontinuity_pending = true;
         self.init_dirty = true;
@@ -130,17 +174,25 @@ impl Packager {
         }
     }
 
-    /// Where the leader's last frame ends, 90 kHz.
-    fn leader_end(&self) -> i64 {
+    /// Where the leader's last frame ends, 90 kHz: after the latest presentation time and
+    /// after the last decode time, one frame on.
+    fn leader_end(&self) -> Cut {
         let Some(track) = self.leader.and_then(|i| self.tracks.get(i)) else {
-            return self.open.as_ref().map_or(0, |o| o.start);
+            return Cut::at(self.open.as_ref().map_or(0, |o| o.start));
         };
         let step = if track.last_step > 0 {
             track.last_step
         } else {
             i64::from(CLOCK) / 30
         };
-        track.last_dts.map_or(0, |d| d.saturating_add(step))
+        let decode = track.last_dts.map_or(0, |d| d.saturating_add(step));
+        // The presentation end comes from presentation times alone (the latest one plus a
+        // frame), so that renditions of the same pictures end their last segment alike
+        // whatever their decode order.
+        let present = track.max_pts.map_or(decode, |max| {
+            max.saturating_add(track.min_pts_step.unwrap_or(step))
+        });
+        Cut { present, decode }
     }
 
     fn start_segment(&mut self, t: i64, independent: bool) {
@@ -184,11 +236,12 @@ impl Packager {
         });
     }
 
-    fn close_segment(&mut self, end: i64, flush: bool) {
-        self.close_part(end, flush, true);
+    fn close_segment(&mut self, cut: Cut, flush: bool) {
+        self.close_part(cut, flush, true);
         let Some(open) = self.open.take() else {
             return;
         };
+        let end = cut.present.max(open.start);
         let duration =
             quantize(MediaTime::new(end.saturating_sub(open.start), CLOCK).as_secs_f64());
         let ext = match self.config.format {

@@ -5,6 +5,7 @@
 use bytes::Bytes;
 use onair_media_types::{Frame, MediaKind, MediaTime};
 
+use super::cutting::Cut;
 use super::segment::{quantize, Part};
 use super::tracks::Track;
 use super::{Event, Packager, CLOCK};
@@ -39,10 +40,11 @@ impl Packager {
     }
 
     /// Closes the current part at `end` (90 kHz). `flush` takes every pending frame.
-    pub(super) fn close_part(&mut self, end: i64, flush: bool, next_independent: bool) {
+    pub(super) fn close_part(&mut self, cut: Cut, flush: bool, next_independent: bool) {
         let Some(open) = &mut self.open else {
             return;
         };
+        let end = cut.present.max(open.part_start);
         let mut runs = Vec::new();
         let mut ts_frames = Vec::new();
         for (i, track) in self.tracks.iter_mut().enumerate() {
@@ -64,7 +66,7 @@ impl Packager {
                 continue;
             }
             let end_ticks = if is_leader {
-                Some(MediaTime::new(end, CLOCK).rescale(track.mp4_timescale))
+                Some(MediaTime::new(cut.decode, CLOCK).rescale(track.mp4_timescale))
             } else {
                 track.pending.front().map(|f| track.to_mp4(f).0)
             };

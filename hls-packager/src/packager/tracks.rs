@@ -20,6 +20,12 @@ pub(super) struct Track {
     pub(super) last_dts: Option<i64>,
     /// Last DTS step, 90 kHz.
     pub(super) last_step: i64,
+    /// Latest PTS since the last break, 90 kHz (with B-frames, later than the last DTS).
+    pub(super) max_pts: Option<i64>,
+    /// Last PTS accepted, and the smallest step between consecutive ones (a frame's
+    /// duration, whatever the decode order), 90 kHz.
+    pub(super) last_pts: Option<i64>,
+    pub(super) min_pts_step: Option<i64>,
     /// Last sample duration, track ticks.
     pub(super) last_duration: u32,
 }
@@ -77,6 +83,9 @@ impl Packager {
                     pending: VecDeque::new(),
                     last_dts: None,
                     last_step: 0,
+                    max_pts: None,
+                    last_pts: None,
+                    min_pts_step: None,
                     last_duration: 0,
                 })
             }

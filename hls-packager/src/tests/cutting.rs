@@ -254,3 +254,48 @@ fn rejects_bad_configurations_and_unknown_tracks() {
     p.finish().unwrap();
     assert_eq!(p.add_track(video_track()), Err(Error::Finished));
 }
+
+/// Renditions with the same keyframes but different decode delays (B-frames or not) cut
+/// at the same presentation times and list the same EXTINF: segments are measured from
+/// each keyframe's PTS, not its DTS.
+#[test]
+fn renditions_with_and_without_b_frames_cut_alike() {
+    let playlist = |b_frame_delay: i64, format: SegmentFormat| {
+        let mut p = Packager::new(PackagerConfig {
+            format,
+            target_duration: Duration::from_secs(2),
+            kind: PlaylistKind::Vod,
+            ..PackagerConfig::default()
+        })
+        .unwrap();
+        p.add_track(video_track()).unwrap();
+        p.add_track(audio_track()).unwrap();
+        let mut store = MemoryStore::default();
+        let mut a = 0;
+        for i in 0..300 {
+            // Keyframes every second for 2 s segments; with B-frames, DTS run
+            // `b_frame_delay` frames behind PTS (a stream starting at PTS 0 has negative
+            // DTS, as x264 gives), so a keyframe at a boundary has its DTS before it.
+            let mut f = vframe(i, 30, 0);
+            f.dts -= b_frame_delay * 3000;
+            p.push_frame(f).unwrap();
+            while aframe(a).pts_time().as_secs_f64() < (i + 1) as f64 / 30.0 {
+                p.push_frame(aframe(a)).unwrap();
+                a += 1;
+            }
+            drain(&mut p, &mut store, &mut Vec::new());
+        }
+        p.finish().unwrap();
+        drain(&mut p, &mut store, &mut Vec::new());
+        let text = p.media_playlist(&PlaylistRequest::default());
+        text.lines()
+            .filter(|l| l.starts_with("#EXTINF"))
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    for format in [SegmentFormat::Ts, SegmentFormat::Fmp4] {
+        let plain = playlist(0, format);
+        assert_eq!(plain, vec!["#EXTINF:2.00000,".to_owned(); 5]);
+        assert_eq!(playlist(2, format), plain, "{format:?}");
+    }
+}
