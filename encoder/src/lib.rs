@@ -20,6 +20,12 @@
 //!   for [`VideoEncoder::set_bitrate`] and says when to drop video up to the next keyframe.
 //!   The umbrella crate's `onair::publish::LivePublisher` runs it with these encoders over
 //!   RTMP.
+//! - For transcoders: [`VideoEncoder::encode_picture`] takes a picture that is already in an
+//!   FFmpeg frame (a decoder's or scaler's output) without copying it, on the caller's clock
+//!   ([`VideoEncoderConfig::timescale`]), with an IDR where asked; the config carries the
+//!   VBV, profile, level, threads, lookahead, constant frame rate, and a
+//!   [`VideoBackend`] (libx264/libx265, or NVENC, VA-API, Quick Sync where the machine has
+//!   them).
 //!
 //! Both are push/poll: input goes in with `encode`/`push_*`, compressed frames are drained
 //! with `poll_frame` until `None`, and `flush` drains the encoder's delay at the end. The
@@ -71,15 +77,18 @@
 //! bitrate only). Besides `onair-transcode` this is the only crate that links FFmpeg.
 
 mod audio;
+mod backend;
 mod error;
 mod ffi;
 mod hevc;
+mod hwframes;
 mod nal;
 mod queue;
 mod rate;
 mod video;
 
 pub use audio::{AudioEncoder, AudioEncoderConfig};
+pub use backend::VideoBackend;
 pub use error::EncoderError;
 pub use rate::{RateChange, RateConfig, RateController};
 pub use video::{

@@ -5,8 +5,9 @@ use rsmpeg::avcodec::{AVCodec, AVCodecContext, AVPacket};
 use rsmpeg::avutil::{ra, AVFrame};
 use rsmpeg::ffi;
 
+use crate::backend::{self, PictureInput};
 use crate::queue::EncodedFrames;
-use crate::{ffi as raw, hevc, nal, EncoderError};
+use crate::{ffi as raw, hevc, nal, EncoderError, VideoBackend};
 
 /// Ticks per second of the timestamps [`VideoEncoder`] takes and gives: 90 kHz, the MPEG
 /// clock, so that frame times of common rates (including 30000/1001) are exact integers.
@@ -107,11 +108,44 @@ pub struct VideoEncoderConfig {
     pub b_frames: u32,
     /// The track id put on the [`TrackInfo`] and every [`Frame`]; default 1.
     pub track: TrackId,
+    /// Ticks per second of the timestamps given to the encoder and put on its frames (the
+    /// encoder's time base); default [`VIDEO_TIMESCALE`]. A transcoder sets its input's
+    /// timescale here so that timestamps pass through unchanged.
+    pub timescale: u32,
+    /// The VBV maximum rate in bits per second; default (`None`) the target bitrate.
+    pub max_bitrate_bps: Option<u64>,
+    /// The VBV buffer in bits; default (`None`) one second at the maximum rate.
+    pub buffer_size_bits: Option<u64>,
+    /// The profile, as the encoder names it (`"baseline"`, `"main"`, `"high"` for libx264;
+    /// `"main"`, `"main10"` for libx265); default the encoder's choice.
+    pub profile: Option<String>,
+    /// The level (`"3.1"`, `"4.1"`, ...); default the encoder's choice from size, rate and
+    /// bitrate.
+    pub level: Option<String>,
+    /// Threads of the encoder itself; 0 (default) lets it choose (libx264: 1.5 per core,
+    /// frame-parallel). 1 makes the encoder work in the calling thread only.
+    pub threads: u32,
+    /// Frames of rate-control lookahead (libx264/libx265 `rc-lookahead`; each frame is
+    /// that much delay); default (`None`) the preset's (none with `zerolatency`).
+    pub lookahead: Option<u32>,
+    /// Which implementation encodes: the software encoders (default) or a GPU encoder
+    /// FFmpeg has a wrapper for. Opening a GPU encoder fails where the machine has no such
+    /// GPU or driver (see [`VideoBackend`]).
+    pub backend: VideoBackend,
+    /// Treat the input as constant frame rate at [`fps`](Self::fps) (libx264's
+    /// `force-cfr`): rate control counts frames instead of reading timestamps, and the SPS
+    /// timing says the frame rate (with variable-rate input libx264 writes its time base
+    /// there: 1000 "fps" for milliseconds). Timestamps still pass through. Default off.
+    pub constant_frame_rate: bool,
+    /// libx264's threads split each picture into slices (`sliced-threads`: no frame of
+    /// delay per thread, less efficient) instead of working on several pictures at once.
+    /// Default off.
+    pub sliced_threads: bool,
 }
 
 impl VideoEncoderConfig {
     /// A configuration with the defaults: a GOP of two seconds, `veryfast`, `zerolatency`, no
-    /// B-frames, track 1.
+    /// B-frames, track 1, 90 kHz timestamps, a VBV of one second at the bitrate, software.
     pub fn new(width: u32, height: u32, fps: FrameRate, bitrate_bps: u64) -> Self {
         let gop = if fps.den == 0 {
             0
@@ -129,6 +163,16 @@ impl VideoEncoderConfig {
             zerolatency: true,
             b_frames: 0,
             track: TrackId(1),
+            timescale: VIDEO_TIMESCALE,
+            max_bitrate_bps: None,
+            buffer_size_bits: None,
+            profile: None,
+            level: None,
+            threads: 0,
+            lookahead: None,
+            backend: VideoBackend::Software,
+            constant_frame_rate: false,
+            sliced_threads: false,
         }
     }
 }
@@ -184,7 +228,8 @@ impl<'a> RawVideoFrame<'a> {
 /// Feed pictures with [`encode`](Self::encode), then drain what came out with
 /// [`poll_frame`](Self::poll_frame) until it returns `None`; at the end call
 /// [`flush`](Self::flush) and drain again. Output frames carry 4-byte length-prefixed NAL
-/// units (AVCC), PTS/DTS in [`VIDEO_TIMESCALE`] and the keyframe flag; the parameter sets
+/// units (AVCC), PTS/DTS in the configured [`timescale`](VideoEncoderConfig::timescale)
+/// ([`VIDEO_TIMESCALE`] by default) and the keyframe flag; the parameter sets
 /// are not repeated in the stream but given once in [`track_info`](Self::track_info)'s
 /// AVCDecoderConfigurationRecord or HEVCDecoderConfigurationRecord (the FLV/RTMP sequence
 /// header; for H.265 an Enhanced RTMP `SequenceStart`).
@@ -209,6 +254,7 @@ impl<'a> RawVideoFrame<'a> {
 /// ```
 pub struct VideoEncoder {
     ctx: AVCodecContext,
+    input: PictureInput,
     picture: AVFrame,
     config: VideoEncoderConfig,
     track: TrackInfo,
@@ -248,22 +294,25 @@ fn c_string(what: &'static str, s: &str) -> Result<CString, EncoderError> {
     CString::new(s).map_err(|_| EncoderError::InvalidConfig { what, value: 0 })
 }
 
+/// An opened encoder: its context, the track it describes and how pictures go in.
+struct Opened {
+    ctx: AVCodecContext,
+    track: TrackInfo,
+    input: PictureInput,
+}
+
 /// Opens the encoder `config` asks for and reads its global header into the track
 /// description. `level` pins libx265's `general_level_idc` (as in the SPS: 30 times the
 /// level) instead of letting it choose from the bitrate.
-fn open_codec(
-    config: &VideoEncoderConfig,
-    level: Option<u8>,
-) -> Result<(AVCodecContext, TrackInfo), EncoderError> {
+fn open_codec(config: &VideoEncoderConfig, level: Option<u8>) -> Result<Opened, EncoderError> {
     raw::route_log_to_tracing();
-    let name = config.codec.encoder_name();
+    let name = config.backend.encoder_name(config.codec);
     let codec = AVCodec::find_encoder_by_name(&c_string("codec", name)?)
         .ok_or(EncoderError::EncoderNotFound { name })?;
     let mut ctx = AVCodecContext::new(&codec);
     ctx.set_width(to_i32("width", config.width.into())?);
     ctx.set_height(to_i32("height", config.height.into())?);
-    ctx.set_pix_fmt(ffi::AVPixelFormat_AV_PIX_FMT_YUV420P);
-    ctx.set_time_base(ra(1, VIDEO_TIMESCALE as i32));
+    ctx.set_time_base(ra(1, to_i32("timescale", config.timescale.into())?));
     ctx.set_framerate(ra(
         to_i32("fps", config.fps.num.into())?,
         to_i32("fps", config.fps.den.into())?,
@@ -276,25 +325,10 @@ fn open_codec(
         value: i64::MAX,
     })?;
     ctx.set_bit_rate(bitrate);
-    raw::set_vbv(
-        &mut ctx,
-        bitrate,
-        to_i32("bitrate_bps", config.bitrate_bps)?,
-    );
-
-    let preset = c_string("preset", &config.preset)?;
-    let x265_params = c_string("x265-params", &x265_params(config, level))?;
-    let mut options = vec![(c"preset", preset.as_c_str()), (c"forced-idr", c"1")];
-    match config.codec {
-        // no scene-cut keyframes: IDRs come every `gop` frames or when forced
-        VideoCodec::H264 => options.push((c"x264-params", c"scenecut=0")),
-        VideoCodec::H265 => options.push((c"x265-params", x265_params.as_c_str())),
-    }
-    if config.zerolatency {
-        options.push((c"tune", c"zerolatency"));
-    }
-    for (key, value) in options {
-        raw::set_private_option(&mut ctx, key, value).map_err(|code| EncoderError::Ffmpeg {
+    backend::apply_context_settings(&mut ctx, config)?;
+    let input = backend::prepare_input(&mut ctx, config.backend)?;
+    for (key, value) in backend::private_options(config, level)? {
+        raw::set_private_option(&mut ctx, &key, &value).map_err(|code| EncoderError::Ffmpeg {
             op: "av_opt_set",
             code,
         })?;
@@ -312,10 +346,10 @@ fn open_codec(
     };
     let track = TrackInfo {
         id: config.track,
-        timescale: VIDEO_TIMESCALE,
+        timescale: config.timescale,
         config: codec_config,
     };
-    Ok((ctx, track))
+    Ok(Opened { ctx, track, input })
 }
 
 /// libx265's own settings for a live stream: a fixed GOP of closed IDR pictures (no scene
@@ -325,23 +359,33 @@ fn open_codec(
 /// `tracing`); its failures still surface as FFmpeg's `avcodec_open2` error. `level` pins
 /// the level (`general_level_idc`, 30 times the level), which x265 otherwise derives from the
 /// bitrate.
-fn x265_params(config: &VideoEncoderConfig, level: Option<u8>) -> String {
-    let kbps = config.bitrate_bps / 1000;
+pub(crate) fn x265_params(config: &VideoEncoderConfig, level: Option<u8>) -> String {
+    let max_kbps = config.max_bitrate_bps.unwrap_or(config.bitrate_bps) / 1000;
+    let buffer_kbits = config.buffer_size_bits.map_or(max_kbps, |bits| bits / 1000);
     let mut params = format!(
         "keyint={gop}:min-keyint={gop}:scenecut=0:open-gop=0:bframes={b}:repeat-headers=0:\
-         info=0:vbv-maxrate={kbps}:vbv-bufsize={kbps}:log-level=none",
+         info=0:vbv-maxrate={max_kbps}:vbv-bufsize={buffer_kbits}:log-level=none",
         gop = config.gop,
         b = config.b_frames,
     );
+    if let Some(frames) = config.lookahead {
+        params.push_str(&format!(":rc-lookahead={frames}"));
+    }
+    if config.threads > 0 {
+        params.push_str(&format!(":pools={t}:frame-threads={t}", t = config.threads));
+    }
     if let Some(level) = level {
         // x265 reads values of 7 and more as ten times the level (21 = level 2.1).
         params.push_str(&format!(":level-idc={}", level / 3));
+    } else if let Some(level) = &config.level {
+        params.push_str(&format!(":level-idc={level}"));
     }
     params
 }
 
 impl VideoEncoder {
-    /// Opens libx264 or libx265 (per `config.codec`) with `config`.
+    /// Opens libx264 or libx265 (per `config.codec`; or the GPU encoder
+    /// `config.backend` names) with `config`.
     ///
     /// Fails with [`EncoderError::EncoderNotFound`] if FFmpeg was built without the encoder,
     /// [`EncoderError::InvalidConfig`] for zero or odd sizes, a zero frame rate or GOP, a
@@ -364,11 +408,14 @@ impl VideoEncoder {
         if config.gop == 0 {
             return Err(invalid("gop", 0));
         }
+        if config.timescale == 0 {
+            return Err(invalid("timescale", 0));
+        }
         // libx264 reports a bad preset on stderr before FFmpeg's log routing applies.
         if !X264_PRESETS.contains(&config.preset.as_str()) {
             return Err(EncoderError::UnknownPreset);
         }
-        let (ctx, track) = open_codec(&config, None)?;
+        let Opened { ctx, track, input } = open_codec(&config, None)?;
 
         let mut picture = AVFrame::new();
         picture.set_width(ctx.width);
@@ -380,6 +427,7 @@ impl VideoEncoder {
 
         Ok(Self {
             ctx,
+            input,
             picture,
             config,
             track,
@@ -439,7 +487,9 @@ impl VideoEncoder {
         self.config.bitrate_bps
     }
 
-    /// Compresses one picture presented at `pts` ([`VIDEO_TIMESCALE`] ticks; increasing).
+    /// Compresses one picture presented at `pts` (in the configured
+    /// [`timescale`](VideoEncoderConfig::timescale), by default [`VIDEO_TIMESCALE`] ticks;
+    /// increasing).
     ///
     /// Frames that come out are queued for [`poll_frame`](Self::poll_frame); with the default
     /// configuration (`zerolatency`, no B-frames) each picture comes out at once.
@@ -454,9 +504,71 @@ impl VideoEncoder {
         });
         self.force_keyframe = false;
         let config = &self.config;
-        self.out.send(&mut self.ctx, Some(&self.picture), |packet| {
-            video_frame(config, packet)
+        let (out, ctx) = (&mut self.out, &mut self.ctx);
+        self.input.with_prepared(&self.picture, |frame| {
+            out.send(ctx, Some(frame), |packet| video_frame(config, packet))
         })
+    }
+
+    /// Compresses a picture that is already in an FFmpeg frame (planar YUV 4:2:0 of the
+    /// configured size, e.g. a decoder's output or a scaler's), without copying it: the
+    /// encoder reads the planes where they are. `pts` is in the configured
+    /// [`timescale`](VideoEncoderConfig::timescale) and increasing; with `keyframe` the
+    /// picture becomes an IDR picture (as after [`force_keyframe`](Self::force_keyframe)).
+    ///
+    /// The frame's `pts` and picture type are overwritten. The encoder keeps no reference to
+    /// the frame's buffers once this returns (libx264 and libx265 copy the picture in), so
+    /// the caller may write the next picture into the same buffers.
+    ///
+    /// Fails with [`EncoderError::InvalidInput`] if the frame is not YUV 4:2:0 at the
+    /// configured size, and [`EncoderError::Flushed`] after [`flush`](Self::flush).
+    pub fn encode_picture(
+        &mut self,
+        picture: &mut AVFrame,
+        pts: i64,
+        keyframe: bool,
+    ) -> Result<(), EncoderError> {
+        self.out.check_open()?;
+        let yuv420p = [
+            ffi::AVPixelFormat_AV_PIX_FMT_YUV420P,
+            ffi::AVPixelFormat_AV_PIX_FMT_YUVJ420P,
+        ];
+        if !yuv420p.contains(&picture.format) {
+            return Err(EncoderError::InvalidInput {
+                what: "pixel format (yuv420p)",
+                expected: ffi::AVPixelFormat_AV_PIX_FMT_YUV420P as usize,
+                got: usize::try_from(picture.format).unwrap_or(usize::MAX),
+            });
+        }
+        for (what, expected, got) in [
+            ("width", self.config.width, picture.width),
+            ("height", self.config.height, picture.height),
+        ] {
+            if u32::try_from(got).ok() != Some(expected) {
+                return Err(EncoderError::InvalidInput {
+                    what,
+                    expected: expected as usize,
+                    got: usize::try_from(got).unwrap_or(0),
+                });
+            }
+        }
+        picture.set_pts(pts);
+        picture.set_pict_type(if keyframe || self.force_keyframe {
+            ffi::AVPictureType_AV_PICTURE_TYPE_I
+        } else {
+            ffi::AVPictureType_AV_PICTURE_TYPE_NONE
+        });
+        self.force_keyframe = false;
+        let config = &self.config;
+        let (out, ctx) = (&mut self.out, &mut self.ctx);
+        self.input.with_prepared(picture, |frame| {
+            out.send(ctx, Some(frame), |packet| video_frame(config, packet))
+        })
+    }
+
+    /// The FFmpeg encoder that is running (`"libx264"`, `"h264_nvenc"`, ...).
+    pub fn encoder_name(&self) -> &'static str {
+        self.config.backend.encoder_name(self.config.codec)
     }
 
     /// Ends the stream: the encoder gives out the pictures it still holds (with B-frames or
@@ -489,7 +601,7 @@ impl VideoEncoder {
         };
         let mut config = self.config.clone();
         config.bitrate_bps = bitrate_bps;
-        let (ctx, track) = open_codec(&config, Some(current.level_idc))?;
+        let Opened { ctx, track, input } = open_codec(&config, Some(current.level_idc))?;
         if track.config != self.track.config {
             return Err(EncoderError::Unsupported {
                 what: "a bitrate that changes the h.265 parameter sets",
@@ -500,6 +612,7 @@ impl VideoEncoder {
         self.out
             .send(&mut self.ctx, None, |packet| video_frame(old, packet))?;
         self.ctx = ctx;
+        self.input = input;
         self.config = config;
         Ok(())
     }
@@ -576,7 +689,7 @@ fn video_frame(config: &VideoEncoderConfig, packet: &AVPacket) -> Frame {
     Frame {
         track: config.track,
         codec: config.codec.codec_id(),
-        timescale: VIDEO_TIMESCALE,
+        timescale: config.timescale,
         dts,
         pts,
         keyframe,
