@@ -8,7 +8,10 @@
 //!   calling crate's `CARGO_TARGET_TMPDIR`, safely when tests run in parallel (threads or
 //!   processes): a file is written under a unique temporary name and renamed into place;
 //! - [`m3u8`] reads HLS playlists with m3u8-rs, an independent parser, applying what RFC
-//!   8216 and LL-HLS say where m3u8-rs does not.
+//!   8216 and LL-HLS say where m3u8-rs does not;
+//! - [`probe_packets`] and [`probe_streams`] ask ffprobe what a file (or an HLS playlist)
+//!   holds: every packet's stream, times, size and keyframe flag; every stream's codec and
+//!   picture size.
 //!
 //! The cache directory is always passed in by the caller: `env!("CARGO_TARGET_TMPDIR")` is
 //! evaluated in the crate that names it, so each test crate passes its own.
@@ -188,6 +191,101 @@ impl Lavfi<'_> {
             );
         })
     }
+}
+
+/// One packet as ffprobe reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbedPacket {
+    /// `video` or `audio`.
+    pub kind: String,
+    /// Presentation time in seconds (`None` if ffprobe gave none).
+    pub pts: Option<f64>,
+    /// Decode time in seconds.
+    pub dts: Option<f64>,
+    /// Payload bytes.
+    pub size: usize,
+    /// Flagged as a keyframe (`K`).
+    pub keyframe: bool,
+}
+
+fn number<T: std::str::FromStr>(s: Option<&str>) -> Option<T> {
+    s.map(str::trim)
+        .filter(|s| !s.is_empty() && *s != "N/A")?
+        .parse()
+        .ok()
+}
+
+/// Every packet of `file` (any format ffprobe reads, an HLS playlist included), in file
+/// order.
+///
+/// # Panics
+/// If ffprobe is missing or fails.
+pub fn probe_packets(file: &Path) -> Vec<ProbedPacket> {
+    let out = run_ok(
+        Command::new(tool("ffprobe"))
+            .args(["-v", "error", "-show_entries"])
+            .arg("packet=codec_type,pts_time,dts_time,size,flags")
+            .args(["-of", "csv=p=0"])
+            .arg(file),
+    );
+    out.stdout
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .filter_map(|line| {
+            let mut parts = line.split(',');
+            let kind = parts.next()?.to_owned();
+            Some(ProbedPacket {
+                kind,
+                pts: number(parts.next()),
+                dts: number(parts.next()),
+                size: number(parts.next()).unwrap_or(0),
+                keyframe: parts.next().is_some_and(|f| f.starts_with('K')),
+            })
+        })
+        .collect()
+}
+
+/// One stream as ffprobe reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbedStream {
+    /// `video` or `audio`.
+    pub kind: String,
+    /// FFmpeg's codec name (`h264`, `hevc`, `aac`, ...).
+    pub codec: String,
+    /// Picture width (0 for audio).
+    pub width: u32,
+    /// Picture height (0 for audio).
+    pub height: u32,
+}
+
+/// The streams of `file`.
+///
+/// # Panics
+/// If ffprobe is missing or fails.
+pub fn probe_streams(file: &Path) -> Vec<ProbedStream> {
+    let out = run_ok(
+        Command::new(tool("ffprobe"))
+            .args(["-v", "error", "-show_entries"])
+            .arg("stream=codec_type,codec_name,width,height")
+            .args(["-of", "csv=p=0"])
+            .arg(file),
+    );
+    out.stdout
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .filter_map(|line| {
+            // csv order follows ffprobe's field order: codec_name, codec_type, width, height
+            let mut parts = line.split(',');
+            let codec = parts.next()?.to_owned();
+            let kind = parts.next()?.to_owned();
+            Some(ProbedStream {
+                kind,
+                codec,
+                width: number(parts.next()).unwrap_or(0),
+                height: number(parts.next()).unwrap_or(0),
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
