@@ -9,6 +9,7 @@
 mod dependent;
 mod hls_origin;
 mod idle;
+mod ladder;
 mod nginx;
 mod pipeline;
 mod players;
