@@ -297,3 +297,90 @@ fn h265_rungs_are_aligned_too() {
     // No source rung: the ladder's own clock, from the first picture (0.067 s).
     assert_eq!(assert_aligned(&run, 1.0 / 30.0), [67, 2000, 4000]);
 }
+
+#[test]
+fn a_passed_through_source_that_stops_sending_keyframes_hands_over_to_a_stand_in() {
+    // Keyframes at 0, 2, 4 s (regular: passed through), 5 s (irregular: followed), then
+    // none: after twice the segment target without one, the passthrough ends and a
+    // transcoded rung at the source's size takes over with an IDR in every rendition.
+    let input = Lavfi {
+        video: "testsrc2=size=640x360:rate=30",
+        audio: "sine=frequency=440:sample_rate=48000",
+        seconds: 12,
+        args: &[
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+            "-g",
+            "1000",
+            "-sc_threshold",
+            "0",
+            "-force_key_frames",
+            "0,2,4,5",
+            "-bf",
+            "0",
+            "-b:v",
+            "800k",
+            "-c:a",
+            "aac",
+            "-f",
+            "flv",
+        ],
+    }
+    .cached(
+        onair_testkit::tool("ffmpeg"),
+        &media_dir(),
+        "h264_360p_keys_stop_12s.flv",
+    );
+    let run = run_ladder(config("source,240p"), read_flv(&input), |_, _| {});
+    let position = |pred: &dyn Fn(&Event) -> bool| run.events.iter().position(pred);
+    let accepted = position(&|e| matches!(e, Event::PassthroughAccepted { .. })).expect("accepted");
+    let irregular = position(
+        &|e| matches!(e, Event::IrregularSourceGop { gop } if *gop == Duration::from_secs(1)),
+    )
+    .expect("irregular gop reported");
+    let ended = position(&|e| matches!(e, Event::PassthroughEnded { .. })).expect("ended");
+    assert!(
+        accepted < irregular && irregular < ended,
+        "{:?}",
+        run.events
+    );
+    assert!(run.events.iter().any(|e| matches!(
+        e,
+        Event::RenditionRemoved {
+            reason: RemovalReason::PassthroughEnded,
+            ..
+        }
+    )));
+    assert_eq!(run.stats.irregular_source_gops, 1);
+    assert_eq!(run.names(), ["240p", "360p", "source"]);
+    let source = keyframe_ms(&run.by_name("source").playlist());
+    let rung = keyframe_ms(&run.by_name("240p").playlist());
+    let stand_in = keyframe_ms(&run.by_name("360p").playlist());
+    // (ffmpeg's FLV starts a little after 0: the times count from the first frame)
+    let start = source[0];
+    assert_eq!(
+        source.iter().map(|k| k - start).collect::<Vec<_>>(),
+        [0, 2000, 4000, 5000]
+    );
+    // The rung followed the source's keyframes, then got an IDR where the stand-in
+    // started, then keyframes of the ladder's own clock, as the stand-in did.
+    assert!(rung.starts_with(&source), "{rung:?}");
+    assert_eq!(
+        &rung[source.len()..],
+        &stand_in[..],
+        "{rung:?} vs {stand_in:?}"
+    );
+    let takeover = stand_in[0];
+    assert!((9000..9200).contains(&(takeover - start)), "{stand_in:?}");
+    for (k, key) in stand_in.iter().enumerate().skip(1) {
+        let boundary = (takeover / 2000 + k as i64) * 2000;
+        assert!((boundary..boundary + 34).contains(key), "{stand_in:?}");
+    }
+    for p in run.renditions.values() {
+        assert!(decodes_clean(&p.playlist()) > 0, "{}", p.info.name);
+    }
+}
