@@ -166,6 +166,31 @@ struct Source {
 /// - **No IO, no async.** Frames in, outputs and events out; the caller owns the clock,
 ///   the sockets and the packagers.
 ///
+/// # The `source` rung
+///
+/// The source's keyframes are judged live on its first GOP (first keyframe to second): if
+/// a whole number of GOPs makes the segment target (within half a frame), the source is
+/// passed through ([`Event::PassthroughAccepted`]) and every rendition gets its IDRs where
+/// the source has keyframes; if not, or if no second keyframe comes within the target, it
+/// is refused ([`Event::PassthroughRefused`] with a [`PassthroughRefusal`]) and a
+/// transcoded rung at the source's size (encoded from the start, while judging) takes its
+/// place. Later, a GOP unlike the first is followed by every rendition and reported
+/// ([`Event::IrregularSourceGop`]); keyframes that stop for longer than
+/// [`TranscoderConfig::passthrough_max_gop`] end the passthrough
+/// ([`Event::PassthroughEnded`]): the stand-in starts, every rendition gets an IDR there, and
+/// the ladder's own clock takes over.
+///
+/// # Bad input
+///
+/// A corrupt video packet (malformed NAL units, a decoder error, a picture the decoder
+/// flags as damaged) is counted and reported ([`Event::CorruptInput`]); the decoder is reset
+/// and decoding resumes at the next keyframe (the pictures in between are missing from the
+/// transcoded renditions). A new sequence header is a new decoder; pictures of another size
+/// plan the ladder again ([`Event::Reinitialized`]): encoders restart with an IDR and
+/// announce their track again (a packager makes that a discontinuity), renditions keep
+/// their ids where their rung still fits. A frame without a decoder configuration is
+/// [`TranscodeError::MissingDecoderConfig`]. Audio-only input makes no renditions.
+///
 /// # Delay
 ///
 /// The ladder holds the first two decoded pictures to learn the frame rate; then a picture
