@@ -1,5 +1,5 @@
 //! TS bytes produced per second by `onair_ts_mux::TsMuxer` from in-memory frames
-//! (issue 3's goal: at least 3 GB/s on one core).
+//! (the goal: at least 3 GB/s on one core).
 //!
 //! Input: 10 s of a 25 fps H.264 stream (one 120 kB keyframe per second, 20 kB P/B frames
 //! with B-frame timestamps) and 48 kHz AAC, muxed into a buffer reserved once and reused.

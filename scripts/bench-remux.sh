@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Process-level comparison for issue 3: CPU time of onair's `remux` example vs
+# Process-level comparison: CPU time of onair's `remux` example vs
 # `ffmpeg -c copy -f mpegts` vs `cp` (the floor: reading and writing the bytes), on a
 # 10-minute 3 Mbps FLV (H.264 + AAC), plus instruction counts from valgrind's callgrind.
 #
@@ -16,6 +16,8 @@
 #
 # Usage: scripts/bench-remux.sh [ROUNDS]   (default 9 interleaved rounds)
 # SKIP_CALLGRIND=1 skips the (slow) instruction counts.
+# BASELINE_REMUX=PATH adds another remux binary (e.g. one built from an earlier commit) as a
+# contender, so a change is measured against what came before in the same rounds.
 # The input is generated once with ffmpeg and cached under target/bench-remux/.
 set -euo pipefail
 
@@ -51,10 +53,10 @@ echo "input: $IN ($((size / 1000000)) MB); $RUNS interleaved rounds, CPU seconds
 # dirty pages are synced, outside the measured process. Reported per contender: the best and
 # the median run; per ratio: the median of the per-round ratios with their range, and the
 # ratio of the best runs.
-python3 - "$RUNS" "$IN" "$DIR" "$REMUX" <<'PY'
+python3 - "$RUNS" "$IN" "$DIR" "$REMUX" "${BASELINE_REMUX:-}" <<'PY'
 import os, random, statistics, sys
 
-runs, inp, d, remux = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+runs, inp, d, remux, baseline = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
 ts, copy, none = f"{d}/out.ts", f"{d}/out.copy", f"{d}/none"
 contenders = [
     ("cp IN OUT", copy, ["cp", inp, copy]),
@@ -66,6 +68,8 @@ contenders = [
     ("remux IN /dev/null", none, [remux, inp, "/dev/null"]),
     ("ffmpeg -c copy -f mpegts", ts, ["ffmpeg", "-v", "error", "-y", "-i", inp, "-c", "copy", "-f", "mpegts", ts]),
 ]
+if baseline:
+    contenders.append(("baseline remux IN OUT.ts", ts, [baseline, inp, ts]))
 
 def measure(out, cmd):
     try:
@@ -124,6 +128,8 @@ ratio("remux IN OUT.ts", "cat IN > OUT")
 ratio("remux IN OUT.ts", "dd if=IN of=OUT bs=1M", "   (dd: read + write through user space)")
 ratio("ffmpeg -c copy -f mpegts", "cp IN OUT")
 ratio("ffmpeg -c copy -f mpegts", "remux IN OUT.ts")
+if baseline:
+    ratio("remux IN OUT.ts", "baseline remux IN OUT.ts", "   (this build / BASELINE_REMUX)")
 rn = statistics.median(total("remux IN /dev/null"))
 rw = statistics.median(total("remux IN OUT.ts"))
 print(f"remux medians: mapped reading + demux + mux {rn:.3f} s, writing the file {rw - rn:.3f} s")
