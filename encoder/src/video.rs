@@ -496,18 +496,7 @@ impl VideoEncoder {
     pub fn encode(&mut self, frame: &RawVideoFrame<'_>, pts: i64) -> Result<(), EncoderError> {
         self.out.check_open()?;
         self.fill_picture(frame)?;
-        self.picture.set_pts(pts);
-        self.picture.set_pict_type(if self.force_keyframe {
-            ffi::AVPictureType_AV_PICTURE_TYPE_I
-        } else {
-            ffi::AVPictureType_AV_PICTURE_TYPE_NONE
-        });
-        self.force_keyframe = false;
-        let config = &self.config;
-        let (out, ctx) = (&mut self.out, &mut self.ctx);
-        self.input.with_prepared(&self.picture, |frame| {
-            out.send(ctx, Some(frame), |packet| video_frame(config, packet))
-        })
+        self.submit(None, pts, false)
     }
 
     /// Compresses a picture that is already in an FFmpeg frame (planar YUV 4:2:0 of the
@@ -552,6 +541,21 @@ impl VideoEncoder {
                 });
             }
         }
+        self.submit(Some(picture), pts, keyframe)
+    }
+
+    /// Stamps a picture (`external`, or the encoder's own that `fill_picture` wrote) and sends
+    /// it to the encoder, as an IDR picture when asked for.
+    fn submit(
+        &mut self,
+        external: Option<&mut AVFrame>,
+        pts: i64,
+        keyframe: bool,
+    ) -> Result<(), EncoderError> {
+        let picture = match external {
+            Some(picture) => picture,
+            None => &mut self.picture,
+        };
         picture.set_pts(pts);
         picture.set_pict_type(if keyframe || self.force_keyframe {
             ffi::AVPictureType_AV_PICTURE_TYPE_I
