@@ -289,9 +289,6 @@ fn run(args: Args) -> Result<String, BoxError> {
             info,
         });
     }
-    // Apple's HLS authoring examples list variants by ascending bandwidth; players without
-    // an estimate start with the first.
-    variants.sort_by_key(|v| v.info.bandwidth);
     let mut master = FsStore::new(&args.outdir)?;
     master.put("master.m3u8", Bytes::from(master_playlist(&variants)))?;
     let elapsed = started.elapsed().as_secs_f64();

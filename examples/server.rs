@@ -9,7 +9,11 @@
 //! ffplay http://127.0.0.1:8080/live/KEY/index.m3u8
 //! ```
 //! `--hls ll` serves Low-Latency HLS (fMP4 parts); `--https ADDR --tls-cert C --tls-key K`
-//! adds HTTPS. Ctrl-C or SIGTERM stops it; recordings are finalized first.
+//! adds HTTPS. `--ladder source,720p,480p,360p` transcodes every stream into those renditions
+//! (keyframes aligned across them; play `http://HOST:HTTP/APP/KEY/master.m3u8`), with
+//! `--preset`, `--hw cpu|gpu-then-cpu|gpu-only` and `--cpu-budget PERCENT` (a new stream's
+//! ladder is shortened to keep the process under it). Ctrl-C or SIGTERM stops it;
+//! recordings are finalized first.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -63,6 +67,52 @@ struct Args {
     /// Record each published stream to DIR/APP/KEY.flv.
     #[arg(long, value_name = "DIR")]
     record: Option<PathBuf>,
+    /// Transcode every stream into these renditions: `source`, named rungs (1080p, 720p,
+    /// 540p, 480p, 360p, 240p), `HEIGHTp@KBPS` or `WxH@KBPS`, comma-separated.
+    #[cfg(feature = "transcode")]
+    #[arg(long, value_name = "LIST")]
+    ladder: Option<onair::transcode::Ladder>,
+    /// libx264 preset of the ladder's encoders.
+    #[cfg(feature = "transcode")]
+    #[arg(long, default_value = "veryfast", value_name = "P")]
+    preset: String,
+    /// Where the ladder encodes: cpu, gpu-then-cpu (falls back to libx264 and says so) or
+    /// gpu-only (refuses to start without a GPU encoder).
+    #[cfg(feature = "transcode")]
+    #[arg(long, default_value = "cpu", value_name = "POLICY")]
+    hw: onair::transcode::HardwarePolicy,
+    /// Share of all cores (percent) the server may use before a new stream's ladder starts
+    /// shorter; 0 admits every ladder whole.
+    #[cfg(feature = "transcode")]
+    #[arg(long, default_value_t = 60.0, value_name = "PERCENT")]
+    cpu_budget: f64,
+    /// A ladder further behind than this sheds its most expensive rendition, seconds.
+    #[cfg(feature = "transcode")]
+    #[arg(long, default_value_t = 2.0, value_name = "SECS")]
+    max_lag: f64,
+}
+
+/// The ladder the arguments ask for; fails early when `gpu-only` finds no GPU encoder.
+#[cfg(feature = "transcode")]
+fn ladder_config(args: &Args) -> anyhow::Result<Option<onair::hls::LadderConfig>> {
+    use onair::transcode::{HardwarePolicy, Transcoder, TranscoderConfig};
+    let Some(ladder) = args.ladder.clone() else {
+        return Ok(None);
+    };
+    if args.hw != HardwarePolicy::Cpu {
+        let mut probe = TranscoderConfig::new(ladder.clone());
+        probe.hardware = args.hw;
+        Transcoder::new(probe).with_context(|| format!("--hw {}", args.hw))?;
+    }
+    let mut config = onair::hls::LadderConfig::new(ladder)
+        .with_preset(args.preset.clone())
+        .with_hardware(args.hw)
+        .with_cpu_budget((args.cpu_budget > 0.0).then_some(args.cpu_budget / 100.0));
+    config.max_lag = Duration::try_from_secs_f64(args.max_lag)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .context("--max-lag must be a positive number of seconds")?;
+    Ok(Some(config))
 }
 
 #[tokio::main]
@@ -104,6 +154,10 @@ async fn main() -> anyhow::Result<()> {
                 .context("--segment must be a positive number of seconds")?;
         }
         hls.window = args.window.max(1);
+        #[cfg(feature = "transcode")]
+        {
+            hls.ladder = ladder_config(&args)?;
+        }
         let origin = HlsOrigin::new(hls)?;
         server = server.with_tap(Arc::new(origin.clone()));
         let mut http_config = HttpOriginConfig::default();
@@ -118,7 +172,7 @@ async fn main() -> anyhow::Result<()> {
             .with_context(|| format!("cannot listen for HTTP on {}", args.http))?
             .with_config(http_config.clone());
         let http_addr = http.local_addr()?;
-        tracing::info!("HLS:     http://{http_addr}/live/KEY/index.m3u8");
+        tracing::info!("HLS:     http://{http_addr}/live/KEY/master.m3u8");
         tracing::info!("watch:   http://{http_addr}/ in a browser");
         http_tasks.push(tokio::spawn(http.run_until(onair::rtmp::shutdown_signal())));
         if let (Some(https), Some(cert), Some(key)) = (args.https, &args.tls_cert, &args.tls_key) {

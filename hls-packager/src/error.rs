@@ -29,4 +29,8 @@ pub enum Error {
     /// Frames or tracks arrived after [`Packager::finish`](crate::Packager::finish).
     #[error("the stream has already finished")]
     Finished,
+    /// [`Packager::start_at_sequence`](crate::Packager::start_at_sequence) after the first
+    /// segment started.
+    #[error("the first segment has already started")]
+    AlreadyStarted,
 }

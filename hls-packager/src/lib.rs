@@ -71,5 +71,5 @@ pub use playlist::{
 };
 pub use reload::{ReloadWait, ReloadWaiters, WaitKey};
 pub use request::{parse_media_name, percent_decode, percent_encode_segment, OriginPath};
-pub use store::{drive, FsStore, Grace, MemoryStore, Retention, Store};
+pub use store::{drive, drive_with, FsStore, Grace, MemoryStore, Retention, Store};
 pub use validate::{check_media_playlist, MediaPlaylistSummary, PlaylistViolation};

@@ -271,10 +271,14 @@ pub struct Variant {
     pub info: VariantInfo,
 }
 
-/// Renders a master (multivariant) playlist (RFC 8216 4.3.4.2).
+/// Renders a master (multivariant) playlist (RFC 8216 4.3.4.2), the variants by ascending
+/// `BANDWIDTH` as Apple's HLS authoring examples list them (players that start with the first
+/// listed variant then start low and climb; equal bandwidths keep their order).
 pub fn master_playlist(variants: &[Variant]) -> String {
     let mut out = String::from("#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-INDEPENDENT-SEGMENTS\n");
-    for v in variants {
+    let mut ordered: Vec<&Variant> = variants.iter().collect();
+    ordered.sort_by_key(|v| v.info.bandwidth);
+    for v in ordered {
         let i = &v.info;
         let _ = write!(out, "#EXT-X-STREAM-INF:BANDWIDTH={}", i.bandwidth.max(1));
         if i.average_bandwidth > 0 {

@@ -230,6 +230,26 @@ pub fn drive<S: Store>(
     playlist_name: &str,
     now: Duration,
 ) -> Result<(), S::Error> {
+    drive_with(
+        packager,
+        store,
+        retention,
+        playlist_name,
+        &PlaylistRequest::default(),
+        now,
+    )
+}
+
+/// [`drive`], rendering the playlist as `request` asks: with the other renditions'
+/// `EXT-X-RENDITION-REPORT`s, for a rendition of a ladder served with LL-HLS.
+pub fn drive_with<S: Store>(
+    packager: &mut Packager,
+    store: &mut S,
+    retention: &mut Retention,
+    playlist_name: &str,
+    request: &PlaylistRequest,
+    now: Duration,
+) -> Result<(), S::Error> {
     let mut playlist_changed = false;
     while let Some(event) = packager.poll_event() {
         match event {
@@ -242,7 +262,7 @@ pub fn drive<S: Store>(
         }
     }
     if playlist_changed {
-        let text = packager.media_playlist(&PlaylistRequest::default());
+        let text = packager.media_playlist(request);
         store.put(playlist_name, Bytes::from(text))?;
     }
     while let Some(name) = retention.poll_due(now) {

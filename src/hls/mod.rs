@@ -41,6 +41,8 @@
 
 mod clock;
 mod http;
+#[cfg(feature = "transcode")]
+mod ladder;
 mod stream;
 
 use std::sync::{Arc, Mutex};
@@ -48,17 +50,22 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use onair_amf::amf0::Amf0Value;
 use onair_flv::{MediaDemuxer, MediaEvent};
-use onair_hls_packager::{Grace, Packager, PackagerConfig, PlaylistKind, SegmentFormat};
-use onair_media_types::MediaKind;
+use onair_hls_packager::{
+    Grace, Packager, PackagerConfig, PlaylistKind, SegmentFormat, VariantInfo,
+};
+use onair_media_types::{MediaKind, TrackInfo};
 use onair_rtmp_proto::StreamName;
 use tracing::{debug, info, warn};
 
 use crate::rtmp::{StreamTap, TapMedia, TapSink};
-use stream::{lock, LiveHls, Rendition, StreamState, Streams};
+use stream::{lock, LiveHls, Rendition, RenditionIndex, StreamState, Streams, INDEX};
 
 pub use clock::{Clock, SystemClock};
 pub use http::{HttpOrigin, HttpOriginConfig, TlsError};
+#[cfg(feature = "transcode")]
+pub use ladder::{LadderConfig, LadderReport};
 pub use onair_hls_packager::SegmentFormat as HlsSegmentFormat;
+pub use stream::ListingStats;
 
 /// How published streams are packaged.
 #[derive(Debug, Clone, PartialEq)]
@@ -82,6 +89,10 @@ pub struct HlsConfig {
     /// Frames held back at the start of a stream until every track it announced (by metadata)
     /// has shown its configuration, so that the first segment lists them all.
     pub max_held_frames: usize,
+    /// Transcode every published stream with video into a ladder of renditions (`None`:
+    /// package each stream as published).
+    #[cfg(feature = "transcode")]
+    pub ladder: Option<LadderConfig>,
 }
 
 impl Default for HlsConfig {
@@ -95,6 +106,8 @@ impl Default for HlsConfig {
             linger: Duration::from_secs(30),
             max_streams: 256,
             max_held_frames: 120,
+            #[cfg(feature = "transcode")]
+            ladder: None,
         }
     }
 }
@@ -124,7 +137,7 @@ impl HlsConfig {
     }
 
     /// How long a file stays served after it left the playlist (RFC 8216 6.2.2).
-    fn grace(&self) -> Grace {
+    pub(crate) fn grace(&self) -> Grace {
         Grace::Playlist {
             window: self.window,
         }
@@ -159,6 +172,9 @@ struct OriginInner {
     streams: Mutex<Streams>,
     /// When streams were last checked for removal (`sweep` runs at most every 250 ms).
     swept: Mutex<Option<Instant>>,
+    /// The process's CPU, for admitting ladders.
+    #[cfg(feature = "transcode")]
+    cpu: ladder::CpuMeter,
 }
 
 /// Why an [`HlsOrigin`] could not be made.
@@ -183,6 +199,8 @@ impl HlsOrigin {
                 clock,
                 streams: Mutex::new(Streams::default()),
                 swept: Mutex::new(None),
+                #[cfg(feature = "transcode")]
+                cpu: ladder::CpuMeter::new(),
             }),
         })
     }
@@ -231,14 +249,14 @@ impl HlsOrigin {
     }
 
     /// The time for retention: since the origin started, by its clock.
-    fn elapsed(&self) -> Duration {
+    pub(crate) fn elapsed(&self) -> Duration {
         self.inner
             .clock
             .now()
             .saturating_duration_since(self.inner.started)
     }
 
-    fn unix_ms(&self) -> i64 {
+    pub(crate) fn unix_ms(&self) -> i64 {
         self.inner
             .clock
             .wall_clock()
@@ -253,21 +271,79 @@ impl HlsOrigin {
             warn!(%app, %name, max = config.max_streams, "too many HLS streams, not packaging this one");
             return None;
         }
-        // Segment names differ between two lives of a name (and between runs of the server),
-        // so a CDN never serves an old segment under a new name.
-        let prefix = format!("{}-", base36(self.unix_ms().unsigned_abs()));
-        let packager = match Packager::new(config.packager_config(prefix)) {
-            Ok(p) => p,
-            Err(e) => {
-                warn!(error = %e, "cannot package HLS");
-                return None;
-            }
-        };
-        let source = Rendition::new("index.m3u8".to_owned(), packager, config.grace());
-        let stream = Arc::new(LiveHls::new(source));
+        let stream = Arc::new(LiveHls::new());
         streams.insert(app, name, stream.clone());
         Some(stream)
     }
+
+    /// A packager for a new rendition (`None`: the stream as published). Segment names
+    /// differ between renditions, between two lives of a name and between runs of the
+    /// server, so a CDN never serves an old segment under a new name.
+    pub(crate) fn packager(&self, rendition: Option<&str>) -> Option<Packager> {
+        self.packager_named(rendition, &self.life_tag())
+    }
+
+    /// A tag for a new life of a stream: its start in Unix milliseconds, base 36.
+    pub(crate) fn life_tag(&self) -> String {
+        base36(self.unix_ms().unsigned_abs())
+    }
+
+    /// [`packager`](Self::packager) for a rendition of the life tagged `life`, so that all
+    /// renditions of a ladder share the tag.
+    pub(crate) fn packager_named(&self, rendition: Option<&str>, life: &str) -> Option<Packager> {
+        let prefix = match rendition {
+            Some(name) => format!("{name}-{life}-"),
+            None => format!("{life}-"),
+        };
+        Packager::new(self.inner.config.packager_config(prefix))
+            .map_err(|e| warn!(error = %e, "cannot package HLS"))
+            .ok()
+    }
+
+    /// What a stream's renditions and ladder did: its publication's listing delays, shed
+    /// rungs, dropped input. `None` for a stream the origin does not serve.
+    pub fn stream_summary(&self, app: &str, name: &str) -> Option<StreamSummary> {
+        let stream = lock(&self.inner.streams).get(app, name)?;
+        let state = stream.lock();
+        Some(StreamSummary {
+            publishing: state.publishing,
+            renditions: state
+                .renditions()
+                .map(|(_, r)| RenditionSummary {
+                    playlist: r.playlist.clone(),
+                    variant: r.packager.variant_info(),
+                    listing: r.listing,
+                })
+                .collect(),
+            #[cfg(feature = "transcode")]
+            ladder: state.ladder.clone(),
+        })
+    }
+}
+
+/// What [`HlsOrigin::stream_summary`] tells of a stream.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct StreamSummary {
+    /// A publisher is on it now.
+    pub publishing: bool,
+    /// The renditions served, in the order they were made.
+    pub renditions: Vec<RenditionSummary>,
+    /// What its ladder did (with one).
+    #[cfg(feature = "transcode")]
+    pub ladder: Option<LadderReport>,
+}
+
+/// One rendition of a [`StreamSummary`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct RenditionSummary {
+    /// Its media playlist (`index.m3u8`, `720p.m3u8`).
+    pub playlist: String,
+    /// What the master playlist says of it.
+    pub variant: VariantInfo,
+    /// How promptly its segments were listed after their last frame arrived.
+    pub listing: ListingStats,
 }
 
 const SWEEP_INTERVAL: Duration = Duration::from_millis(250);
@@ -282,39 +358,69 @@ impl StreamTap for HlsOrigin {
                 None => self.add_stream(&mut streams, app, name.as_str())?,
             }
         };
-        {
+        let life = {
             let mut state = stream.lock();
+            state.life += 1;
             state.publishing = true;
             state.left_at = None;
-            state.source.packager.set_wallclock(self.unix_ms());
-        }
+            state.arrivals.clear();
+            #[cfg(feature = "transcode")]
+            {
+                state.ladder = None;
+            }
+            state.life
+        };
         info!(%app, %name, "HLS packaging started");
         Some(Box::new(HlsSink {
             origin: self.clone(),
             stream,
+            id: format!("{app}/{name}"),
+            life,
             demuxer: MediaDemuxer::new(),
             held: Some(Vec::new()),
+            route: Route::Holding,
             expected: None,
             seen: (false, false),
             max_held: self.inner.config.max_held_frames,
             errors: 0,
+            frame_rate: None,
+            video_kbps: None,
         }))
     }
 }
 
-/// Feeds one publication into its stream's packager.
+/// Feeds one publication into its stream: straight into the packager, or through a ladder.
 struct HlsSink {
     origin: HlsOrigin,
     stream: Arc<LiveHls>,
+    /// `app/name`, for logs.
+    id: String,
+    /// The stream's life this publication is.
+    life: u64,
     demuxer: MediaDemuxer,
     /// Events held until every expected track showed its configuration (`None`: flowing).
     held: Option<Vec<MediaEvent>>,
+    route: Route,
     /// (video, audio) announced by the metadata, if it came first.
     expected: Option<(bool, bool)>,
     /// (video, audio) configurations seen.
     seen: (bool, bool),
     max_held: usize,
     errors: u64,
+    /// `framerate` and `videodatarate` of the metadata, for admitting a ladder.
+    frame_rate: Option<f64>,
+    video_kbps: Option<f64>,
+}
+
+/// Where a publication's media goes.
+enum Route {
+    /// Not decided: held until the tracks are known.
+    Holding,
+    /// Packaged as published, as this rendition.
+    Direct(RenditionIndex),
+    /// Into a ladder's queue.
+    #[cfg(feature = "transcode")]
+    Ladder(ladder::LadderFeed),
 }
 
 impl HlsSink {
@@ -323,24 +429,51 @@ impl HlsSink {
         (!video || self.seen.0) && (!audio || self.seen.1)
     }
 
-    fn feed(&mut self, state: &mut StreamState, event: MediaEvent) {
-        let packager = &mut state.source.packager;
-        let result = match event {
-            MediaEvent::Track(info) => packager.add_track(info),
-            MediaEvent::Frame(frame) => packager.push_frame(frame),
-            _ => Ok(()),
-        };
-        if let Err(e) = result {
-            self.errors += 1;
-            // the first few in full, then one in a thousand: a broken stream must not flood
-            if self.errors <= 3 || self.errors % 1000 == 0 {
-                warn!(error = %e, errors = self.errors, "HLS packaging refused media");
-            }
+    fn count_error(&mut self, e: &dyn std::fmt::Display) {
+        self.errors += 1;
+        // the first few in full, then one in a thousand: a broken stream must not flood
+        if self.errors <= 3 || self.errors % 1000 == 0 {
+            warn!(error = %e, errors = self.errors, "HLS packaging refused media");
         }
     }
 
-    /// Feeds what was held back at the start, tracks first (so the first PMT or init segment
-    /// lists them all); from then on media flows straight through.
+    fn feed(&mut self, state: &mut StreamState, event: MediaEvent) {
+        if let MediaEvent::Frame(frame) = &event {
+            if frame.codec.kind() == MediaKind::Video {
+                state
+                    .arrivals
+                    .record(frame.pts_time(), self.origin.inner.clock.now());
+            }
+        }
+        match &self.route {
+            Route::Holding => {}
+            Route::Direct(index) => {
+                let Some(rendition) = state.rendition_mut(*index) else {
+                    return;
+                };
+                let result = match event {
+                    MediaEvent::Track(info) => rendition.add_track(info),
+                    MediaEvent::Frame(frame) => rendition.push_frame(frame),
+                    _ => Ok(()),
+                };
+                if let Err(e) = result {
+                    self.count_error(&e);
+                }
+            }
+            #[cfg(feature = "transcode")]
+            Route::Ladder(feed) => match event {
+                MediaEvent::Track(info) => feed.push(ladder::Input::Track(info)),
+                MediaEvent::Frame(frame) => {
+                    feed.push(ladder::Input::Frame(frame, self.origin.inner.clock.now()));
+                }
+                _ => {}
+            },
+        }
+    }
+
+    /// Decides where the publication goes once its tracks are known, then feeds what was
+    /// held back at the start, tracks first (so the first PMT or init segment lists them
+    /// all); from then on media flows straight through.
     fn release_held(&mut self, state: &mut StreamState) {
         let Some(held) = self.held.take() else {
             return;
@@ -348,15 +481,113 @@ impl HlsSink {
         let (tracks, frames): (Vec<_>, Vec<_>) = held
             .into_iter()
             .partition(|e| matches!(e, MediaEvent::Track(_)));
+        let video = tracks.iter().find_map(|e| match e {
+            MediaEvent::Track(t) if t.kind() == MediaKind::Video => Some(t),
+            _ => None,
+        });
+        self.route = self.choose_route(state, video);
         for e in tracks.into_iter().chain(frames) {
             self.feed(state, e);
         }
     }
 
-    /// Moves the packager's output into the stream's store and wakes the requests waiting
-    /// for it.
-    fn drain(&self, state: &mut StreamState) {
-        state.source.drain(self.origin.elapsed());
+    fn choose_route(&self, state: &mut StreamState, video: Option<&TrackInfo>) -> Route {
+        #[cfg(feature = "transcode")]
+        if let Some(feed) = video.and_then(|v| self.start_ladder(state, v)) {
+            return Route::Ladder(feed);
+        }
+        #[cfg(not(feature = "transcode"))]
+        let _ = video;
+        self.start_direct(state)
+    }
+
+    /// The stream as published: one rendition, `index.m3u8`.
+    fn start_direct(&self, state: &mut StreamState) -> Route {
+        let index = match state.find(INDEX) {
+            Some(index) => index,
+            None => match self.origin.packager(None) {
+                Some(packager) => state.add(Rendition::new(
+                    INDEX.to_owned(),
+                    packager,
+                    self.origin.config().grace(),
+                )),
+                None => return Route::Holding,
+            },
+        };
+        if let Some(r) = state.revive(index) {
+            r.begin_life(self.life);
+            r.packager.set_wallclock(self.origin.unix_ms());
+        }
+        state.retire_others(self.life);
+        Route::Direct(index)
+    }
+
+    /// The ladder, as admission shortens it to fit the CPU budget; `None` when there is no
+    /// ladder, nothing of it fits, or it cannot start (the stream is packaged as published).
+    #[cfg(feature = "transcode")]
+    fn start_ladder(
+        &self,
+        state: &mut StreamState,
+        video: &TrackInfo,
+    ) -> Option<ladder::LadderFeed> {
+        let config = self.origin.config().ladder.as_ref()?;
+        let (width, height) = video.config.picture_size()?;
+        let fps = match &video.config {
+            onair_media_types::CodecConfig::Avc(avc) => avc.frame_rate(),
+            _ => None,
+        }
+        .or(self.frame_rate)
+        .filter(|f| (1.0..=240.0).contains(f))
+        .unwrap_or(30.0);
+        let source = ladder::Source { width, height, fps };
+        let admission = ladder::admit(config, source, &self.origin.inner.cpu);
+        let id = &self.id;
+        let report = state.ladder.get_or_insert_with(Default::default);
+        report.admission_dropped = admission.dropped.iter().map(|r| r.to_string()).collect();
+        if !admission.dropped.is_empty() {
+            warn!(
+                stream = %id,
+                dropped = ?report.admission_dropped,
+                cpu_cores = format!("{:.2}", admission.measured),
+                ladder_cores = format!("{:.2}", admission.estimate),
+                "CPU budget: the ladder starts shorter"
+            );
+        }
+        let Some(ladder) = admission.ladder else {
+            warn!(stream = %id, "CPU budget: no transcoded rung fits, packaged as published");
+            return None;
+        };
+        report.admitted = ladder.to_string();
+        info!(
+            stream = %id,
+            ladder = %ladder,
+            source = format!("{width}x{height}@{fps:.2}"),
+            ladder_cores = format!("{:.2}", admission.estimate),
+            "ladder starting"
+        );
+        let mut transcoder = onair_transcode::TranscoderConfig::new(ladder);
+        transcoder.segment_target = self.origin.config().segment_duration;
+        transcoder.encoder = config.encoder.clone();
+        transcoder.hardware = config.hardware;
+        transcoder.source_bitrate_bps = self.video_kbps.map(|k| (k * 1000.0) as u64);
+        let transcoder = match onair_transcode::Transcoder::new(transcoder) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(stream = %id, error = %e, "ladder cannot start, packaged as published");
+                return None;
+            }
+        };
+        ladder::start(
+            self.origin.clone(),
+            self.stream.clone(),
+            self.life,
+            config.clone(),
+            transcoder,
+            admission.modelled,
+            format!("ladder {id}"),
+        )
+        .map_err(|e| tracing::error!(stream = %id, error = %e, "ladder thread"))
+        .ok()
     }
 }
 
@@ -395,10 +626,20 @@ impl TapSink for HlsSink {
                 None => self.feed(&mut state, event),
             }
         }
-        self.drain(&mut state);
+        if let Route::Direct(_) = self.route {
+            state.drain(self.origin.elapsed(), self.origin.inner.clock.now());
+        }
     }
 
     fn metadata(&mut self, properties: &[(String, Amf0Value)]) {
+        let number = |key: &str| {
+            properties.iter().find_map(|(k, v)| match v {
+                Amf0Value::Number(n) if k == key && n.is_finite() && *n > 0.0 => Some(*n),
+                _ => None,
+            })
+        };
+        self.frame_rate = number("framerate").or(self.frame_rate);
+        self.video_kbps = number("videodatarate").or(self.video_kbps);
         if self.expected.is_some() {
             return;
         }
@@ -421,17 +662,29 @@ impl TapSink for HlsSink {
         let stream = self.stream.clone();
         let mut state = stream.lock();
         self.release_held(&mut state);
-        // Close the open segment so players get the tail; a new publisher continues after a
-        // discontinuity.
-        if let Err(e) = state.source.packager.republish() {
-            debug!(error = %e, "HLS: closing the stream");
+        if state.life != self.life {
+            // a newer publisher of the name has the stream already
+            return;
         }
         state.publishing = false;
         state.left_at = Some(self.origin.inner.clock.now());
-        self.drain(&mut state);
-        // nothing more comes until a new publisher: parked requests get their answer now
-        state.release_all();
-        info!("HLS packaging paused: publisher left");
+        match &self.route {
+            Route::Direct(index) => {
+                // Close the open segment so players get the tail; a new publisher continues
+                // after a discontinuity.
+                if let Some(r) = state.rendition_mut(*index) {
+                    r.close();
+                }
+                state.drain(self.origin.elapsed(), self.origin.inner.clock.now());
+                // nothing more comes until a new publisher: parked requests get their answer
+                state.release_all();
+            }
+            // the worker closes the renditions once the ladder's tail is out
+            #[cfg(feature = "transcode")]
+            Route::Ladder(feed) => feed.end(),
+            Route::Holding => state.release_all(),
+        }
+        info!(stream = %self.id, "HLS packaging paused: publisher left");
     }
 }
 

@@ -1,15 +1,17 @@
 //! The origin's streams: each with its renditions (a packager and the files it made, in
 //! memory) and the HTTP requests parked until a rendition publishes what they wait for.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use onair_hls_packager::Error as PackagerError;
 use onair_hls_packager::{
-    drive, master_playlist, parse_media_name, Grace, MemoryStore, Packager, PlaylistRequest,
-    ReloadWait, ReloadWaiters, Retention, Variant, WaitKey,
+    drive_with, master_playlist, parse_media_name, Grace, MemoryStore, Packager, PlaylistRequest,
+    ReloadWait, ReloadWaiters, RenditionReport, Retention, Variant, WaitKey,
 };
+use onair_media_types::{Frame, MediaTime, TrackInfo};
 use tokio::sync::oneshot;
 
 use super::StreamId;
@@ -60,18 +62,23 @@ impl Streams {
     }
 }
 
-/// One stream: shared by its publisher's sink and the HTTP requests for it.
+/// One stream: shared by its publisher's sink (and ladder worker) and the HTTP requests for
+/// it.
 pub(crate) struct LiveHls {
     state: Mutex<StreamState>,
 }
 
 impl LiveHls {
-    pub(crate) fn new(source: Rendition) -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             state: Mutex::new(StreamState {
-                source,
+                renditions: Vec::new(),
+                life: 0,
                 publishing: false,
                 left_at: None,
+                arrivals: Arrivals::default(),
+                #[cfg(feature = "transcode")]
+                ladder: None,
             }),
         }
     }
@@ -81,59 +88,159 @@ impl LiveHls {
     }
 }
 
-/// Which rendition of a stream: its place in [`StreamState::renditions`].
+/// Which rendition of a stream: its place in [`StreamState`]'s list, stable for the
+/// stream's life (a retired rendition keeps its place), so a parked request's index keeps
+/// naming the rendition it waits on.
 pub(crate) type RenditionIndex = usize;
 
 pub(crate) struct StreamState {
-    /// The stream as published, packaged as it arrives. Renditions made from it (a transcoded
-    /// ladder) would sit beside it, listed by [`renditions`](Self::renditions).
-    pub(crate) source: Rendition,
+    /// The stream as published (one rendition, `index.m3u8`), or what a ladder makes of it;
+    /// retired ones (shed, or gone in a new life) stay, not served, until the stream goes.
+    renditions: Vec<Rendition>,
+    /// Counts the publications of the stream: what is fed belongs to the current one.
+    pub(crate) life: u64,
     pub(crate) publishing: bool,
     /// When the publisher left (monotonic clock of the origin).
     pub(crate) left_at: Option<Instant>,
+    /// When the recent video frames arrived from the publisher.
+    pub(crate) arrivals: Arrivals,
+    /// What the current publication's ladder did (with one).
+    #[cfg(feature = "transcode")]
+    pub(crate) ladder: Option<super::ladder::LadderReport>,
 }
 
 impl StreamState {
-    /// Every rendition, in the order of the master playlist.
-    pub(crate) fn renditions(&self) -> impl Iterator<Item = &Rendition> {
-        std::iter::once(&self.source)
+    /// The renditions served, in the order they were made.
+    pub(crate) fn renditions(&self) -> impl Iterator<Item = (RenditionIndex, &Rendition)> {
+        self.renditions.iter().enumerate().filter(|(_, r)| r.live)
     }
 
+    /// Rendition `index`, while it is served.
     pub(crate) fn rendition(&self, index: RenditionIndex) -> Option<&Rendition> {
-        self.renditions().nth(index)
+        self.renditions.get(index).filter(|r| r.live)
     }
 
-    fn renditions_mut(&mut self) -> impl Iterator<Item = &mut Rendition> {
-        std::iter::once(&mut self.source)
+    pub(crate) fn rendition_mut(&mut self, index: RenditionIndex) -> Option<&mut Rendition> {
+        self.renditions.get_mut(index).filter(|r| r.live)
     }
 
-    fn rendition_mut(&mut self, index: RenditionIndex) -> Option<&mut Rendition> {
-        self.renditions_mut().nth(index)
-    }
-
-    /// The rendition whose media playlist is `uri`.
+    /// The served rendition whose media playlist is `uri`. `index.m3u8` names the first
+    /// one when no rendition has that name (a ladder's renditions are named after their
+    /// rungs), so the URL of a stream without a ladder keeps working with one.
     pub(crate) fn by_playlist(&self, uri: &str) -> Option<(RenditionIndex, &Rendition)> {
         self.renditions()
-            .enumerate()
             .find(|(_, r)| r.playlist == uri)
+            .or_else(|| (uri == INDEX).then(|| self.renditions().next()).flatten())
     }
 
-    /// The first rendition without a whole segment in its playlist yet; `None` once all have
-    /// one (so the master playlist's bandwidths and codecs are measured).
+    /// The rendition named `playlist`, served or retired (a new life of the stream takes a
+    /// retired one up again, continuing its numbering and its files).
+    pub(crate) fn find(&self, playlist: &str) -> Option<RenditionIndex> {
+        self.renditions.iter().position(|r| r.playlist == playlist)
+    }
+
+    /// Adds a rendition, or takes up a retired one of the same name; returns its index.
+    pub(crate) fn add(&mut self, rendition: Rendition) -> RenditionIndex {
+        match self.find(&rendition.playlist) {
+            Some(index) => {
+                self.renditions[index] = rendition;
+                index
+            }
+            None => {
+                self.renditions.push(rendition);
+                self.renditions.len() - 1
+            }
+        }
+    }
+
+    /// Serves retired rendition `index` again.
+    pub(crate) fn revive(&mut self, index: RenditionIndex) -> Option<&mut Rendition> {
+        let r = self.renditions.get_mut(index)?;
+        r.live = true;
+        Some(r)
+    }
+
+    /// Stops serving rendition `index` (its playlist and files answer 404 from now on) and
+    /// wakes the requests parked on it.
+    pub(crate) fn retire(&mut self, index: RenditionIndex) {
+        if let Some(r) = self.renditions.get_mut(index) {
+            r.live = false;
+            for woken in r.waiters.release_all() {
+                let _ = woken.send(());
+            }
+        }
+    }
+
+    /// Stops serving the renditions a former life made that this one (`life`) did not take
+    /// up again.
+    pub(crate) fn retire_others(&mut self, life: u64) {
+        let stale: Vec<RenditionIndex> = self
+            .renditions()
+            .filter(|(_, r)| r.life != life)
+            .map(|(i, _)| i)
+            .collect();
+        for index in stale {
+            self.retire(index);
+        }
+    }
+
+    /// The media sequence number a rendition joining now starts at, to share its siblings'
+    /// numbering: the open (or next) segment's of the served renditions.
+    #[cfg(feature = "transcode")]
+    pub(crate) fn next_sequence(&self) -> u64 {
+        self.renditions()
+            .map(|(_, r)| r.packager.next_sequence())
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The first served rendition without a whole segment in its playlist yet; `None` once
+    /// all have one (so the master playlist's bandwidths and codecs are measured).
     pub(crate) fn unready(&self) -> Option<RenditionIndex> {
-        self.renditions().position(|r| !r.ready())
+        self.renditions()
+            .find(|(_, r)| !r.ready())
+            .map(|(index, _)| index)
     }
 
-    /// The master playlist: every rendition, with what was measured of it.
+    /// The master playlist: every served rendition, with what was measured of it.
     pub(crate) fn master(&self) -> String {
         let variants: Vec<Variant> = self
             .renditions()
-            .map(|r| Variant {
+            .map(|(_, r)| Variant {
                 uri: r.playlist.clone(),
                 info: r.packager.variant_info(),
             })
             .collect();
         master_playlist(&variants)
+    }
+
+    /// Moves every served rendition's output into its store, with the other renditions'
+    /// reports in LL-HLS playlists, and counts how late each new segment was listed.
+    pub(crate) fn drain(&mut self, now: Duration, at: Instant) {
+        let reports: Vec<(RenditionIndex, RenditionReport)> = if self.renditions().count() > 1 {
+            self.renditions()
+                .filter(|(_, r)| r.packager.config().part_duration.is_some())
+                .filter_map(|(i, r)| Some((i, RenditionReport::of(&r.packager, &r.playlist)?)))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        for (index, r) in self.renditions.iter_mut().enumerate() {
+            if !r.live {
+                continue;
+            }
+            if !reports.is_empty() {
+                r.reports.clear();
+                r.reports.extend(
+                    reports
+                        .iter()
+                        .filter(|(i, _)| *i != index)
+                        .map(|(_, report)| report.clone()),
+                );
+            }
+            r.drain(now);
+            r.count_listed(&self.arrivals, at);
+        }
     }
 
     /// Parks a request until rendition `index` publishes `msn` (and `part`): the receiver
@@ -158,18 +265,86 @@ impl StreamState {
 
     /// Takes back a parked request whose time ran out.
     pub(crate) fn cancel(&mut self, index: RenditionIndex, key: WaitKey) {
-        if let Some(r) = self.rendition_mut(index) {
+        if let Some(r) = self.renditions.get_mut(index) {
             r.waiters.cancel(key);
         }
     }
 
     /// Wakes every parked request: nothing more is coming (the publisher left).
     pub(crate) fn release_all(&mut self) {
-        for rendition in self.renditions_mut() {
+        for rendition in &mut self.renditions {
             for woken in rendition.waiters.release_all() {
                 let _ = woken.send(());
             }
         }
+    }
+}
+
+/// The playlist of a stream without a ladder.
+pub(crate) const INDEX: &str = "index.m3u8";
+
+/// When the publisher's recent video frames arrived, by presentation time: what a segment's
+/// listing is measured against.
+#[derive(Default)]
+pub(crate) struct Arrivals {
+    /// (presentation time, 90 kHz; arrival), oldest first.
+    recent: VecDeque<(i64, Instant)>,
+}
+
+impl Arrivals {
+    /// About 30 s of video at 60 fps: longer than any segment a stream is listed with.
+    const KEEP: usize = 2048;
+
+    pub(crate) fn record(&mut self, pts: MediaTime, at: Instant) {
+        if self.recent.len() == Self::KEEP {
+            self.recent.pop_front();
+        }
+        self.recent.push_back((pts.rescale(CLOCK), at));
+    }
+
+    /// When the last frame before `end` arrived: the latest arrival of a frame presented
+    /// before it.
+    fn last_before(&self, end: MediaTime) -> Option<Instant> {
+        let end = end.rescale(CLOCK);
+        self.recent
+            .iter()
+            .filter(|(pts, _)| *pts < end)
+            .map(|(_, at)| *at)
+            .max()
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.recent.clear();
+    }
+}
+
+const CLOCK: u32 = 90_000;
+
+/// How promptly a rendition's segments were listed: from the arrival of a segment's last
+/// frame to the playlist that lists it.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ListingStats {
+    /// Segments listed (and measured).
+    pub segments: u64,
+    /// Of which more than [`LATE`](ListingStats::LATE) after their last frame arrived.
+    pub late: u64,
+    /// The longest wait.
+    pub max_delay: Duration,
+    /// The sum of the waits (with `segments`, the mean).
+    pub total_delay: Duration,
+}
+
+impl ListingStats {
+    /// A segment listed later than this after its last frame arrived counts as late.
+    pub const LATE: Duration = Duration::from_secs(1);
+
+    fn record(&mut self, delay: Duration) {
+        self.segments += 1;
+        if delay > Self::LATE {
+            self.late += 1;
+        }
+        self.max_delay = self.max_delay.max(delay);
+        self.total_delay += delay;
     }
 }
 
@@ -181,16 +356,88 @@ pub(crate) struct Rendition {
     store: MemoryStore,
     retention: Retention,
     waiters: ReloadWaiters<oneshot::Sender<()>>,
+    /// Served (not shed, not left behind by a new life of the stream).
+    live: bool,
+    /// The media sequence number of its first segment.
+    first_sequence: u64,
+    /// `EXT-X-RENDITION-REPORT`s of its siblings, as of its last playlist.
+    reports: Vec<RenditionReport>,
+    /// The newest segment whose listing was measured.
+    measured: Option<u64>,
+    pub(crate) listing: ListingStats,
+    /// The stream's life that feeds it.
+    life: u64,
+    /// Media came since it was last closed.
+    fed: bool,
 }
 
 impl Rendition {
     pub(crate) fn new(playlist: String, packager: Packager, grace: Grace) -> Self {
+        let first_sequence = packager.next_sequence();
         Self {
             playlist,
             packager,
             store: MemoryStore::default(),
             retention: Retention::new(grace),
             waiters: ReloadWaiters::default(),
+            live: true,
+            first_sequence,
+            reports: Vec::new(),
+            measured: None,
+            listing: ListingStats::default(),
+            life: 0,
+            fed: false,
+        }
+    }
+
+    /// Fed by publication `life` from now on: a rendition a former life fed is closed first,
+    /// so the new media follows a discontinuity.
+    pub(crate) fn begin_life(&mut self, life: u64) {
+        if self.life != life {
+            self.close();
+            self.life = life;
+        }
+    }
+
+    /// Announces a track (or its new configuration) to the packager.
+    pub(crate) fn add_track(&mut self, track: TrackInfo) -> Result<(), PackagerError> {
+        self.fed = true;
+        self.packager.add_track(track)
+    }
+
+    /// Feeds a frame to the packager.
+    pub(crate) fn push_frame(&mut self, frame: Frame) -> Result<(), PackagerError> {
+        self.fed = true;
+        self.packager.push_frame(frame)
+    }
+
+    /// Closes the open segment (players get the tail); what comes next follows a
+    /// discontinuity.
+    pub(crate) fn close(&mut self) {
+        if std::mem::take(&mut self.fed) {
+            if let Err(e) = self.packager.republish() {
+                tracing::debug!(error = %e, playlist = %self.playlist, "closing a rendition");
+            }
+        }
+    }
+
+    /// The media sequence number of its first segment.
+    pub(crate) fn first_sequence(&self) -> u64 {
+        self.first_sequence
+    }
+
+    /// Measures the segments listed since the last call against when their last frames
+    /// arrived (a segment whose frames are no longer remembered is not counted).
+    fn count_listed(&mut self, arrivals: &Arrivals, now: Instant) {
+        let Some((msn, end)) = self.packager.last_segment_end() else {
+            return;
+        };
+        if self.measured.is_some_and(|m| m >= msn) {
+            return;
+        }
+        self.measured = Some(msn);
+        if let Some(arrived) = arrivals.last_before(end) {
+            self.listing.record(now.saturating_duration_since(arrived));
         }
     }
 
@@ -198,13 +445,19 @@ impl Rendition {
     /// deletes the files whose grace period is over at `now`, and wakes the requests waiting
     /// for what was published.
     pub(crate) fn drain(&mut self, now: Duration) {
-        let Ok(()) = drive(
+        let request = PlaylistRequest {
+            skip: false,
+            rendition_reports: std::mem::take(&mut self.reports),
+        };
+        let Ok(()) = drive_with(
             &mut self.packager,
             &mut self.store,
             &mut self.retention,
             &self.playlist,
+            &request,
             now,
         );
+        self.reports = request.rendition_reports;
         while let Some(woken) = self.waiters.poll_ready(&self.packager) {
             let _ = woken.send(());
         }
@@ -214,7 +467,8 @@ impl Rendition {
     /// number 0. Before that an LL-HLS playlist lists parts only, which players that ignore
     /// parts cannot start with, and its target duration is not final.
     pub(crate) fn ready(&self) -> bool {
-        self.packager.is_published(0, None) && self.store.get(&self.playlist).is_some()
+        self.packager.is_published(self.first_sequence, None)
+            && self.store.get(&self.playlist).is_some()
     }
 
     /// The media playlist as plain requests get it (rendered once per change).
@@ -230,7 +484,7 @@ impl Rendition {
         }
         let request = PlaylistRequest {
             skip: true,
-            ..PlaylistRequest::default()
+            rendition_reports: self.reports.clone(),
         };
         Some(Bytes::from(self.packager.media_playlist(&request)))
     }

@@ -118,14 +118,21 @@ fn playlist(origin: &HlsOrigin, app: &str, key: &str) -> String {
     let stream = origin
         .stream(app, key)
         .unwrap_or_else(|| panic!("no stream {app}/{key}"));
-    let text = stream.lock().source.media_playlist().unwrap_or_default();
+    let text = stream
+        .lock()
+        .by_playlist("index.m3u8")
+        .and_then(|(_, r)| r.media_playlist())
+        .unwrap_or_default();
     String::from_utf8(text.to_vec()).unwrap_or_default()
 }
 
 /// A file of the stream as the origin would serve it now.
 fn file(origin: &HlsOrigin, app: &str, key: &str, name: &str) -> Option<Bytes> {
     let stream = origin.stream(app, key)?;
-    let data = stream.lock().source.file(name);
+    let data = stream
+        .lock()
+        .by_playlist("index.m3u8")
+        .and_then(|(_, r)| r.file(name));
     data
 }
 
@@ -165,8 +172,8 @@ fn a_published_stream_becomes_a_live_playlist_of_ts_segments() {
         let state = stream.lock();
         for n in &names {
             let data = state
-                .source
-                .file(n)
+                .by_playlist("index.m3u8")
+                .and_then(|(_, r)| r.file(n))
                 .unwrap_or_else(|| panic!("{n} not stored"));
             assert_eq!(data.len() % 188, 0, "{n}");
             assert!(data.chunks(188).all(|p| p[0] == 0x47), "{n}");
@@ -252,7 +259,11 @@ fn video_only_streams_announced_by_metadata_are_not_held_back() {
         .stream("live", "nometa")
         .unwrap_or_else(|| panic!("stream"));
     assert!(
-        stream.lock().source.media_playlist().is_none(),
+        stream
+            .lock()
+            .by_playlist("index.m3u8")
+            .and_then(|(_, r)| r.media_playlist())
+            .is_none(),
         "60 frames are held"
     );
     feed(sink.as_mut(), 2000, 4, false);

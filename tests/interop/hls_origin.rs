@@ -21,16 +21,17 @@ use crate::server::publish_tags;
 use crate::util::*;
 
 /// The RTMP server feeding an HLS origin served over HTTP (or HTTPS), in-process.
-struct LiveOrigin {
+pub(crate) struct LiveOrigin {
+    pub(crate) origin: HlsOrigin,
     rtmp: SocketAddr,
-    http: SocketAddr,
+    pub(crate) http: SocketAddr,
     scheme: &'static str,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<std::io::Result<()>>>,
 }
 
 impl LiveOrigin {
-    async fn start(config: HlsConfig) -> Result<Self> {
+    pub(crate) async fn start(config: HlsConfig) -> Result<Self> {
         Self::start_with_tls(config, None).await
     }
 
@@ -40,7 +41,7 @@ impl LiveOrigin {
         let rtmp = RtmpServer::bind("127.0.0.1:0", RtmpServerConfig::default(), AcceptAll)
             .await?
             .with_tap(Arc::new(origin.clone()));
-        let mut http = HttpOrigin::bind("127.0.0.1:0", origin).await?;
+        let mut http = HttpOrigin::bind("127.0.0.1:0", origin.clone()).await?;
         let scheme = match tls {
             Some((cert, key)) => {
                 http = http.with_tls(cert, key)?;
@@ -58,6 +59,7 @@ impl LiveOrigin {
             tokio::spawn(http.run_until(until(rx))),
         ];
         Ok(Self {
+            origin,
             rtmp: rtmp_addr,
             http: http_addr,
             scheme,
@@ -66,15 +68,15 @@ impl LiveOrigin {
         })
     }
 
-    fn rtmp_url(&self, path: &str) -> String {
+    pub(crate) fn rtmp_url(&self, path: &str) -> String {
         format!("rtmp://{}/{path}", self.rtmp)
     }
 
-    fn http_url(&self, path: &str) -> String {
+    pub(crate) fn http_url(&self, path: &str) -> String {
         format!("{}://{}/{path}", self.scheme, self.http)
     }
 
-    async fn stop(mut self) -> Result<()> {
+    pub(crate) async fn stop(mut self) -> Result<()> {
         let _ = self.stop.send(true);
         for task in std::mem::take(&mut self.tasks) {
             tokio::time::timeout(Duration::from_secs(15), task)
@@ -99,7 +101,7 @@ impl Drop for LiveOrigin {
 /// live playlist with a hold of 1 ("Error when loading first segment"); FFmpeg 9 reloads more
 /// often and gives up after 2 misses while the next 1-2 s segment is being made, so it needs
 /// more.
-fn hls_decode_args<'a>(url: &'a str, hold: &'a str) -> Vec<&'a str> {
+pub(crate) fn hls_decode_args<'a>(url: &'a str, hold: &'a str) -> Vec<&'a str> {
     vec![
         "-v",
         "error",
@@ -120,10 +122,10 @@ fn hls_decode_args<'a>(url: &'a str, hold: &'a str) -> Vec<&'a str> {
 
 /// An HTTP/1.1 response as read off the wire.
 #[derive(Debug)]
-struct HttpResponse {
-    status: u16,
+pub(crate) struct HttpResponse {
+    pub(crate) status: u16,
     headers: Vec<(String, String)>,
-    body: Vec<u8>,
+    pub(crate) body: Vec<u8>,
 }
 
 impl HttpResponse {
@@ -134,7 +136,7 @@ impl HttpResponse {
             .map(|(_, v)| v.as_str())
     }
 
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 }
@@ -229,17 +231,17 @@ async fn http(
     .with_context(|| format!("{method} {path} timed out"))?
 }
 
-async fn get(addr: SocketAddr, path: &str) -> Result<HttpResponse> {
+pub(crate) async fn get(addr: SocketAddr, path: &str) -> Result<HttpResponse> {
     http(addr, "GET", path, &[]).await
 }
 
 /// What a media playlist says, as far as these tests look.
 #[derive(Debug, Default)]
-struct MediaPlaylist {
+pub(crate) struct MediaPlaylist {
     target_duration: u64,
-    media_sequence: u64,
+    pub(crate) media_sequence: u64,
     /// (EXTINF seconds, URI)
-    segments: Vec<(f64, String)>,
+    pub(crate) segments: Vec<(f64, String)>,
     parts: Vec<String>,
     preload_hint: Option<String>,
 }
@@ -250,7 +252,7 @@ fn quoted_attr(line: &str, name: &str) -> Option<String> {
     Some(line[start..start + len].to_owned())
 }
 
-fn parse_playlist(text: &str) -> Result<MediaPlaylist> {
+pub(crate) fn parse_playlist(text: &str) -> Result<MediaPlaylist> {
     ensure!(text.starts_with("#EXTM3U"), "not a playlist: {text:?}");
     let mut p = MediaPlaylist::default();
     let mut duration = None;
@@ -332,11 +334,10 @@ where
         master.variants
     );
     let variant = &master.variants[0];
-    // Once the publisher left, the origin's packager has forgotten the tracks and the master
-    // has no CODECS (RFC 8216 4.3.4.2 says SHOULD); while it publishes, CODECS is there.
+    // also while the stream lingers after its publisher left
     let codecs = variant.codecs.as_deref().unwrap_or("");
     ensure!(
-        codecs.is_empty() || codecs.starts_with("avc1.") || codecs.starts_with("hvc1."),
+        codecs.contains("avc1.") || codecs.contains("hvc1."),
         "CODECS={codecs}"
     );
     let media = fetch(format!("{base}/{}", variant.uri)).await?;

@@ -10,6 +10,7 @@ mod dependent;
 mod hls_origin;
 mod idle;
 mod ladder;
+mod live_ladder;
 mod nginx;
 mod pipeline;
 mod players;

@@ -49,6 +49,37 @@ pub enum PassthroughEnd {
     },
 }
 
+impl std::fmt::Display for PassthroughRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PassthroughRefusal::GopTooLong { waited } => write!(
+                f,
+                "no second keyframe within the segment target ({} ms waited)",
+                waited.as_millis()
+            ),
+            PassthroughRefusal::GopDoesNotFitTarget { gop, target } => write!(
+                f,
+                "the source's GOP ({} ms) does not divide the segment target ({} ms)",
+                gop.as_millis(),
+                target.as_millis()
+            ),
+            PassthroughRefusal::SourceChanged => f.write_str("the source changed size"),
+        }
+    }
+}
+
+impl std::fmt::Display for PassthroughEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PassthroughEnd::GopTooLong { waited } => write!(
+                f,
+                "the source's keyframes stopped ({} ms since the last)",
+                waited.as_millis()
+            ),
+        }
+    }
+}
+
 /// What the judge has decided about passthrough so far.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Verdict {

@@ -36,6 +36,14 @@ impl Packager {
         self.wallclock = Some(unix_ms);
     }
 
+    /// Maps presentation time `media` to the wall-clock time `unix_ms` (Unix milliseconds) for
+    /// `EXT-X-PROGRAM-DATE-TIME`, for the segments from the next epoch on, until set again or
+    /// until [`republish`](Self::republish). Renditions of one ladder given the same mapping
+    /// list the same dates whenever each of them starts.
+    pub fn map_wallclock(&mut self, unix_ms: i64, media: MediaTime) {
+        self.wall_map = Some((unix_ms, media.rescale(CLOCK)));
+    }
+
     /// Feeds one frame. Frames of each track must come in decode order; the leading track
     /// (the video track, or the first audio track of an audio-only stream) decides the cuts.
     pub fn push_frame(&mut self, frame: Frame) -> Result<(), Error> {
@@ -202,7 +210,9 @@ impl Packager {
         self.init_dirty = false;
         let first_of_epoch = self.anchor.is_none();
         if first_of_epoch {
-            if let Some(wall) = self.wallclock.take() {
+            if let Some(map) = self.wall_map {
+                self.anchor = Some(map);
+            } else if let Some(wall) = self.wallclock.take() {
                 self.anchor = Some((wall, t));
             }
         }
@@ -262,6 +272,7 @@ impl Packager {
         self.max_extinf_rounded = self.max_extinf_rounded.max((duration + 0.5).floor() as u64);
         self.segments.push_back(Segment {
             msn: open.msn,
+            end,
             duration,
             uri,
             parts: open.parts,

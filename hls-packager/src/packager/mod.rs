@@ -26,6 +26,7 @@ pub(crate) use segment::{KeyRef, Part, Segment};
 pub use stats::VariantInfo;
 
 use bytes::Bytes;
+use onair_media_types::{MediaTime, TrackInfo};
 use segment::OpenSegment;
 use stats::Stats;
 use tracks::Track;
@@ -94,6 +95,9 @@ pub struct Packager {
     /// Part target, 90 kHz (LL-HLS).
     part_target: Option<i64>,
     tracks: Vec<Track>,
+    /// The tracks before the last [`republish`](Self::republish), which the listed segments
+    /// still carry: what the master playlist describes until new tracks are announced.
+    listed_tracks: Vec<TrackInfo>,
     /// Index of the track that decides the cuts.
     leader: Option<usize>,
     open: Option<OpenSegment>,
@@ -121,6 +125,8 @@ pub struct Packager {
     wallclock: Option<i64>,
     /// (Unix ms, 90 kHz media time) of the same instant, for this epoch.
     anchor: Option<(i64, i64)>,
+    /// The same for every epoch from `map_wallclock`.
+    wall_map: Option<(i64, i64)>,
     /// The key of the current key period.
     key: Option<(u64, AesKey)>,
     stats: Stats,
@@ -140,6 +146,7 @@ impl Packager {
             target,
             part_target,
             tracks: Vec::new(),
+            listed_tracks: Vec::new(),
             leader: None,
             open: None,
             next_boundary: 0,
@@ -161,6 +168,7 @@ impl Packager {
             max_part,
             wallclock: None,
             anchor: None,
+            wall_map: None,
             key: None,
             stats: Stats::default(),
         })
@@ -202,6 +210,31 @@ impl Packager {
             (Some(open), Some(p)) if open.msn == msn => (p as usize) < open.parts.len(),
             _ => false,
         }
+    }
+
+    /// The media sequence number of the open segment, or of the next one when none is open.
+    pub fn next_sequence(&self) -> u64 {
+        self.open.as_ref().map_or(self.next_msn, |open| open.msn)
+    }
+
+    /// Numbers the first segment `msn` instead of 0, so that a rendition joining a ladder
+    /// late shares its siblings' numbering. Only before the first segment starts; later it
+    /// fails with [`Error::AlreadyStarted`].
+    pub fn start_at_sequence(&mut self, msn: u64) -> Result<(), Error> {
+        if self.open.is_some() || !self.segments.is_empty() || self.next_msn != 0 {
+            return Err(Error::AlreadyStarted);
+        }
+        self.next_msn = msn;
+        self.media_sequence = msn;
+        Ok(())
+    }
+
+    /// The newest closed segment: its media sequence number and where it ends in
+    /// presentation time.
+    pub fn last_segment_end(&self) -> Option<(u64, MediaTime)> {
+        self.segments
+            .back()
+            .map(|s| (s.msn, MediaTime::new(s.end, CLOCK)))
     }
 
     /// `EXT-X-MEDIA-SEQUENCE`: the media sequence number of the first listed segment.

@@ -23,6 +23,8 @@ pub(crate) struct KeyRef {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Segment {
     pub(crate) msn: u64,
+    /// Where it ends in presentation time, 90 kHz.
+    pub(crate) end: i64,
     pub(crate) duration: f64,
     pub(crate) uri: String,
     pub(crate) parts: Vec<Part>,

@@ -1,7 +1,7 @@
 //! What the packager measures for the master playlist (bit rates, frame rate) and for
 //! monitoring (dropped frames).
 
-use onair_media_types::{CodecConfig, MediaTime};
+use onair_media_types::{CodecConfig, MediaTime, TrackInfo};
 
 use super::{Packager, CLOCK};
 
@@ -63,16 +63,19 @@ impl Packager {
     /// Measured bit rates, codecs, resolution and frame rate, for the master playlist.
     pub fn variant_info(&self) -> VariantInfo {
         let stats = &self.stats;
-        let codecs = self
-            .tracks
+        // Between a publisher leaving and the next announcing its tracks, the listed
+        // segments are still those of the tracks before.
+        let tracks: Vec<&TrackInfo> = if self.tracks.is_empty() {
+            self.listed_tracks.iter().collect()
+        } else {
+            self.tracks.iter().map(|t| &t.info).collect()
+        };
+        let codecs = tracks
             .iter()
-            .map(|t| t.info.config.rfc6381())
+            .map(|t| t.config.rfc6381())
             .collect::<Vec<_>>()
             .join(",");
-        let resolution = self
-            .tracks
-            .iter()
-            .find_map(|t| t.info.config.picture_size());
+        let resolution = tracks.iter().find_map(|t| t.config.picture_size());
         let measured = stats.video_first_last.and_then(|(first, last)| {
             (last > first && stats.video_frames > 1).then(|| {
                 (stats.video_frames - 1) as f64
@@ -80,7 +83,7 @@ impl Packager {
             })
         });
         // The SPS timing info is exact; millisecond timestamps (FLV) make measurements wobble.
-        let from_sps = self.tracks.iter().find_map(|t| match &t.info.config {
+        let from_sps = tracks.iter().find_map(|t| match &t.config {
             CodecConfig::Avc(c) => c.frame_rate(),
             _ => None,
         });

@@ -110,7 +110,8 @@ impl Packager {
             return Err(Error::Finished);
         }
         self.break_stream();
-        self.tracks.clear();
+        self.listed_tracks = self.tracks.drain(..).map(|t| t.info).collect();
+        self.wall_map = None;
         self.leader = None;
         Ok(())
     }

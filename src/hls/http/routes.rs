@@ -120,11 +120,13 @@ async fn master(stream: &LiveHls, target: Duration) -> Resp {
 fn first_segment(state: &StreamState, index: RenditionIndex) -> Step<Result<(), StatusCode>> {
     match state.rendition(index) {
         Some(r) if r.ready() => Step::Answer(Ok(())),
-        Some(r) if state.publishing && !r.packager.is_published(0, None) => Step::Park {
-            rendition: index,
-            msn: 0,
-            part: None,
-        },
+        Some(r) if state.publishing && !r.packager.is_published(r.first_sequence(), None) => {
+            Step::Park {
+                rendition: index,
+                msn: r.first_sequence(),
+                part: None,
+            }
+        }
         _ => Step::Answer(Err(StatusCode::NOT_FOUND)),
     }
 }
@@ -217,7 +219,7 @@ async fn media_file(stream: &LiveHls, file: &str, target: Duration) -> Result<By
         block_limit(target),
         StatusCode::NOT_FOUND,
         |state| {
-            for (index, r) in state.renditions().enumerate() {
+            for (index, r) in state.renditions() {
                 if let Some(data) = r.file(file) {
                     return Step::Answer(Some(data));
                 }

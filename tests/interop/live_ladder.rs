@@ -1,0 +1,279 @@
+//! The live HLS origin with a transcoding ladder: ffmpeg publishes 1080p over RTMP to the
+//! in-process server; the origin decodes it once and serves every rendition; ffmpeg and
+//! ffprobe read them back over HTTP. Also: a ladder that cannot keep up sheds its most
+//! expensive rungs and the others stay on time; admission shortens a ladder the CPU budget
+//! cannot hold; the server example's GPU policies.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Context, Result};
+use onair::hls::{HlsConfig, LadderConfig, StreamSummary};
+use onair_testkit::Lavfi;
+
+use crate::hls_origin::{get, hls_decode_args, parse_playlist, LiveOrigin};
+use crate::util::*;
+
+/// 1080p30 H.264 (1 s GOP, no B-frames) + AAC, `seconds` long.
+fn source_1080p(seconds: u32) -> PathBuf {
+    let name = format!("h264_1080p30_{seconds}s.flv");
+    Lavfi {
+        video: "testsrc2=size=1920x1080:rate=30",
+        audio: "sine=frequency=440:sample_rate=48000",
+        seconds,
+        args: &[
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "30",
+            "-bf",
+            "0",
+            "-b:v",
+            "5M",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "128k",
+            "-f",
+            "flv",
+        ],
+    }
+    .cached(
+        tool("ffmpeg"),
+        &onair_testkit::cache_dir(env!("CARGO_TARGET_TMPDIR"), "interop-media"),
+        &name,
+    )
+}
+
+fn ladder_config(ladder: &str, preset: &str) -> HlsConfig {
+    let mut config = HlsConfig::default();
+    config.segment_duration = Duration::from_secs(1);
+    config.window = 30;
+    config.ladder = Some(
+        LadderConfig::new(ladder.parse().expect("ladder"))
+            .with_preset(preset)
+            .with_cpu_budget(None),
+    );
+    config
+}
+
+/// The variants of a master playlist: URI -> (RESOLUTION, CODECS, BANDWIDTH).
+async fn variants(
+    live: &LiveOrigin,
+    base: &str,
+) -> Result<BTreeMap<String, (String, String, u64)>> {
+    let r = get(live.http, &format!("{base}/master.m3u8")).await?;
+    ensure!(r.status == 200, "master: {} {}", r.status, r.text());
+    let master = onair_testkit::m3u8::read_master(&r.text());
+    Ok(master
+        .variants
+        .iter()
+        .map(|v| {
+            let resolution = v
+                .resolution
+                .map(|r| format!("{}x{}", r.width, r.height))
+                .unwrap_or_default();
+            let codecs = v.codecs.clone().unwrap_or_default();
+            (v.uri.clone(), (resolution, codecs, v.bandwidth))
+        })
+        .collect())
+}
+
+/// Waits until `until` holds of the stream's summary.
+async fn wait_summary(
+    live: &LiveOrigin,
+    name: &str,
+    limit: Duration,
+    until: impl Fn(&StreamSummary) -> bool,
+) -> Result<StreamSummary> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(s) = live.origin.stream_summary("live", name) {
+            if until(&s) {
+                return Ok(s);
+            }
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "gave up waiting: {:#?}",
+            live.origin.stream_summary("live", name)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Keyframe presentation times (ms) in a TS file, and whether its first video packet is one.
+async fn keyframes(file: &Path) -> Result<(Vec<i64>, bool)> {
+    let out = run_ok(
+        &tool("ffprobe"),
+        &[
+            "-v",
+            "error",
+            "-select_streams",
+            "v",
+            "-show_entries",
+            "packet=pts_time,flags",
+            "-of",
+            "csv=p=0",
+            path_str(file)?,
+        ],
+        Duration::from_secs(20),
+    )
+    .await?;
+    let packets: Vec<(f64, bool)> = out
+        .stdout
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .filter_map(|l| {
+            let (pts, flags) = l.split_once(',')?;
+            Some((pts.parse().ok()?, flags.starts_with('K')))
+        })
+        .collect();
+    let first_is_key = packets.first().is_some_and(|(_, k)| *k);
+    Ok((
+        packets
+            .iter()
+            .filter(|(_, k)| *k)
+            .map(|(t, _)| (t * 1000.0).round() as i64)
+            .collect(),
+        first_is_key,
+    ))
+}
+
+/// `source,720p,480p,360p` from a 1080p publisher: four renditions, listed with their own
+/// resolution and codecs in the master; identical segment numbers and EXTINFs; every segment
+/// of every rendition starts with a keyframe and the keyframes sit at the same presentation
+/// times in all of them; each decodes cleanly in ffmpeg; and once the publisher left, the
+/// master still describes every rendition.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_ladder_has_aligned_renditions() -> Result<()> {
+    let ffmpeg = tool("ffmpeg");
+    let src = source_1080p(12);
+    let live = LiveOrigin::start(ladder_config("source,720p,480p,360p", "veryfast")).await?;
+    let base = "/live/ladder";
+    let publisher = spawn_publisher(
+        &ffmpeg,
+        &src,
+        live.rtmp_url("live/ladder"),
+        &[],
+        Duration::from_secs(60),
+    );
+    // the master answers once every rendition has its first segment
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let during = loop {
+        let v = variants(&live, base).await;
+        match v {
+            Ok(v) if v.len() == 4 => break v,
+            _ if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(300)).await,
+            other => anyhow::bail!("master while publishing: {other:?}"),
+        }
+    };
+    eprintln!("ladder master while publishing: {during:?}");
+    let expected = [
+        ("source.m3u8", "1920x1080"),
+        ("720p.m3u8", "1280x720"),
+        ("480p.m3u8", "854x480"),
+        ("360p.m3u8", "640x360"),
+    ];
+    for (uri, resolution) in expected {
+        let (res, codecs, bandwidth) = during.get(uri).with_context(|| format!("{uri} listed"))?;
+        ensure!(res == resolution, "{uri}: RESOLUTION={res}");
+        ensure!(
+            codecs.contains("avc1.") && codecs.contains("mp4a.40.2"),
+            "{uri}: CODECS={codecs}"
+        );
+        ensure!(*bandwidth > 0, "{uri}: BANDWIDTH");
+    }
+    publisher.await??;
+    let summary = wait_summary(&live, "ladder", Duration::from_secs(15), |s| !s.publishing).await?;
+    // the tail of every rendition is listed once the ladder flushed
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let dir = test_dir("live-ladder")?;
+    let mut extinfs = Vec::new();
+    let mut keys = Vec::new();
+    for (uri, _) in expected {
+        let r = get(live.http, &format!("{base}/{uri}")).await?;
+        ensure!(r.status == 200, "{uri}: {}", r.status);
+        let playlist = parse_playlist(&r.text())?;
+        let listed: Vec<(u64, String)> = playlist
+            .segments
+            .iter()
+            .enumerate()
+            .map(|(i, (d, _))| (playlist.media_sequence + i as u64, format!("{d:.3}")))
+            .collect();
+        let mut all_keys = Vec::new();
+        for (i, (_, name)) in playlist.segments.iter().enumerate() {
+            let seg = get(live.http, &format!("{base}/{name}")).await?;
+            ensure!(seg.status == 200, "{name}: {}", seg.status);
+            let file = dir.path().join(name);
+            std::fs::write(&file, &seg.body)?;
+            let (k, first_is_key) = keyframes(&file).await?;
+            ensure!(
+                first_is_key,
+                "{uri}: segment {i} ({name}) does not start with a keyframe"
+            );
+            all_keys.extend(k);
+        }
+        let decoded = run(
+            &ffmpeg,
+            &hls_decode_args(&live.http_url(&format!("live/ladder/{uri}")), "3"),
+            Duration::from_secs(60),
+        )
+        .await?;
+        ensure!(
+            decoded.success && decoded.stderr.trim().is_empty(),
+            "{uri} does not decode cleanly: {}",
+            decoded.stderr
+        );
+        let frames = last_progress_frames(&decoded.stdout);
+        eprintln!(
+            "ladder {uri}: {} segments from {}, keyframes {:?}, ffmpeg decoded {frames} frames \
+             silently",
+            listed.len(),
+            playlist.media_sequence,
+            &all_keys
+        );
+        ensure!(frames >= 300, "{uri}: decoded {frames} frames of 12 s");
+        extinfs.push((uri, listed));
+        keys.push((uri, all_keys));
+    }
+    for (uri, listed) in &extinfs[1..] {
+        ensure!(
+            listed == &extinfs[0].1,
+            "{uri} lists {listed:?}, source {:?}",
+            extinfs[0].1
+        );
+    }
+    for (uri, k) in &keys[1..] {
+        ensure!(
+            k == &keys[0].1,
+            "{uri} keyframes {k:?}, source {:?}",
+            keys[0].1
+        );
+    }
+    let after = variants(&live, base).await?;
+    ensure!(
+        after
+            == during
+                .iter()
+                .map(|(uri, (res, codecs, _))| (
+                    uri.clone(),
+                    (res.clone(), codecs.clone(), after[uri].2)
+                ))
+                .collect(),
+        "master once the publisher left: {after:?}"
+    );
+    for r in &summary.renditions {
+        eprintln!(
+            "ladder {}: {} segments listed, late {}, max {:?} after their last frame arrived",
+            r.playlist, r.listing.segments, r.listing.late, r.listing.max_delay
+        );
+    }
+    live.stop().await
+}
