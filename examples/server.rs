@@ -88,7 +88,7 @@ struct Args {
     cpu_budget: f64,
     /// A ladder further behind than this sheds its most expensive rendition, seconds.
     #[cfg(feature = "transcode")]
-    #[arg(long, default_value_t = 2.0, value_name = "SECS")]
+    #[arg(long, default_value_t = 1.0, value_name = "SECS")]
     max_lag: f64,
 }
 

@@ -50,6 +50,9 @@ fn source_1080p(seconds: u32) -> PathBuf {
     )
 }
 
+/// The heavy cases take both cores: one at a time.
+static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn ladder_config(ladder: &str, preset: &str) -> HlsConfig {
     let mut config = HlsConfig::default();
     config.segment_duration = Duration::from_secs(1);
@@ -152,9 +155,15 @@ async fn keyframes(file: &Path) -> Result<(Vec<i64>, bool)> {
 /// master still describes every rendition.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_live_ladder_has_aligned_renditions() -> Result<()> {
+    let _heavy = HEAVY.lock().await;
     let ffmpeg = tool("ffmpeg");
     let src = source_1080p(12);
-    let live = LiveOrigin::start(ladder_config("source,720p,480p,360p", "veryfast")).await?;
+    let mut config = ladder_config("source,720p,480p,360p", "veryfast");
+    // about alignment, not shedding: other tests may share the cores
+    if let Some(ladder) = &mut config.ladder {
+        ladder.max_lag = Duration::from_secs(30);
+    }
+    let live = LiveOrigin::start(config).await?;
     let base = "/live/ladder";
     let publisher = spawn_publisher(
         &ffmpeg,
@@ -276,4 +285,210 @@ async fn a_live_ladder_has_aligned_renditions() -> Result<()> {
         );
     }
     live.stop().await
+}
+
+/// 1080p into four rungs at preset `medium` is more than two cores keep up with: the ladder
+/// sheds its most expensive rungs (logged, counted), the shed renditions leave the master and
+/// answer 404, and once it settled the remaining playlists stay on time: no segment listed
+/// more than a second after its last frame arrived.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overloaded_ladder_sheds_rungs_and_the_rest_stay_on_time() -> Result<()> {
+    let _heavy = HEAVY.lock().await;
+    let ffmpeg = tool("ffmpeg");
+    let src = source_1080p(30);
+    // 1080p below the source's 5 Mbit/s, so that it is made, at the source's size
+    let live = LiveOrigin::start(ladder_config("1080p@4000k,720p,480p,360p", "medium")).await?;
+    let base = "/live/heavy";
+    let publisher = spawn_publisher(
+        &ffmpeg,
+        &src,
+        live.rtmp_url("live/heavy"),
+        &[],
+        Duration::from_secs(90),
+    );
+    let started = Instant::now();
+    let first = wait_summary(&live, "heavy", Duration::from_secs(25), |s| {
+        s.ladder.as_ref().is_some_and(|l| !l.shed.is_empty())
+    })
+    .await?;
+    let first_shed = started.elapsed();
+    // settled: nothing more shed for three seconds, and back within a second of the
+    // publisher for two checks in a row
+    let mut shed = first.ladder.map(|l| l.shed).unwrap_or_default();
+    let mut quiet_since = Instant::now();
+    let mut on_time = 0;
+    let settled = loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let s = live
+            .origin
+            .stream_summary("live", "heavy")
+            .context("stream")?;
+        let report = s.ladder.clone().unwrap_or_default();
+        if report.shed != shed {
+            shed = report.shed;
+            quiet_since = Instant::now();
+        }
+        on_time = if report.lag <= Duration::from_secs(1) {
+            on_time + 1
+        } else {
+            0
+        };
+        if quiet_since.elapsed() >= Duration::from_secs(3) && on_time >= 2 {
+            break s;
+        }
+        ensure!(
+            started.elapsed() < Duration::from_secs(40),
+            "never settled: {s:#?}"
+        );
+    };
+    let settled_at = started.elapsed();
+    let master = variants(&live, base).await?;
+    for name in &shed {
+        let uri = format!("{name}.m3u8");
+        ensure!(
+            !master.contains_key(&uri),
+            "{uri} still in the master: {master:?}"
+        );
+        let r = get(live.http, &format!("{base}/{uri}")).await?;
+        ensure!(r.status == 404, "shed {uri}: {}", r.status);
+    }
+    ensure!(!master.is_empty(), "nothing left");
+    // what the remaining renditions list from here on
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let later = live
+        .origin
+        .stream_summary("live", "heavy")
+        .context("stream")?;
+    ensure!(
+        later.publishing,
+        "the publisher stopped before the window ended"
+    );
+    for r in &later.renditions {
+        let before = settled
+            .renditions
+            .iter()
+            .find(|b| b.playlist == r.playlist)
+            .map(|b| b.listing)
+            .unwrap_or_default();
+        let (listed, late) = (
+            r.listing.segments - before.segments,
+            r.listing.late - before.late,
+        );
+        eprintln!(
+            "overload {}: {listed} segments listed in the 8 s after it settled, {late} late \
+             (over the whole run {} of {}, max {:?})",
+            r.playlist, r.listing.late, r.listing.segments, r.listing.max_delay
+        );
+        ensure!(listed >= 6, "{}: only {listed} segments in 8 s", r.playlist);
+        ensure!(
+            late == 0,
+            "{}: {late} segments late after settling",
+            r.playlist
+        );
+    }
+    let report = later.ladder.context("ladder report")?;
+    eprintln!(
+        "overload: shed {:?} (first after {first_shed:?}, settled after {settled_at:?}), most \
+         behind {:?}, input dropped {}; master now {:?}",
+        report.shed,
+        report.max_lag,
+        report.dropped_frames,
+        master.keys().collect::<Vec<_>>()
+    );
+    ensure!(
+        report.shed.first().map(String::as_str) == Some("1080p"),
+        "{report:?}"
+    );
+    publisher.abort();
+    live.stop().await
+}
+
+/// A CPU budget the ladder cannot fit: the stream is packaged as published (one variant,
+/// `index.m3u8`), and the report names the rungs left out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admission_packages_as_published_when_no_rung_fits() -> Result<()> {
+    let ffmpeg = tool("ffmpeg");
+    let src = source_1080p(12);
+    let mut config = ladder_config("source,480p,360p", "veryfast");
+    if let Some(ladder) = config.ladder.take() {
+        config.ladder = Some(ladder.with_cpu_budget(Some(0.0)));
+    }
+    let live = LiveOrigin::start(config).await?;
+    let publisher = spawn_publisher(
+        &ffmpeg,
+        &src,
+        live.rtmp_url("live/tight"),
+        &["-t", "4"],
+        Duration::from_secs(30),
+    );
+    let summary = wait_summary(&live, "tight", Duration::from_secs(15), |s| {
+        s.renditions.iter().any(|r| r.listing.segments > 0)
+    })
+    .await?;
+    let report = summary.ladder.clone().context("admission report")?;
+    eprintln!("admission: {report:?}; renditions {:?}", summary.renditions);
+    ensure!(report.admission_dropped == ["480p", "360p"], "{report:?}");
+    let master = variants(&live, "/live/tight").await?;
+    ensure!(
+        master.keys().collect::<Vec<_>>() == ["index.m3u8"],
+        "{master:?}"
+    );
+    publisher.await??;
+    live.stop().await
+}
+
+/// The server example's GPU policies on a machine without a GPU encoder: `gpu-only` refuses
+/// to start and says why; `gpu-then-cpu` starts, says it falls back, and transcodes on the CPU.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_gpu_policies_refuse_or_fall_back() -> Result<()> {
+    let (rtmp, http) = (free_addr()?, free_addr()?);
+    let (rtmp, http) = (rtmp.to_string(), http.to_string());
+    let args = |hw: &'static str| {
+        vec![
+            "--rtmp".to_owned(),
+            rtmp.clone(),
+            "--http".to_owned(),
+            http.clone(),
+            "--ladder".to_owned(),
+            "480p,360p".to_owned(),
+            "--hw".to_owned(),
+            hw.to_owned(),
+        ]
+    };
+    let only = spawn_example(
+        "server",
+        &args("gpu-only")
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        "info",
+    )?;
+    let out = tokio::time::timeout(Duration::from_secs(30), only.wait_with_output())
+        .await
+        .context("gpu-only did not exit")??;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("gpu-only: {} / {}", out.status, stderr.trim());
+    ensure!(!out.status.success(), "gpu-only started without a GPU");
+    ensure!(
+        stderr.contains("--hw gpu-only") && stderr.to_lowercase().contains("gpu"),
+        "no clear reason: {stderr}"
+    );
+    let mut fallback = spawn_example(
+        "server",
+        &args("gpu-then-cpu")
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        "info",
+    )?;
+    wait_for_listener(rtmp.parse()?, &mut fallback, Duration::from_secs(30)).await?;
+    fallback.start_kill()?;
+    let out = fallback.wait_with_output().await?;
+    let logs = String::from_utf8_lossy(&out.stdout);
+    let said = logs
+        .lines()
+        .find(|l| l.contains("encoding on the cpu") || l.contains("encoding on the CPU"))
+        .with_context(|| format!("no fallback logged: {logs}"))?;
+    eprintln!("gpu-then-cpu: {said}");
+    Ok(())
 }

@@ -31,7 +31,7 @@ pub enum TranscodeError {
     },
     /// [`HardwarePolicy::GpuOnly`](crate::HardwarePolicy::GpuOnly) and no GPU encoder
     /// opened; each encoder tried and why it failed.
-    #[error("no gpu encoder could be opened (tried {tried:?})")]
+    #[error("no gpu encoder could be opened (tried {})", tried_list(tried))]
     HardwareUnavailable {
         /// The FFmpeg encoders tried, with their errors.
         tried: Vec<(&'static str, EncoderError)>,
@@ -86,4 +86,13 @@ impl TranscodeError {
             code: e.raw_error().unwrap_or(-1),
         }
     }
+}
+
+/// `h264_nvenc: ffmpeg avcodec_open2 failed with error -1; h264_vaapi: ...`
+fn tried_list(tried: &[(&'static str, EncoderError)]) -> String {
+    tried
+        .iter()
+        .map(|(name, e)| format!("{name}: {e}"))
+        .collect::<Vec<_>>()
+        .join("; ")
 }

@@ -58,8 +58,10 @@ pub struct LadderConfig {
     pub encoder: EncoderSettings,
     /// CPU or GPU encoders.
     pub hardware: HardwarePolicy,
-    /// A ladder further behind the publisher than this (media waiting for the worker plus
-    /// the encoders' delay) sheds its most expensive rung, then the next after as long again.
+    /// A ladder further behind the publisher than this for a second (media waiting for the
+    /// worker plus the encoders' delay) sheds its most expensive rung, then, if still behind
+    /// a few seconds later, the next. A segment is listed about this much after its last
+    /// frame arrived (plus packaging), so the default keeps renditions within a second.
     pub max_lag: Duration,
     /// Media a stream's queue may hold before input is dropped up to the next keyframe.
     pub max_queue: Duration,
@@ -71,13 +73,13 @@ pub struct LadderConfig {
 
 impl LadderConfig {
     /// `ladder` with live defaults: `veryfast` libx264 without B-frames, on the CPU; shed
-    /// beyond 2 s behind; drop beyond 10 s queued; 60% of the cores.
+    /// beyond 1 s behind; drop beyond 10 s queued; 60% of the cores.
     pub fn new(ladder: Ladder) -> Self {
         Self {
             ladder,
             encoder: EncoderSettings::default(),
             hardware: HardwarePolicy::Cpu,
-            max_lag: Duration::from_secs(2),
+            max_lag: Duration::from_secs(1),
             max_queue: Duration::from_secs(10),
             cpu_budget: Some(0.6),
         }
@@ -123,6 +125,9 @@ pub struct LadderReport {
     pub hardware_fallbacks: u64,
     /// Why the `source` rung was not passed through, if it was not.
     pub passthrough_refused: Option<String>,
-    /// The most the worker was behind the publisher.
+    /// How far behind the publisher the ladder is now (media waiting for the worker plus
+    /// the encoders' delay), as of its last check (every half second).
+    pub lag: Duration,
+    /// The most it was behind.
     pub max_lag: Duration,
 }

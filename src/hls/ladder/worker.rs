@@ -16,6 +16,11 @@ use crate::hls::HlsOrigin;
 
 /// How often the worker checks how far behind it is.
 const CHECK_EVERY: Duration = Duration::from_millis(500);
+/// How long the ladder must stay too far behind before a rung is shed (a moment's contention
+/// for the CPU is not overload).
+const SUSTAINED: Duration = Duration::from_secs(1);
+/// After a shed, how long the others get to catch up before another is shed.
+const SETTLE: Duration = Duration::from_secs(3);
 /// How often the cost model is checked against what the ladder really spent.
 const CALIBRATE_EVERY: Duration = Duration::from_secs(5);
 
@@ -37,6 +42,10 @@ pub(super) struct Worker {
     /// (wall clock, presentation time) of the first video frame: every rendition's dates.
     wall_map: Option<(i64, MediaTime)>,
     last_shed: Option<Instant>,
+    /// Since when the ladder has been too far behind.
+    behind_since: Option<Instant>,
+    /// How far behind it was at the last checks, newest last (a few seconds).
+    behind_history: std::collections::VecDeque<(Instant, Duration)>,
     errors: u64,
     /// (when, CPU seconds the ladder had spent) at the last calibration.
     calibrated: Option<(Instant, Duration)>,
@@ -64,6 +73,8 @@ impl Worker {
             tag,
             wall_map: None,
             last_shed: None,
+            behind_since: None,
+            behind_history: std::collections::VecDeque::new(),
             errors: 0,
             calibrated: None,
         }
@@ -266,9 +277,9 @@ impl Worker {
             .map_or_else(|| id.to_string(), |r| r.name.clone())
     }
 
-    /// Sheds the most expensive transcoded rendition when the ladder is further behind the
-    /// publisher than allowed, at most once per `max_lag` (the one before needs that long to
-    /// show its effect). The last rendition is never shed.
+    /// Sheds the most expensive transcoded rendition when the ladder has been further behind
+    /// the publisher than allowed for a second, and again after the others had time to catch
+    /// up. The last rendition is never shed.
     fn check_lag(&mut self, feed: &Shared) {
         let (queued, dropped) = feed.backlog();
         let lag = self
@@ -282,10 +293,36 @@ impl Worker {
             let mut state = self.stream.lock();
             let report = state.ladder.get_or_insert_with(Default::default);
             report.dropped_frames = dropped;
+            report.lag = behind;
             report.max_lag = report.max_lag.max(behind);
         }
+        let now = Instant::now();
+        self.behind_history.push_back((now, behind));
+        while self
+            .behind_history
+            .front()
+            .is_some_and(|(t, _)| now.duration_since(*t) > SUSTAINED * 2)
+        {
+            self.behind_history.pop_front();
+        }
         let max_lag = self.config.max_lag;
-        if behind <= max_lag || self.last_shed.is_some_and(|t| t.elapsed() < max_lag) {
+        if behind <= max_lag {
+            self.behind_since = None;
+            return;
+        }
+        let since = *self.behind_since.get_or_insert(now);
+        if since.elapsed() < SUSTAINED || self.last_shed.is_some_and(|t| t.elapsed() < SETTLE) {
+            return;
+        }
+        // After a shed the others work off the backlog: while that goes visibly down, wait.
+        let a_second_ago = self
+            .behind_history
+            .iter()
+            .find(|(t, _)| now.duration_since(*t) <= SUSTAINED)
+            .map(|(_, b)| *b);
+        let catching_up =
+            a_second_ago.is_some_and(|before| behind + Duration::from_millis(100) < before);
+        if self.last_shed.is_some() && catching_up {
             return;
         }
         let transcoded = self.renditions.iter().filter(|&&(id, _)| {
