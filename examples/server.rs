@@ -12,8 +12,10 @@
 //! adds HTTPS. `--ladder source,720p,480p,360p` transcodes every stream into those renditions
 //! (keyframes aligned across them; play `http://HOST:HTTP/APP/KEY/master.m3u8`), with
 //! `--preset`, `--hw cpu|gpu-then-cpu|gpu-only` and `--cpu-budget PERCENT` (a new stream's
-//! ladder is shortened to keep the process under it). Ctrl-C or SIGTERM stops it;
-//! recordings are finalized first.
+//! ladder is shortened to keep the process under it). `--sign-key SECRET` (or
+//! `--sign-key-file`) serves only signed playback URLs (`cargo run --example sign -- --key
+//! SECRET --ttl 3600 URL` makes one). Ctrl-C or SIGTERM stops it; recordings are finalized
+//! first.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -22,7 +24,9 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Parser, ValueEnum};
-use onair::hls::{HlsConfig, HlsOrigin, HlsSegmentFormat, HttpOrigin, HttpOriginConfig};
+use onair::hls::{
+    HlsConfig, HlsOrigin, HlsSegmentFormat, HttpOrigin, HttpOriginConfig, PlaybackSigning,
+};
 use onair::rtmp::{AcceptAll, RtmpServer, RtmpServerConfig};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -67,6 +71,13 @@ struct Args {
     /// Record each published stream to DIR/APP/KEY.flv.
     #[arg(long, value_name = "DIR")]
     record: Option<PathBuf>,
+    /// Serve HLS only under signed playback URLs made with this shared secret (see the
+    /// `sign` example); others get 403.
+    #[arg(long, value_name = "SECRET", conflicts_with = "sign_key_file")]
+    sign_key: Option<String>,
+    /// Like --sign-key, the secret read from FILE (one line).
+    #[arg(long, value_name = "FILE")]
+    sign_key_file: Option<PathBuf>,
     /// Transcode every stream into these renditions: `source`, named rungs (1080p, 720p,
     /// 540p, 480p, 360p, 240p), `HEIGHTp@KBPS` or `WxH@KBPS`, comma-separated.
     #[cfg(feature = "transcode")]
@@ -90,6 +101,23 @@ struct Args {
     #[cfg(feature = "transcode")]
     #[arg(long, default_value_t = 1.0, value_name = "SECS")]
     max_lag: f64,
+}
+
+/// The playback signing of `--sign-key` or `--sign-key-file`, if either is given.
+fn signing(args: &Args) -> anyhow::Result<Option<PlaybackSigning>> {
+    let secret = match (&args.sign_key, &args.sign_key_file) {
+        (Some(key), _) => key.clone().into_bytes(),
+        (None, Some(file)) => {
+            let mut key =
+                std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+            while key.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                key.pop();
+            }
+            key
+        }
+        (None, None) => return Ok(None),
+    };
+    Ok(Some(PlaybackSigning::new(secret).context("--sign-key")?))
 }
 
 /// The ladder the arguments ask for; fails early when `gpu-only` finds no GPU encoder.
@@ -123,6 +151,7 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let args = Args::parse();
+    let signing = signing(&args)?;
     let mut config = RtmpServerConfig::default();
     if let Some(dir) = &args.record {
         std::fs::create_dir_all(dir)
@@ -167,6 +196,12 @@ async fn main() -> anyhow::Result<()> {
             std::fs::read("tests/browser/node_modules/hls.js/dist/hls.min.js")
                 .ok()
                 .map(Into::into);
+        if let Some(signing) = signing {
+            tracing::info!(
+                "playback URLs must be signed: cargo run --example sign -- --key SECRET --ttl SECS URL"
+            );
+            http_config.signing = Some(signing);
+        }
         let http = HttpOrigin::bind(args.http, origin.clone())
             .await
             .with_context(|| format!("cannot listen for HTTP on {}", args.http))?

@@ -24,6 +24,8 @@
 //! - AES-128 whole-segment encryption with keys from the application ([`KeySource`]).
 //! - [`master_playlist`] from measured [`VariantInfo`] (bandwidths, codecs, resolution,
 //!   frame rate).
+//! - Signed playback URLs ([`sign_path`], [`verify_path`]): an HMAC-SHA256 token for a path
+//!   prefix and an expiry, carried as a path segment so relative playlist URIs keep it.
 //! - Storage behind [`Store`]: [`MemoryStore`] (what a live origin serves from: the packager's
 //!   buffers, shared), [`FsStore`] (temporary file, then rename); [`drive`] glues a packager
 //!   to a store and a [`Retention`].
@@ -54,6 +56,7 @@ mod packager;
 mod playlist;
 mod reload;
 mod request;
+mod signed;
 mod store;
 mod ts;
 mod validate;
@@ -71,5 +74,9 @@ pub use playlist::{
 };
 pub use reload::{ReloadWait, ReloadWaiters, WaitKey};
 pub use request::{parse_media_name, percent_decode, percent_encode_segment, OriginPath};
+pub use signed::{
+    path_token, shared_expiry, sign_path, verify_path, SignError, SigningKey, TokenError,
+    TOKEN_MARK,
+};
 pub use store::{drive, drive_with, FsStore, Grace, MemoryStore, Retention, Store};
 pub use validate::{check_media_playlist, MediaPlaylistSummary, PlaylistViolation};

@@ -43,10 +43,11 @@ mod clock;
 mod http;
 #[cfg(feature = "transcode")]
 mod ladder;
+mod signing;
 mod stream;
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use onair_amf::amf0::Amf0Value;
 use onair_flv::{MediaDemuxer, MediaEvent};
@@ -61,10 +62,12 @@ use crate::rtmp::{StreamTap, TapMedia, TapSink};
 use stream::{lock, LiveHls, Rendition, RenditionIndex, StreamState, Streams, INDEX};
 
 pub use clock::{Clock, SystemClock};
-pub use http::{HttpOrigin, HttpOriginConfig, TlsError};
+pub use http::{HttpObserver, HttpOrigin, HttpOriginConfig, ServedRequest, TlsError};
 #[cfg(feature = "transcode")]
 pub use ladder::{LadderConfig, LadderReport};
 pub use onair_hls_packager::SegmentFormat as HlsSegmentFormat;
+pub use onair_hls_packager::{SignError, TokenError};
+pub use signing::PlaybackSigning;
 pub use stream::ListingStats;
 
 /// How published streams are packaged.
@@ -256,10 +259,13 @@ impl HlsOrigin {
             .saturating_duration_since(self.inner.started)
     }
 
+    /// Wall-clock time, by the origin's clock.
+    pub(crate) fn wall_clock(&self) -> SystemTime {
+        self.inner.clock.wall_clock()
+    }
+
     pub(crate) fn unix_ms(&self) -> i64 {
-        self.inner
-            .clock
-            .wall_clock()
+        self.wall_clock()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
     }

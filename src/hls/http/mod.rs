@@ -4,7 +4,9 @@
 //! URLs, for a stream published as `rtmp://HOST/APP/NAME`:
 //! - `/APP/NAME/index.m3u8`: the media playlist (`_HLS_msn`, `_HLS_part`, `_HLS_skip`);
 //! - `/APP/NAME/master.m3u8`: a master playlist with the measured bandwidth and codecs;
-//! - `/APP/NAME/<file>`: segments, parts and init segments named by the playlist.
+//! - `/APP/NAME/<file>`: segments, parts and init segments named by the playlist;
+//! - with signing on, each of these with a playback token after the prefix it signs
+//!   (`/APP/NAME/t.EXPIRES.SIG/index.m3u8`, see [`PlaybackSigning`]).
 //!
 //! Cache rules (what a CDN in front needs for live): playlists `max-age` of half a target
 //! duration (at least 1 s), blocking-reload answers a little longer (their URL names what they
@@ -14,10 +16,11 @@
 //! The parts: `server` (listener, TLS, connections, shutdown), `routes` (what each URL
 //! answers), `wait` (requests parked until the packager publishes what they ask for), `cache`
 //! (`Cache-Control` rules), `cors`, `pages` (stream list and player page, HTML files of their
-//! own) and `response`.
+//! own), `response` and `observe` (what an [`HttpObserver`] is told of each request).
 
 mod cache;
 mod cors;
+mod observe;
 mod pages;
 mod response;
 mod routes;
@@ -28,7 +31,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+pub use observe::{HttpObserver, ServedRequest};
 pub use server::{HttpOrigin, TlsError};
+
+use super::PlaybackSigning;
 
 /// How an [`HttpOrigin`] behaves.
 #[derive(Debug, Clone)]
@@ -49,6 +55,10 @@ pub struct HttpOriginConfig {
     /// hls.js for the player pages, served at `/hls.min.js` (e.g. the file from the `hls.js`
     /// npm package); `None` makes the pages load it from the jsDelivr CDN.
     pub player_script: Option<Bytes>,
+    /// Serve only requests whose path carries a valid playback token
+    /// ([`PlaybackSigning`]); others get `403` with `Cache-Control: no-store`. The stream list
+    /// is then not served; a player page is, under a token (`/APP/NAME/t.EXPIRES.SIG/`).
+    pub signing: Option<PlaybackSigning>,
 }
 
 impl Default for HttpOriginConfig {
@@ -60,6 +70,7 @@ impl Default for HttpOriginConfig {
             shutdown_grace: Duration::from_secs(5),
             player_pages: false,
             player_script: None,
+            signing: None,
         }
     }
 }

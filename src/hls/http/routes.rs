@@ -1,6 +1,7 @@
 //! What each request is answered: media and master playlists (blocking reload, delta
 //! updates), segments, parts and init segments (held while about to be published), the player
-//! pages when they are on; other methods than GET, HEAD and OPTIONS are refused.
+//! pages when they are on; other methods than GET, HEAD and OPTIONS are refused. With signing
+//! on, a GET or HEAD is answered only under a valid playback token.
 
 use std::time::Duration;
 
@@ -9,6 +10,7 @@ use hyper::body::Incoming;
 use hyper::header::{self};
 use hyper::{Method, Request, StatusCode};
 use onair_hls_packager::{DeliveryDirectives, OriginPath};
+use tracing::debug;
 
 use super::cache::CacheRule;
 use super::cors;
@@ -17,7 +19,7 @@ use super::response::{error, media_type, response, Resp, PLAYLIST};
 use super::wait::{block_limit, first_segment_limit, until_decided, Step};
 use super::HttpOriginConfig;
 use crate::hls::stream::{LiveHls, RenditionIndex, StreamState};
-use crate::hls::HlsOrigin;
+use crate::hls::{HlsOrigin, PlaybackSigning};
 
 /// What every request of a connection needs from the configuration.
 #[derive(Debug, Clone)]
@@ -25,6 +27,7 @@ pub(super) struct Options {
     segment_max_age: u64,
     player_pages: bool,
     player_script: Option<Bytes>,
+    signing: Option<PlaybackSigning>,
 }
 
 impl Options {
@@ -33,6 +36,7 @@ impl Options {
             segment_max_age: config.segment_max_age.as_secs(),
             player_pages: config.player_pages,
             player_script: config.player_script.clone(),
+            signing: config.signing.clone(),
         }
     }
 }
@@ -42,7 +46,24 @@ pub(super) async fn handle(origin: &HlsOrigin, opts: &Options, req: Request<Inco
     // HEAD gets the same headers; hyper leaves the body out.
     match *req.method() {
         Method::GET | Method::HEAD => {
-            let path = req.uri().path();
+            let requested = req.uri().path();
+            let unsigned;
+            let path = match &opts.signing {
+                // hls.js for the player pages is public; everything else is the streams'
+                Some(signing) if !(opts.player_pages && requested == pages::HLS_JS_PATH) => {
+                    match signing.verify(requested, origin.wall_clock()) {
+                        Ok(path) => {
+                            unsigned = path;
+                            unsigned.as_str()
+                        }
+                        Err(e) => {
+                            debug!(path = requested, error = %e, "playback token refused");
+                            return error(StatusCode::FORBIDDEN);
+                        }
+                    }
+                }
+                _ => requested,
+            };
             if opts.player_pages {
                 if path == "/" || path.ends_with('/') {
                     return pages::page(origin, path, opts.player_script.is_some());

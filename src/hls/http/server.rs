@@ -22,6 +22,7 @@ use tokio_rustls::rustls;
 use tokio_rustls::TlsAcceptor;
 use tracing::{debug, info, warn};
 
+use super::observe::{HttpObserver, ServedRequest};
 use super::routes::{self, Options};
 use super::HttpOriginConfig;
 use crate::hls::HlsOrigin;
@@ -49,6 +50,7 @@ pub struct HttpOrigin {
     origin: HlsOrigin,
     config: HttpOriginConfig,
     tls: Option<TlsAcceptor>,
+    observer: Option<Arc<dyn HttpObserver>>,
 }
 
 impl std::fmt::Debug for HttpOrigin {
@@ -57,6 +59,7 @@ impl std::fmt::Debug for HttpOrigin {
             .field("listener", &self.listener)
             .field("config", &self.config)
             .field("tls", &self.tls.is_some())
+            .field("observer", &self.observer.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -69,7 +72,14 @@ impl HttpOrigin {
             origin,
             config: HttpOriginConfig::default(),
             tls: None,
+            observer: None,
         })
+    }
+
+    /// Tells `observer` of every request answered (counters, metrics, access logs).
+    pub fn with_observer(mut self, observer: Arc<dyn HttpObserver>) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// Replaces the configuration.
@@ -117,6 +127,7 @@ impl HttpOrigin {
             origin,
             config,
             tls,
+            observer,
         } = self;
         let scheme = if tls.is_some() { "https" } else { "http" };
         info!(addr = %listener.local_addr()?, scheme, "HLS origin listening");
@@ -149,14 +160,32 @@ impl HttpOrigin {
             let origin = origin.clone();
             let config = config.clone();
             let tls = tls.clone();
+            let observer = observer.clone();
             let mut stop = stop_rx.clone();
             tasks.spawn(async move {
                 let _permit = permit;
                 let opts = Options::new(&config);
-                let service = service_fn(move |req| {
+                let service = service_fn(move |req: Request<Incoming>| {
                     let origin = origin.clone();
                     let opts = opts.clone();
-                    async move { Ok::<_, Infallible>(routes::handle(&origin, &opts, req).await) }
+                    let observer = observer.clone();
+                    async move {
+                        let Some(observer) = observer else {
+                            return Ok::<_, Infallible>(routes::handle(&origin, &opts, req).await);
+                        };
+                        let started = std::time::Instant::now();
+                        let (method, uri) = (req.method().clone(), req.uri().clone());
+                        let response = routes::handle(&origin, &opts, req).await;
+                        observer.served(&ServedRequest {
+                            peer,
+                            method: &method,
+                            path: uri.path(),
+                            query: uri.query(),
+                            status: response.status(),
+                            elapsed: started.elapsed(),
+                        });
+                        Ok(response)
+                    }
                 });
                 let mut builder = auto::Builder::new(TokioExecutor::new());
                 builder
