@@ -11,6 +11,8 @@ APT_PACKAGES=(
   libavfilter-dev libavdevice-dev libpostproc-dev
   # interop peers
   ffmpeg nginx libnginx-mod-rtmp rtmpdump
+  # the CDN edge (deploy/nginx-edge.conf) checks playback tokens in njs
+  libnginx-mod-http-js
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   # browser tests: hls.js in headless Chromium, driven by playwright-core (never its own browser)
   chromium

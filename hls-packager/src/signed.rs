@@ -159,7 +159,12 @@ pub fn verify_path(key: &SigningKey, path: &str, now: u64) -> Result<String, Tok
         .strip_prefix(TOKEN_MARK)
         .and_then(|t| t.split_once('.'))
         .ok_or(TokenError::Malformed)?;
+    let digits = expires;
     let expires: u64 = expires.parse().map_err(|_| TokenError::Malformed)?;
+    // only the canonical decimal form is ever signed
+    if digits.len() > 1 && digits.starts_with('0') {
+        return Err(TokenError::Malformed);
+    }
     if !valid_prefix(prefix) || !valid_rest(rest) {
         return Err(TokenError::Malformed);
     }
