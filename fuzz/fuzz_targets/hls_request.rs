@@ -3,11 +3,14 @@
 //! (`/APP/NAME/FILE`, percent-decoded), the query's delivery directives and the media sequence
 //! number / part a file name stands for. Nothing panics, and what parses is consistent:
 //! decoded parts are non-empty and slash-free (no path smuggling), re-encoding them parses back
-//! to the same request, and names the packager would write parse back to their numbers.
+//! to the same request, and names the packager would write parse back to their numbers. A
+//! playback token check never lets a path climb out of the signed prefix, and a path signed
+//! for its folder verifies back to itself.
 
 use libfuzzer_sys::fuzz_target;
 use onair_hls_packager::{
-    parse_media_name, percent_decode, percent_encode_segment, DeliveryDirectives, OriginPath,
+    parse_media_name, percent_decode, percent_encode_segment, sign_path, verify_path,
+    DeliveryDirectives, OriginPath, SigningKey, TokenError,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -53,6 +56,22 @@ fuzz_target!(|data: &[u8]| {
         if !prefix.chars().last().is_some_and(|c| c.is_ascii_digit()) {
             assert_eq!(parse_media_name(&seg, prefix), Some((msn, None)), "{seg}");
             assert_eq!(parse_media_name(&prt, prefix), Some((msn, Some(part))), "{prt}");
+        }
+    }
+
+    if let Ok(key) = SigningKey::new(b"fuzz".to_vec()) {
+        if let Ok(unsigned) = verify_path(&key, path, 0) {
+            assert!(!unsigned.split('/').any(|s| s == "." || s == ".."), "{unsigned}");
+        }
+        let folder = &path[..path.rfind('/').map_or(0, |i| i + 1)];
+        if let Ok(signed) = sign_path(&key, path, folder, 1000) {
+            match verify_path(&key, &signed, 999) {
+                Ok(unsigned) => assert_eq!(unsigned, path),
+                // a file name "." or ".."
+                Err(TokenError::Malformed) => {}
+                Err(e) => panic!("{signed}: {e}"),
+            }
+            assert!(verify_path(&key, &signed, 1000).is_err(), "expired");
         }
     }
 });

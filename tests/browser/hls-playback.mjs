@@ -5,7 +5,8 @@
 //
 // Cases: (a) MPEG-TS VOD with 1 s segments, (b) fMP4 VOD, (c) LL-HLS live (`--low-latency
 // --realtime`) while the packager is still running; (d) rtmp-ts-live and (e) rtmp-ll-live: ffmpeg
-// publishes over RTMP to the `server` example and hls.js plays its HLS origin (rtmp-live.mjs).
+// publishes over RTMP to the `server` example and hls.js plays its HLS origin (rtmp-live.mjs);
+// (f) rtmp-ll-signed: the same with signed playback URLs only (`--sign-key`, examples/sign).
 // Media is served from loopback origins and the page from another, so CORS is exercised. Prints one line of numbers per case; exits
 // non-zero on the first failed check. Environment: CHROMIUM (browser path), BROWSER_TEST_TIMEOUT
 // (limit in seconds for everything after the build, default 150).
@@ -52,7 +53,7 @@ function testInput(seconds) {
   return file;
 }
 
-// Builds the package, server and full_pipeline examples (debug, wherever cargo's target dir is; a no-op when
+// Builds the package, server, full_pipeline and sign examples (debug, wherever cargo's target dir is; a no-op when
 // they are fresh, as after `cargo test --workspace`) and returns their paths by name.
 function buildExamples(names) {
   const args = ['build', '--quiet', '--locked', '--message-format=json'];
@@ -172,7 +173,7 @@ async function main() {
   check(existsSync(chromiumPath), `no Chromium at ${chromiumPath} (scripts/setup.sh installs Debian's chromium)`);
   const vodInput = testInput(8);
   const liveInput = testInput(16);
-  const { package: packager, server, full_pipeline: pipeline } = buildExamples(['package', 'server', 'full_pipeline']);
+  const { package: packager, server, full_pipeline: pipeline, sign } = buildExamples(['package', 'server', 'full_pipeline', 'sign']);
   log(`browser: inputs, packager and server ready (${elapsed()} s)`);
   armRunLimit();
 
@@ -255,7 +256,7 @@ async function main() {
     `media requests with the page's Origin: ${crossOrigin} of ${requestLog.length}`);
 
   // (d), (e): live over RTMP through the server example's HLS origin.
-  await rtmpLiveCases({ browser, pageOrigin, serverPath: server, pipelinePath: pipeline });
+  await rtmpLiveCases({ browser, pageOrigin, serverPath: server, pipelinePath: pipeline, signPath: sign });
   log(`browser: all cases passed in ${elapsed()} s (${requestLog.length} cross-origin media requests from ${pageOrigin} to ${media}, and the RTMP cases' to the server example)`);
 }
 

@@ -3,8 +3,10 @@
 // the origin, cross-origin (the page comes from the test's own static server).
 //
 // Cases: pipeline-ts-live (examples/full_pipeline: onair's own encoder publishing its synthetic
-// camera, TS), rtmp-ts-live (`--hls ts --segment 1`, hls.js in its classic mode) and
-// rtmp-ll-live (`--hls ll`, LL-HLS with hls.js's lowLatencyMode). Each watches ~6 s of playback and checks
+// camera, TS), rtmp-ts-live (`--hls ts --segment 1`, hls.js in its classic mode), rtmp-ll-live
+// (`--hls ll`, LL-HLS with hls.js's lowLatencyMode) and rtmp-ll-signed (`--hls ll --sign-key`:
+// hls.js plays a master URL signed by examples/sign, every request it makes carries the token;
+// an expired or tampered URL is refused 403). Each watches ~6 s of playback and checks
 // that it keeps pace with the wall clock, decodes frames and, for LL-HLS, fetches parts with
 // blocking playlist reloads; the live latency is printed (hls.js's own estimate, and the wall
 // clock against the playhead's EXT-X-PROGRAM-DATE-TIME).
@@ -12,7 +14,7 @@
 import { spawn } from 'node:child_process';
 import { connect, createServer } from 'node:net';
 import {
-  check, checkQuality, children, errorSummary, fmt, log, play, root, sleep, waitFor,
+  check, checkQuality, children, errorSummary, fmt, log, play, root, run, sleep, waitFor,
 } from './harness.mjs';
 
 const WATCH_SECONDS = 6;
@@ -68,12 +70,14 @@ const last = (xs) => xs[xs.length - 1];
 
 // One case: server with `hlsArgs`, ffmpeg publishing, hls.js watching. Returns the numbers.
 // With `selfPublishing`, `binary` is examples/full_pipeline, which publishes its own camera
-// through onair's encoder (no ffmpeg).
-async function liveCase({ browser, pageOrigin, serverPath }, name, hlsArgs, lowLatency,
-  { binary = serverPath, selfPublishing = false, afterPlay = null } = {}) {
+// through onair's encoder (no ffmpeg). With `signKey`, the server serves signed URLs only and
+// hls.js plays the master URL that examples/sign makes.
+async function liveCase({ browser, pageOrigin, serverPath, signPath }, name, hlsArgs, lowLatency,
+  { binary = serverPath, selfPublishing = false, afterPlay = null, signKey = null } = {}) {
   const t0 = Date.now();
   const [rtmpPort, httpPort] = await freePorts(2);
-  const server = start(binary, ['--rtmp', `127.0.0.1:${rtmpPort}`, '--http', `127.0.0.1:${httpPort}`, ...hlsArgs],
+  const signArgs = signKey ? ['--sign-key', signKey] : [];
+  const server = start(binary, ['--rtmp', `127.0.0.1:${rtmpPort}`, '--http', `127.0.0.1:${httpPort}`, ...hlsArgs, ...signArgs],
     { NO_COLOR: '1', RUST_LOG: 'info' });
   let ffmpeg = null;
   const publisher = () => ffmpeg || server;
@@ -90,7 +94,11 @@ async function liveCase({ browser, pageOrigin, serverPath }, name, hlsArgs, lowL
         '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-g', '30', '-pix_fmt', 'yuv420p',
         '-c:a', 'aac', '-f', 'flv', `rtmp://127.0.0.1:${rtmpPort}/live/browser`]);
     }
-    const media = `http://127.0.0.1:${httpPort}/live/browser`;
+    const origin = `http://127.0.0.1:${httpPort}`;
+    // signed: the stream's folder with the token, under which every URL of the stream is
+    const media = signKey
+      ? run(signPath, ['--key', signKey, '--ttl', '600', `${origin}/live/browser/master.m3u8`]).trim().replace(/\/master\.m3u8$/, '')
+      : `${origin}/live/browser`;
     // Join as a viewer would a running stream: once the playlist lists three segments (the
     // hold-back of three target durations that hls.js keeps behind the live edge).
     let playlist = '';
@@ -103,7 +111,7 @@ async function liveCase({ browser, pageOrigin, serverPath }, name, hlsArgs, lowL
     check(ready === 'ready',
       `${name}: no playlist with 3 segments within 12 s (${ready || 'timed out'}); last: ${JSON.stringify(playlist)}${outputs()}`);
 
-    const result = await play(browser, pageOrigin, `${media}/index.m3u8`,
+    const result = await play(browser, pageOrigin, `${media}/${signKey ? 'master' : 'index'}.m3u8`,
       { watchSeconds: WATCH_SECONDS, lowLatency, timeoutMs: 20000 });
     const { s, startSample, watchedSeconds, latencies, wallLatencies, requests } = result;
     check(running(publisher()), `${name}: the publisher stopped while the browser played${outputs()}`);
@@ -124,9 +132,12 @@ async function liveCase({ browser, pageOrigin, serverPath }, name, hlsArgs, lowL
     check(mediaRequests.length > open && refused.length === 0,
       `${name}: ${refused.length} of ${mediaRequests.length} media requests not answered 200 with ACAO *: ${JSON.stringify(refused.slice(0, 5))}`);
     if (process.env.BROWSER_TEST_VERBOSE) log(mediaRequests.map((r) => `${r.status} ${r.url}`).join('\n'));
+    // a signed stream: nothing was asked of the origin outside the token's folder
+    const outside = requests.filter((r) => r.url.startsWith(`${origin}/`) && !r.url.startsWith(`${media}/`));
+    check(outside.length === 0, `${name}: requests outside ${media}/: ${JSON.stringify(outside.slice(0, 5))}`);
     const paths = mediaRequests.map((r) => new URL(r.url).pathname + new URL(r.url).search);
 
-    const extra = afterPlay ? await afterPlay({ browser, media, outputs }) : null;
+    const extra = afterPlay ? await afterPlay({ browser, media, origin, signPath, signKey, outputs }) : null;
 
     // Stop the publisher, then the server as an operator would; it should leave promptly.
     if (ffmpeg) await stop(ffmpeg, 'SIGKILL', 2000);
@@ -180,6 +191,27 @@ async function ownPlayerPage({ browser, media }) {
   }
 }
 
+// A signed stream refuses what is not signed by its key, or no longer valid: 403, never cached.
+// Its own player page plays under the token too.
+async function refusedUnsigned(ctx) {
+  const { media, origin, signPath, signKey } = ctx;
+  const expired = run(signPath, ['--key', signKey, '--ttl', '0', '--window', '0', `${origin}/live/browser/master.m3u8`]).trim();
+  const token = media.slice(media.lastIndexOf('/') + 1);
+  const last = token.slice(-1);
+  const tampered = `${media.slice(0, -1)}${last === 'A' ? 'B' : 'A'}/master.m3u8`;
+  const foreignKey = run(signPath, ['--key', `${signKey}-other`, '--ttl', '600', `${origin}/live/browser/master.m3u8`]).trim();
+  await sleep(1000); // the expired URL's second has passed
+  const answers = [];
+  for (const [what, url] of [['expired', expired], ['tampered', tampered], ['another key', foreignKey],
+    ['unsigned', `${origin}/live/browser/master.m3u8`], ['unsigned list', `${origin}/`]]) {
+    const r = await fetch(url);
+    check(r.status === 403 && r.headers.get('cache-control') === 'no-store',
+      `rtmp-ll-signed: ${what} ${url} answered ${r.status} (Cache-Control ${r.headers.get('cache-control')}), not 403 no-store`);
+    answers.push(what);
+  }
+  return `${answers.length} refused 403 no-store (${answers.join(', ')}); its own player page under the token ${await ownPlayerPage(ctx)}`;
+}
+
 export async function rtmpLiveCases(ctx) {
   {
     // What `scripts/dev run` shows: examples/full_pipeline's own camera, encoded by onair's
@@ -226,5 +258,22 @@ export async function rtmpLiveCases(ctx) {
     log(`browser ${name}: hls.js ${s.report.hlsVersion}, live LL-HLS from RTMP, ${s.report.parts} parts listed (target ${fmt(s.report.partTarget, 3)} s), `
       + `blocking reloads ${blocking} (held open at the end: ${r.open}), fetched ${parts} parts + ${segments} segments, ${playedText(r)}, ${latencyText(r)}, `
       + `frames ${s.totalVideoFrames} decoded / ${s.droppedVideoFrames} dropped, ${errorSummary(s)}, server stopped in ${fmt(r.stopped.seconds)} s, case took ${fmt(r.seconds, 1)} s`);
+  }
+  {
+    const name = 'rtmp-ll-signed';
+    const r = await liveCase(ctx, name, ['--hls', 'll'], true, { signKey: 'browser-test-secret', afterPlay: refusedUnsigned });
+    const { s } = r;
+    const blocking = r.paths.filter((p) => p.includes('_HLS_msn=')).length;
+    const parts = r.paths.filter((p) => /-\d+\.\d+\.m4s$/.test(p)).length;
+    const inits = r.paths.filter((p) => /\.mp4$/.test(p)).length;
+    const signed = r.paths.filter((p) => /\/live\/browser\/t\.\d+\.[A-Za-z0-9_-]{43}\//.test(p)).length;
+    check(s.report.levels.length === 1, `${name}: hls.js read ${s.report.levels.length} levels from the signed master`);
+    check(parts > 0 && blocking > 0 && inits > 0,
+      `${name}: hls.js fetched ${parts} parts, ${inits} init segments, ${blocking} blocking reloads under the token`);
+    check(signed === r.paths.length, `${name}: ${r.paths.length - signed} of ${r.paths.length} requests without the token`);
+    checkLatency(name, r, 4);
+    log(`browser ${name}: hls.js ${s.report.hlsVersion}, signed master URL from examples/sign, ${r.paths.length} requests all under the token `
+      + `(${blocking} blocking reloads, ${parts} parts, ${inits} init segments), ${playedText(r)}, ${latencyText(r)}, `
+      + `frames ${s.totalVideoFrames} decoded / ${s.droppedVideoFrames} dropped, ${errorSummary(s)}, case took ${fmt(r.seconds, 1)} s; ${r.extra}`);
   }
 }
