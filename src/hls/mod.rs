@@ -27,6 +27,11 @@
 //! are woken. Nothing is written to disk, and a segment is served as the same
 //! reference-counted buffer the packager produced: no copy per request.
 //!
+//! Playback URLs can be signed ([`PlaybackSigning`], [`HttpOriginConfig::signing`]): one
+//! token per stream and expiry window, in the path so that every relative URI of the
+//! playlists carries it, verifiable by CDN edges as well; an [`HttpObserver`] is told of every
+//! request answered.
+//!
 //! Time comes from a [`Clock`] ([`SystemClock`] unless [`HlsOrigin::with_clock`] says
 //! otherwise).
 //!
