@@ -1,26 +1,6 @@
 //! Signed playback URLs, without IO: a token that proves the holder may fetch everything under
-//! a path prefix until an expiry time, carried as one path segment right after that prefix.
-//!
-//! ```text
-//! /live/demo/t.1767225600.pFDV__S3pdn8cai_NwDDPDJ_3zXhyAfHCdUgsxhbTXk/master.m3u8
-//! \________/ \_____________________________________________________/ \_________/
-//!   prefix     token: t.EXPIRES.SIGNATURE                              rest
-//! ```
-//!
-//! `SIGNATURE` is HMAC-SHA256 (RFC 2104, FIPS 180-4) keyed by the shared secret over the text
-//! `EXPIRES:PREFIX` (expiry in UNIX seconds, decimal; the prefix exactly as it appears in the
-//! request path, escapes included), in unpadded base64url (RFC 4648 5). The token is valid
-//! while the time is before `EXPIRES`.
-//!
-//! Why in the path: playlists list their segments, parts, init segments, preload hints and
-//! other renditions by relative URIs, which a player resolves against the playlist's URL
-//! (RFC 3986 5.2). A token in the path is carried along by every player without the origin
-//! rewriting a playlist; a token in the query would be dropped by that resolution. A CDN
-//! that knows the format can verify it and leave it out of its cache key, keeping one copy
-//! of each file for every viewer.
-//!
-//! The same check runs at the origin ([`verify_path`]) and at an edge in front of it (the
-//! nginx edge of this repository computes the same HMAC in njs).
+//! a path prefix until an expiry time, carried as one path segment right after that prefix
+//! (the format: [`SigningKey`]).
 
 use std::fmt;
 
@@ -34,6 +14,30 @@ pub const TOKEN_MARK: &str = "t.";
 const SIGNATURE_LEN: usize = 43;
 
 /// The shared secret that signs and verifies playback URLs. Its `Debug` never shows it.
+///
+/// A token proves that its holder may fetch everything under a path prefix until an expiry
+/// time; it is one path segment right after that prefix:
+///
+/// ```text
+/// /live/demo/t.1767225600.pFDV__S3pdn8cai_NwDDPDJ_3zXhyAfHCdUgsxhbTXk/master.m3u8
+/// \________/ \_____________________________________________________/ \_________/
+///   prefix     token: t.EXPIRES.SIGNATURE                              rest
+/// ```
+///
+/// `SIGNATURE` is HMAC-SHA256 (RFC 2104, FIPS 180-4) keyed by the shared secret over the text
+/// `EXPIRES:PREFIX` (expiry in UNIX seconds, decimal; the prefix exactly as it appears in the
+/// request path, escapes included), in unpadded base64url (RFC 4648 5). The token is valid
+/// while the time is before `EXPIRES`.
+///
+/// Why in the path: playlists list their segments, parts, init segments, preload hints and
+/// other renditions by relative URIs, which a player resolves against the playlist's URL
+/// (RFC 3986 5.2). A token in the path is carried along by every player without the origin
+/// rewriting a playlist; a token in the query would be dropped by that resolution. A CDN
+/// that knows the format can verify it and leave it out of its cache key, keeping one copy
+/// of each file for every viewer.
+///
+/// The same check runs at the origin ([`verify_path`]) and at an edge in front of it (the
+/// nginx edge, `deploy/onair-token.js`, computes the same HMAC in njs).
 #[derive(Clone, PartialEq, Eq)]
 pub struct SigningKey(Vec<u8>);
 

@@ -1,38 +1,5 @@
 //! Signed, expiring playback URLs that a CDN can cache: one token per path prefix and expiry
 //! window, the same for every viewer in that window.
-//!
-//! A token is one path segment after the prefix it signs (the format and its reasons:
-//! [`onair_hls_packager::verify_path`]):
-//!
-//! ```text
-//! https://cdn.example/live/demo/t.1767225600.pFDV__S3pdn8cai_NwDDPDJ_3zXhyAfHCdUgsxhbTXk/master.m3u8
-//! ```
-//!
-//! The master playlist, the media playlists it lists, their segments, parts, init segments,
-//! LL-HLS blocking reloads and preload hints are all named by relative URIs, so a player that
-//! opened the signed master URL asks for every one of them under the same token. An origin
-//! whose [`HttpOriginConfig::signing`](super::HttpOriginConfig::signing) is set answers a
-//! request without a valid token `403` with `Cache-Control: no-store`.
-//!
-//! Expiries are rounded up to a window ([`PlaybackSigning::with_window`], 5 minutes by
-//! default): everyone who gets a URL signed within one window gets the same URL, so even a
-//! cache keyed by the whole URL keeps one copy per window. An edge that verifies the token
-//! itself can leave it out of its cache key and keep one copy for all windows
-//! (`deploy/nginx-edge.conf`).
-//!
-//! ```
-//! use std::time::{Duration, UNIX_EPOCH};
-//! use onair::hls::PlaybackSigning;
-//!
-//! let signing = PlaybackSigning::new("a shared secret")?;
-//! let now = UNIX_EPOCH + Duration::from_secs(1_767_225_000);
-//! let url = signing.sign_url("https://cdn.example/live/demo/master.m3u8", Duration::from_secs(3600), now)?;
-//! assert!(url.starts_with("https://cdn.example/live/demo/t.1767228900."));
-//! // the origin (or an edge) checks a request path
-//! let path = &url["https://cdn.example".len()..];
-//! assert_eq!(signing.verify(path, now).as_deref(), Ok("/live/demo/master.m3u8"));
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
 
 use std::fmt;
 use std::sync::Arc;
@@ -44,6 +11,39 @@ use onair_hls_packager::{
 
 /// Signs and verifies playback URLs with one shared secret. Cheap to clone; its `Debug` never
 /// shows the secret.
+///
+/// A token is one path segment after the prefix it signs (the format and its reasons:
+/// [`SigningKey`](onair_hls_packager::SigningKey)):
+///
+/// ```text
+/// https://cdn.example/live/demo/t.1767225600.pFDV__S3pdn8cai_NwDDPDJ_3zXhyAfHCdUgsxhbTXk/master.m3u8
+/// ```
+///
+/// The master playlist, the media playlists it lists, their segments, parts, init segments,
+/// LL-HLS blocking reloads and preload hints are all named by relative URIs, so a player that
+/// opened the signed master URL asks for every one of them under the same token. An origin
+/// whose [`HttpOriginConfig::signing`](super::HttpOriginConfig::signing) is set answers a
+/// request without a valid token `403` with `Cache-Control: no-store`.
+///
+/// Expiries are rounded up to a window ([`PlaybackSigning::with_window`], 5 minutes by
+/// default): everyone who gets a URL signed within one window gets the same URL, so even a
+/// cache keyed by the whole URL keeps one copy per window. An edge that verifies the token
+/// itself can leave it out of its cache key and keep one copy for all windows
+/// (`deploy/nginx-edge.conf`).
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use onair::hls::PlaybackSigning;
+///
+/// let signing = PlaybackSigning::new("a shared secret")?;
+/// let now = UNIX_EPOCH + Duration::from_secs(1_767_225_000);
+/// let url = signing.sign_url("https://cdn.example/live/demo/master.m3u8", Duration::from_secs(3600), now)?;
+/// assert!(url.starts_with("https://cdn.example/live/demo/t.1767228600."));
+/// // the origin (or an edge) checks a request path
+/// let path = &url["https://cdn.example".len()..];
+/// assert_eq!(signing.verify(path, now).as_deref(), Ok("/live/demo/master.m3u8"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone)]
 pub struct PlaybackSigning {
     key: Arc<SigningKey>,
