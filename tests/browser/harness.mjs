@@ -24,6 +24,9 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.on(signal, () => { killChildren(); process.exit(130); });
 }
 
+// BROWSER_CASES=REGEX runs only the cases whose name matches (for working on one).
+export const wanted = (name) => !process.env.BROWSER_CASES || new RegExp(process.env.BROWSER_CASES).test(name);
+
 export class CheckFailed extends Error {}
 export function check(ok, message) {
   if (!ok) throw new CheckFailed(message);
@@ -57,8 +60,11 @@ export async function waitFor(predicate, timeoutMs, stepMs = 25) {
 // Returns the last sample, where playback started (media time, and the wall clock when it was
 // first seen), the live latencies hls.js reported, the wall-clock latencies against
 // EXT-X-PROGRAM-DATE-TIME, and every request the page made with its answer.
+// `step({ page, s, advanced })`, if given, runs after every sample once playback started (to
+// steer the player); `stopWhen({ s, advanced })` ends the watch early when it returns true.
 export async function play(browser, pageOrigin, src,
-  { vodSeconds = null, liveSeconds = null, watchSeconds = null, lowLatency = true, timeoutMs }) {
+  { vodSeconds = null, liveSeconds = null, watchSeconds = null, lowLatency = true, timeoutMs,
+    step = null, stopWhen = null }) {
   const page = await browser.newPage();
   const consoleErrors = [];
   // url, then status (null while unanswered) and Access-Control-Allow-Origin once answered
@@ -100,6 +106,8 @@ export async function play(browser, pageOrigin, src,
       if (startTime !== null && Number.isFinite(s.latency) && s.latency > 0) latencies.push(s.latency);
       if (startTime !== null && s.playingDate !== null) wallLatencies.push((s.now - s.playingDate) / 1000);
       const advanced = startTime === null ? 0 : s.currentTime - startTime;
+      if (step && startTime !== null) await step({ page, s, advanced });
+      if (stopWhen && startTime !== null && stopWhen({ s, advanced })) break;
       if (vodSeconds !== null && s.ended) break;
       if (liveSeconds !== null && advanced >= liveSeconds) break;
       if (watchSeconds !== null && startWall !== null && Date.now() - startWall >= watchSeconds * 1000) break;
@@ -116,8 +124,9 @@ export async function play(browser, pageOrigin, src,
   }
 }
 
-export function checkQuality(name, s) {
-  const network = s.report.errors.filter((e) => e.type === 'networkError');
+// `expected(error)` marks the hls.js errors a case provokes on purpose.
+export function checkQuality(name, s, expected = () => false) {
+  const network = s.report.errors.filter((e) => e.type === 'networkError' && !expected(e));
   check(network.length === 0, `${name}: hls.js network errors (retried): ${JSON.stringify(network)}`);
   check(s.totalVideoFrames > 0, `${name}: no video frames decoded`);
   // Frames dropped by the compositor depend on how busy the machine is (one loaded CI run

@@ -6,10 +6,13 @@
 // Cases: (a) MPEG-TS VOD with 1 s segments, (b) fMP4 VOD, (c) LL-HLS live (`--low-latency
 // --realtime`) while the packager is still running; (d) rtmp-ts-live and (e) rtmp-ll-live: ffmpeg
 // publishes over RTMP to the `server` example and hls.js plays its HLS origin (rtmp-live.mjs);
-// (f) rtmp-ll-signed: the same with signed playback URLs only (`--sign-key`, examples/sign).
+// (f) rtmp-ll-signed: the same with signed playback URLs only (`--sign-key`, examples/sign);
+// (g) rtmp-ladder-live and (h) rtmp-ladder-shed: a 1080p publisher transcoded into a ladder,
+// hls.js switching renditions when told to, and staying up when the server sheds the one it
+// plays. BROWSER_CASES=REGEX runs only the cases whose name matches.
 // Media is served from loopback origins and the page from another, so CORS is exercised. Prints one line of numbers per case; exits
 // non-zero on the first failed check. Environment: CHROMIUM (browser path), BROWSER_TEST_TIMEOUT
-// (limit in seconds for everything after the build, default 150).
+// (limit in seconds for everything after the build, default 300).
 
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
@@ -19,13 +22,13 @@ import { extname, join, normalize, sep } from 'node:path';
 import { chromium } from 'playwright-core';
 import {
   CheckFailed, check, checkQuality, children, elapsed, errorSummary, fmt, here, killChildren, log,
-  play, root, run, waitFor,
+  play, root, run, waitFor, wanted,
 } from './harness.mjs';
 import { rtmpLiveCases } from './rtmp-live.mjs';
 
 const work = join(root, 'target', 'browser');
 const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
-const runLimitMs = Number(process.env.BROWSER_TEST_TIMEOUT || 150) * 1000;
+const runLimitMs = Number(process.env.BROWSER_TEST_TIMEOUT || 300) * 1000;
 
 let browser = null;
 const servers = [];
@@ -47,6 +50,24 @@ function testInput(seconds) {
       '-c:v', 'libx264', '-preset', 'veryfast', '-pix_fmt', 'yuv420p',
       '-g', '30', '-keyint_min', '30', '-sc_threshold', '0',
       '-c:a', 'aac', '-b:a', '96k', '-ac', '2',
+      '-f', 'flv', tmp]);
+    renameSync(tmp, file);
+  }
+  return file;
+}
+
+// 1080p30 H.264 (1 s GOP) + AAC, cached: what the ladder cases publish.
+function ladderInput(seconds) {
+  const file = join(work, `input-${seconds}s-1080p.flv`);
+  if (!existsSync(file)) {
+    const tmp = `${file}.tmp`;
+    run('ffmpeg', ['-nostdin', '-v', 'error', '-y',
+      '-f', 'lavfi', '-i', 'testsrc2=size=1920x1080:rate=30',
+      '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+      '-t', String(seconds),
+      '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-b:v', '5M',
+      '-g', '30', '-keyint_min', '30', '-sc_threshold', '0', '-bf', '0',
+      '-c:a', 'aac', '-b:a', '128k', '-ac', '2',
       '-f', 'flv', tmp]);
     renameSync(tmp, file);
   }
@@ -173,6 +194,7 @@ async function main() {
   check(existsSync(chromiumPath), `no Chromium at ${chromiumPath} (scripts/setup.sh installs Debian's chromium)`);
   const vodInput = testInput(8);
   const liveInput = testInput(16);
+  const ladderSource = ladderInput(75);
   const { package: packager, server, full_pipeline: pipeline, sign } = buildExamples(['package', 'server', 'full_pipeline', 'sign']);
   log(`browser: inputs, packager and server ready (${elapsed()} s)`);
   armRunLimit();
@@ -198,7 +220,7 @@ async function main() {
   });
   log(`browser: Chromium ${browser.version()} up (${elapsed()} s)`);
 
-  for (const [name, dir] of [['ts-vod', tsVod], ['fmp4-vod', fmp4Vod]]) {
+  for (const [name, dir] of [['ts-vod', tsVod], ['fmp4-vod', fmp4Vod]].filter(([n]) => wanted(n))) {
     const t0 = Date.now();
     // Through the master playlist, so hls.js also sets its buffers up from the measured CODECS.
     const { s } = await play(browser, pageOrigin, `${media}/${name}/master.m3u8`, { vodSeconds: 8, timeoutMs: 30000 });
@@ -214,49 +236,51 @@ async function main() {
       + `${s.report.fragsBuffered} fragments, ${errorSummary(s)} (${dir})`);
   }
 
-  // (c) LL-HLS live: the packager runs at wall-clock speed while the browser plays.
-  const llLive = freshDir('ll-live');
-  const child = spawn(packager, [liveInput, llLive, '--low-latency', '--realtime', '--segment', '1', '--part', '0.334'],
-    { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
-  children.add(child);
-  let childErr = '';
-  child.stderr.on('data', (d) => { childErr += d; });
-  const playlist = join(llLive, 'index.m3u8');
-  // hls.js wants a few segments before the live edge; start it once two are listed.
-  const ready = await waitFor(() => existsSync(playlist)
-    && (readFileSync(playlist, 'utf8').match(/#EXTINF:/g) || []).length >= 2, 10000, 50);
-  check(ready, `ll-live: packager wrote no playlist with 2 segments in 10 s: ${childErr}`);
-  const t0 = Date.now();
-  const { s, startTime, latencies } = await play(browser, pageOrigin, `${media}/ll-live/index.m3u8`, { liveSeconds: 4, timeoutMs: 20000 });
-  check(child.exitCode === null, `ll-live: packager ended before playback advanced 4 s (input is 16 s): ${childErr}`);
-  checkQuality('ll-live', s);
-  check(s.report.live === true, 'll-live: hls.js did not see a live playlist');
-  check(s.report.parts > 0, 'll-live: hls.js saw no EXT-X-PART in the playlist');
-  check(s.lowLatencyMode, 'll-live: hls.js left low-latency mode');
-  check(latencies.length > 0, 'll-live: hls.latency never reported');
-  const liveRequests = requestLog.filter((r) => r.path.startsWith('/ll-live/'));
-  const blocking = liveRequests.filter((r) => r.path.includes('_HLS_msn=')).length;
-  const partsFetched = liveRequests.filter((r) => /\/seg\d+\.\d+\.m4s/.test(r.path)).length;
-  const segmentsFetched = liveRequests.filter((r) => /\/seg\d+\.m4s/.test(r.path)).length;
-  if (process.env.BROWSER_TEST_VERBOSE) log(liveRequests.map((r) => r.path).join('\n'));
-  check(partsFetched > 0, `ll-live: hls.js fetched no partial segments (${segmentsFetched} whole ones)`);
-  check(s.report.canBlockReload, 'll-live: hls.js did not see CAN-BLOCK-RELOAD=YES');
-  const latency = latencies[latencies.length - 1];
-  const meanLatency = latencies.reduce((a, b) => a + b, 0) / latencies.length;
-  check(latency < 6, `ll-live: latency ${fmt(latency)} s, more than 6 s with 1 s segments and 0.334 s parts`);
-  log(`browser ll-live: hls.js ${s.report.hlsVersion}, live, ${s.report.parts} parts (target ${fmt(s.report.partTarget, 3)} s), `
-    + `blocking reloads ${blocking}, fetched ${partsFetched} parts + ${segmentsFetched} segments, played ${fmt(startTime)} -> ${fmt(s.currentTime)} s in ${fmt((Date.now() - t0) / 1000, 1)} s, `
-    + `latency ${fmt(latency)} s (mean ${fmt(meanLatency)}, target ${fmt(s.targetLatency)}), `
-    + `frames ${s.totalVideoFrames} decoded / ${s.droppedVideoFrames} dropped, ${errorSummary(s)}`);
-  const exited = await waitFor(() => child.exitCode !== null, 20000, 100);
-  check(exited && child.exitCode === 0, `ll-live: packager exit ${child.exitCode}: ${childErr}`);
-  check(readFileSync(playlist, 'utf8').includes('#EXT-X-ENDLIST'), 'll-live: no EXT-X-ENDLIST after the input ended');
-  const crossOrigin = requestLog.filter((r) => r.origin === pageOrigin).length;
-  check(crossOrigin === requestLog.length && crossOrigin > 0,
-    `media requests with the page's Origin: ${crossOrigin} of ${requestLog.length}`);
+  if (wanted('ll-live')) {
+    // (c) LL-HLS live: the packager runs at wall-clock speed while the browser plays.
+    const llLive = freshDir('ll-live');
+    const child = spawn(packager, [liveInput, llLive, '--low-latency', '--realtime', '--segment', '1', '--part', '0.334'],
+      { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+    children.add(child);
+    let childErr = '';
+    child.stderr.on('data', (d) => { childErr += d; });
+    const playlist = join(llLive, 'index.m3u8');
+    // hls.js wants a few segments before the live edge; start it once two are listed.
+    const ready = await waitFor(() => existsSync(playlist)
+      && (readFileSync(playlist, 'utf8').match(/#EXTINF:/g) || []).length >= 2, 10000, 50);
+    check(ready, `ll-live: packager wrote no playlist with 2 segments in 10 s: ${childErr}`);
+    const t0 = Date.now();
+    const { s, startTime, latencies } = await play(browser, pageOrigin, `${media}/ll-live/index.m3u8`, { liveSeconds: 4, timeoutMs: 20000 });
+    check(child.exitCode === null, `ll-live: packager ended before playback advanced 4 s (input is 16 s): ${childErr}`);
+    checkQuality('ll-live', s);
+    check(s.report.live === true, 'll-live: hls.js did not see a live playlist');
+    check(s.report.parts > 0, 'll-live: hls.js saw no EXT-X-PART in the playlist');
+    check(s.lowLatencyMode, 'll-live: hls.js left low-latency mode');
+    check(latencies.length > 0, 'll-live: hls.latency never reported');
+    const liveRequests = requestLog.filter((r) => r.path.startsWith('/ll-live/'));
+    const blocking = liveRequests.filter((r) => r.path.includes('_HLS_msn=')).length;
+    const partsFetched = liveRequests.filter((r) => /\/seg\d+\.\d+\.m4s/.test(r.path)).length;
+    const segmentsFetched = liveRequests.filter((r) => /\/seg\d+\.m4s/.test(r.path)).length;
+    if (process.env.BROWSER_TEST_VERBOSE) log(liveRequests.map((r) => r.path).join('\n'));
+    check(partsFetched > 0, `ll-live: hls.js fetched no partial segments (${segmentsFetched} whole ones)`);
+    check(s.report.canBlockReload, 'll-live: hls.js did not see CAN-BLOCK-RELOAD=YES');
+    const latency = latencies[latencies.length - 1];
+    const meanLatency = latencies.reduce((a, b) => a + b, 0) / latencies.length;
+    check(latency < 6, `ll-live: latency ${fmt(latency)} s, more than 6 s with 1 s segments and 0.334 s parts`);
+    log(`browser ll-live: hls.js ${s.report.hlsVersion}, live, ${s.report.parts} parts (target ${fmt(s.report.partTarget, 3)} s), `
+      + `blocking reloads ${blocking}, fetched ${partsFetched} parts + ${segmentsFetched} segments, played ${fmt(startTime)} -> ${fmt(s.currentTime)} s in ${fmt((Date.now() - t0) / 1000, 1)} s, `
+      + `latency ${fmt(latency)} s (mean ${fmt(meanLatency)}, target ${fmt(s.targetLatency)}), `
+      + `frames ${s.totalVideoFrames} decoded / ${s.droppedVideoFrames} dropped, ${errorSummary(s)}`);
+    const exited = await waitFor(() => child.exitCode !== null, 20000, 100);
+    check(exited && child.exitCode === 0, `ll-live: packager exit ${child.exitCode}: ${childErr}`);
+    check(readFileSync(playlist, 'utf8').includes('#EXT-X-ENDLIST'), 'll-live: no EXT-X-ENDLIST after the input ended');
+    const crossOrigin = requestLog.filter((r) => r.origin === pageOrigin).length;
+    check(crossOrigin === requestLog.length && crossOrigin > 0,
+      `media requests with the page's Origin: ${crossOrigin} of ${requestLog.length}`);
+  }
 
   // (d), (e): live over RTMP through the server example's HLS origin.
-  await rtmpLiveCases({ browser, pageOrigin, serverPath: server, pipelinePath: pipeline, signPath: sign });
+  await rtmpLiveCases({ browser, pageOrigin, serverPath: server, pipelinePath: pipeline, signPath: sign, ladderInput: ladderSource });
   log(`browser: all cases passed in ${elapsed()} s (${requestLog.length} cross-origin media requests from ${pageOrigin} to ${media}, and the RTMP cases' to the server example)`);
 }
 
