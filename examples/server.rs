@@ -9,13 +9,16 @@
 //! ffplay http://127.0.0.1:8080/live/KEY/index.m3u8
 //! ```
 //! `--hls ll` serves Low-Latency HLS (fMP4 parts); `--https ADDR --tls-cert C --tls-key K`
-//! adds HTTPS. `--ladder source,720p,480p,360p` transcodes every stream into those renditions
-//! (keyframes aligned across them; play `http://HOST:HTTP/APP/KEY/master.m3u8`), with
-//! `--preset`, `--hw cpu|gpu-then-cpu|gpu-only` and `--cpu-budget PERCENT` (a new stream's
-//! ladder is shortened to keep the process under it). `--sign-key SECRET` (or
-//! `--sign-key-file`) serves only signed playback URLs (`cargo run --example sign -- --key
-//! SECRET --ttl 3600 URL` makes one). Ctrl-C or SIGTERM stops it; recordings are finalized
-//! first.
+//! adds HTTPS and `--rtmps ADDR` (same certificate) RTMPS ingest and playback; the
+//! certificate is read again on SIGHUP and when its files change. `--ladder
+//! source,720p,480p,360p` transcodes every stream into those renditions (keyframes aligned
+//! across them; play `http://HOST:HTTP/APP/KEY/master.m3u8`), with `--preset`,
+//! `--hw cpu|gpu-then-cpu|gpu-only` and `--cpu-budget PERCENT` (a new stream's ladder is
+//! shortened to keep the process under it). `--sign-key SECRET` (or `--sign-key-file`)
+//! serves only signed playback URLs (`cargo run --example sign -- --key SECRET --ttl 3600
+//! URL` makes one). `--metrics ADDR` serves Prometheus metrics at `/metrics` and the JSON
+//! API (`/api/streams`, `DELETE /api/publishers/APP/NAME`) on an address of their own: keep
+//! it private. Ctrl-C or SIGTERM stops it; recordings are finalized first.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -27,7 +30,9 @@ use clap::{Parser, ValueEnum};
 use onair::hls::{
     HlsConfig, HlsOrigin, HlsSegmentFormat, HttpOrigin, HttpOriginConfig, PlaybackSigning,
 };
+use onair::metrics::{Metrics, MetricsServer};
 use onair::rtmp::{AcceptAll, RtmpServer, RtmpServerConfig};
+use onair::tls::ServerTls;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum HlsMode {
@@ -53,12 +58,19 @@ struct Args {
     /// Address to serve HLS on over HTTPS (needs --tls-cert and --tls-key).
     #[arg(long, requires_all = ["tls_cert", "tls_key"])]
     https: Option<SocketAddr>,
-    /// PEM certificate chain for HTTPS.
+    /// Address to listen on for RTMPS (needs --tls-cert and --tls-key).
+    #[arg(long, requires_all = ["tls_cert", "tls_key"])]
+    rtmps: Option<SocketAddr>,
+    /// PEM certificate chain for HTTPS and RTMPS (read again on SIGHUP or when it changes).
     #[arg(long, value_name = "FILE")]
     tls_cert: Option<PathBuf>,
-    /// PEM private key for HTTPS.
+    /// PEM private key for HTTPS and RTMPS.
     #[arg(long, value_name = "FILE")]
     tls_key: Option<PathBuf>,
+    /// Address to serve Prometheus metrics (/metrics) and the JSON API (/api/...) on; no
+    /// authentication: keep it off the public network.
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<SocketAddr>,
     /// HLS packaging.
     #[arg(long, value_enum, default_value = "ts")]
     hls: HlsMode,
@@ -158,14 +170,42 @@ async fn main() -> anyhow::Result<()> {
             .with_context(|| format!("cannot create the recording folder {}", dir.display()))?;
         config = config.with_record_dir(dir);
     }
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            let tls = ServerTls::from_files(cert, key)?;
+            tokio::spawn(tls.clone().reload_on_change(Duration::from_secs(10)));
+            tokio::spawn(reload_on_hangup(tls.clone()));
+            Some(tls)
+        }
+        _ => None,
+    };
+    let metrics = Metrics::new();
     let mut server = RtmpServer::bind(args.rtmp, config, AcceptAll)
         .await
-        .with_context(|| format!("cannot listen for RTMP on {}", args.rtmp))?;
+        .with_context(|| format!("cannot listen for RTMP on {}", args.rtmp))?
+        .with_metrics(metrics.clone());
     let addr = server.local_addr()?;
     tracing::info!("publish: ffmpeg -re -i INPUT -c copy -f flv rtmp://{addr}/live/KEY");
     tracing::info!("play:    ffplay rtmp://{addr}/live/KEY");
+    if let (Some(rtmps), Some(tls)) = (args.rtmps, &tls) {
+        server = server
+            .with_rtmps(rtmps, tls)
+            .await
+            .with_context(|| format!("cannot listen for RTMPS on {rtmps}"))?;
+        if let Some(addr) = server.rtmps_addr() {
+            tracing::info!("RTMPS:   rtmps://{}/live/KEY", addr?);
+        }
+    }
 
     let mut http_tasks = Vec::new();
+    if let Some(addr) = args.metrics {
+        let ops = MetricsServer::bind(addr, metrics.clone())
+            .await
+            .with_context(|| format!("cannot listen for metrics on {addr}"))?
+            .with_rtmp(server.control());
+        tracing::info!("metrics: http://{}/metrics", ops.local_addr()?);
+        http_tasks.push(tokio::spawn(ops.run_until(onair::rtmp::shutdown_signal())));
+    }
     if args.hls != HlsMode::Off {
         let mut hls = match args.hls {
             HlsMode::Ll => HlsConfig::low_latency(),
@@ -187,7 +227,7 @@ async fn main() -> anyhow::Result<()> {
         {
             hls.ladder = ladder_config(&args)?;
         }
-        let origin = HlsOrigin::new(hls)?;
+        let origin = HlsOrigin::new(hls)?.with_metrics(metrics);
         server = server.with_tap(Arc::new(origin.clone()));
         let mut http_config = HttpOriginConfig::default();
         http_config.player_pages = true;
@@ -210,15 +250,12 @@ async fn main() -> anyhow::Result<()> {
         tracing::info!("HLS:     http://{http_addr}/live/KEY/master.m3u8");
         tracing::info!("watch:   http://{http_addr}/ in a browser");
         http_tasks.push(tokio::spawn(http.run_until(onair::rtmp::shutdown_signal())));
-        if let (Some(https), Some(cert), Some(key)) = (args.https, &args.tls_cert, &args.tls_key) {
-            let cert =
-                std::fs::read(cert).with_context(|| format!("reading {}", cert.display()))?;
-            let key = std::fs::read(key).with_context(|| format!("reading {}", key.display()))?;
+        if let (Some(https), Some(tls)) = (args.https, &tls) {
             let tls = HttpOrigin::bind(https, origin)
                 .await
                 .with_context(|| format!("cannot listen for HTTPS on {https}"))?
                 .with_config(http_config)
-                .with_tls(&cert, &key)?;
+                .with_server_tls(tls)?;
             tracing::info!("HLS:     https://{}/live/KEY/index.m3u8", tls.local_addr()?);
             http_tasks.push(tokio::spawn(tls.run_until(onair::rtmp::shutdown_signal())));
         }
@@ -231,4 +268,22 @@ async fn main() -> anyhow::Result<()> {
         task.await??;
     }
     Ok(())
+}
+
+/// Reads the TLS certificate again on every SIGHUP (as nginx does on reload).
+async fn reload_on_hangup(tls: ServerTls) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            if let Err(e) = tls.reload() {
+                tracing::warn!(error = %e, "SIGHUP: keeping the previous TLS certificate");
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tls;
 }

@@ -2,7 +2,9 @@
 //!
 //! The member crates are re-exported under short names ([`amf`], [`flv`], [`rtmp_proto`], ...);
 //! [`rtmp`] is the tokio runtime that serves RTMP publishers and players on top of the sans-IO
-//! [`rtmp_proto`].
+//! [`rtmp_proto`]; [`hls`] packages every published stream into HLS and serves it;
+//! [`metrics`] counts what they do for Prometheus and an operators' API; [`tls`] holds the
+//! reloadable certificates of RTMPS and HTTPS.
 
 pub use onair_amf as amf;
 pub use onair_flv as flv;
@@ -17,6 +19,8 @@ pub use onair_encoder as encoder;
 pub use onair_transcode as transcode;
 
 pub mod hls;
+pub mod metrics;
 #[cfg(feature = "encoder")]
 pub mod publish;
 pub mod rtmp;
+pub mod tls;

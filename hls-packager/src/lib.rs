@@ -75,8 +75,8 @@ pub use playlist::{
 pub use reload::{ReloadWait, ReloadWaiters, WaitKey};
 pub use request::{parse_media_name, percent_decode, percent_encode_segment, OriginPath};
 pub use signed::{
-    path_token, shared_expiry, sign_path, verify_path, SignError, SigningKey, TokenError,
-    TOKEN_MARK,
+    path_token, shared_expiry, sign_path, verify_path, without_token, SignError, SigningKey,
+    TokenError, TOKEN_MARK,
 };
 pub use store::{drive, drive_with, FsStore, Grace, MemoryStore, Retention, Store};
 pub use validate::{check_media_playlist, MediaPlaylistSummary, PlaylistViolation};

@@ -63,11 +63,15 @@ use onair_media_types::{MediaKind, TrackInfo};
 use onair_rtmp_proto::StreamName;
 use tracing::{debug, info, warn};
 
+use crate::metrics::{Metrics, StreamHandle};
 use crate::rtmp::{StreamTap, TapMedia, TapSink};
+/// The media playlist of a stream without a ladder (also the first rendition's with one).
+pub(crate) use stream::INDEX as INDEX_PLAYLIST;
 use stream::{lock, LiveHls, Rendition, RenditionIndex, StreamState, Streams, INDEX};
 
+pub use crate::tls::TlsError;
 pub use clock::{Clock, SystemClock};
-pub use http::{HttpObserver, HttpOrigin, HttpOriginConfig, ServedRequest, TlsError};
+pub use http::{HttpObserver, HttpOrigin, HttpOriginConfig, ServedRequest};
 #[cfg(feature = "transcode")]
 pub use ladder::{LadderConfig, LadderReport};
 pub use onair_hls_packager::SegmentFormat as HlsSegmentFormat;
@@ -183,6 +187,7 @@ struct OriginInner {
     /// The process's CPU, for admitting ladders.
     #[cfg(feature = "transcode")]
     cpu: ladder::CpuMeter,
+    metrics: Metrics,
 }
 
 /// Why an [`HlsOrigin`] could not be made.
@@ -209,8 +214,31 @@ impl HlsOrigin {
                 swept: Mutex::new(None),
                 #[cfg(feature = "transcode")]
                 cpu: ladder::CpuMeter::new(),
+                metrics: Metrics::new(),
             }),
         })
+    }
+
+    /// Counts into `metrics` (segments, parts, segment listing delay, viewers; and the
+    /// answers of the [`HttpOrigin`]s serving it) instead of a registry of its own. Call it
+    /// before sharing the origin (with the RTMP server, an `HttpOrigin`): later it is ignored.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.metrics = metrics,
+            None => warn!("metrics given to an HLS origin already shared are ignored"),
+        }
+        self
+    }
+
+    /// The registry it counts into.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// How recently an HTTP connection fetched a media playlist to count as a viewer: players
+    /// reload about once per target duration, some skip a reload.
+    fn viewer_window(&self) -> Duration {
+        (self.inner.config.segment_duration * 3).max(Duration::from_secs(3))
     }
 
     /// The packaging configuration.
@@ -369,12 +397,14 @@ impl StreamTap for HlsOrigin {
                 None => self.add_stream(&mut streams, app, name.as_str())?,
             }
         };
+        let metrics = self.inner.metrics.stream(app, name.as_str());
         let life = {
             let mut state = stream.lock();
             state.life += 1;
             state.publishing = true;
             state.left_at = None;
             state.arrivals.clear();
+            state.attach_metrics(metrics.clone(), self.viewer_window());
             #[cfg(feature = "transcode")]
             {
                 state.ladder = None;
@@ -385,6 +415,7 @@ impl StreamTap for HlsOrigin {
         Some(Box::new(HlsSink {
             origin: self.clone(),
             stream,
+            _metrics: metrics,
             id: format!("{app}/{name}"),
             life,
             demuxer: MediaDemuxer::new(),
@@ -404,6 +435,8 @@ impl StreamTap for HlsOrigin {
 struct HlsSink {
     origin: HlsOrigin,
     stream: Arc<LiveHls>,
+    /// The stream's series live as long as its publication.
+    _metrics: StreamHandle,
     /// `app/name`, for logs.
     id: String,
     /// The stream's life this publication is.
@@ -695,6 +728,7 @@ impl TapSink for HlsSink {
             Route::Ladder(feed) => feed.end(),
             Route::Holding => state.release_all(),
         }
+        state.detach_metrics();
         info!(stream = %self.id, "HLS packaging paused: publisher left");
     }
 }

@@ -15,6 +15,7 @@ use onair_media_types::{Frame, MediaTime, TrackInfo};
 use tokio::sync::oneshot;
 
 use super::StreamId;
+use crate::metrics::{RenditionMeter, StreamHandle};
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -77,6 +78,7 @@ impl LiveHls {
                 publishing: false,
                 left_at: None,
                 arrivals: Arrivals::default(),
+                metrics: None,
                 #[cfg(feature = "transcode")]
                 ladder: None,
             }),
@@ -104,6 +106,9 @@ pub(crate) struct StreamState {
     pub(crate) left_at: Option<Instant>,
     /// When the recent video frames arrived from the publisher.
     pub(crate) arrivals: Arrivals,
+    /// The current publication's series, and how recently a viewer must have fetched a
+    /// playlist to count.
+    metrics: Option<(StreamHandle, Duration)>,
     /// What the current publication's ladder did (with one).
     #[cfg(feature = "transcode")]
     pub(crate) ladder: Option<super::ladder::LadderReport>,
@@ -238,8 +243,32 @@ impl StreamState {
                         .map(|(_, report)| report.clone()),
                 );
             }
+            if let Some((stream, window)) = &self.metrics {
+                if !r.meter.is_attached() {
+                    let totals = r.published();
+                    r.meter
+                        .attach(stream.rendition(&r.playlist, *window), totals);
+                }
+            }
             r.drain(now);
             r.count_listed(&self.arrivals, at);
+        }
+    }
+
+    /// Counts every rendition's output into `stream`'s series from now on (renditions made
+    /// later too, from their first drain).
+    pub(crate) fn attach_metrics(&mut self, stream: StreamHandle, viewer_window: Duration) {
+        for r in &mut self.renditions {
+            r.meter.detach();
+        }
+        self.metrics = Some((stream, viewer_window));
+    }
+
+    /// Stops counting: the publication's series are gone.
+    pub(crate) fn detach_metrics(&mut self) {
+        self.metrics = None;
+        for r in &mut self.renditions {
+            r.meter.detach();
         }
     }
 
@@ -369,6 +398,7 @@ pub(crate) struct Rendition {
     life: u64,
     /// Media came since it was last closed.
     fed: bool,
+    meter: RenditionMeter,
 }
 
 impl Rendition {
@@ -387,7 +417,16 @@ impl Rendition {
             listing: ListingStats::default(),
             life: 0,
             fed: false,
+            meter: RenditionMeter::default(),
         }
+    }
+
+    /// The packager's totals: (segments, parts) published.
+    fn published(&self) -> (u64, u64) {
+        (
+            self.packager.segments_published(),
+            self.packager.parts_published(),
+        )
     }
 
     /// Fed by publication `life` from now on: a rendition a former life fed is closed first,
@@ -437,7 +476,9 @@ impl Rendition {
         }
         self.measured = Some(msn);
         if let Some(arrived) = arrivals.last_before(end) {
-            self.listing.record(now.saturating_duration_since(arrived));
+            let delay = now.saturating_duration_since(arrived);
+            self.listing.record(delay);
+            self.meter.listed(delay);
         }
     }
 
@@ -458,6 +499,8 @@ impl Rendition {
             now,
         );
         self.reports = request.rendition_reports;
+        let totals = self.published();
+        self.meter.drained(totals);
         while let Some(woken) = self.waiters.poll_ready(&self.packager) {
             let _ = woken.send(());
         }

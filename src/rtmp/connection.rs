@@ -7,12 +7,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::BytesMut;
+use futures::FutureExt;
 use onair_rtmp_proto::{
     MessageStreamId, NameError, RequestId, ServerEvent, ServerSession, SessionError, StreamName,
 };
 use rand::RngCore;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf};
 use tokio::sync::{watch, Notify};
 use tracing::{debug, error, info, warn};
 
@@ -20,10 +20,11 @@ use super::handler::{PlayRequest, PublishRequest, Rejection, RtmpHandler};
 use super::packet::{MediaPacket, MediaType, Packet};
 use super::queue::{PlayerSlot, PopOutcome};
 use super::recorder::{RecordError, Recorder};
-use super::registry::{Publication, SubscribeError, Subscription};
+use super::registry::{Publication, PublisherLink, SubscribeError, Subscription};
 use super::server::Shared;
 use super::tap::{TapMedia, TapSink};
 use super::timeline::PlayerTimeline;
+use crate::metrics::{GaugeGuard, IngestMeter, StreamHandle};
 
 /// Stop pulling from player queues while this much is waiting to be written.
 const HIGH_WATER: usize = 256 * 1024;
@@ -38,6 +39,10 @@ struct Publishing {
     /// In a `Mutex` only so that `Publishing` is `Sync` (the connection is borrowed across
     /// awaits) without asking that of every sink; reached through `get_mut`, never locked.
     sinks: Vec<std::sync::Mutex<Box<dyn TapSink>>>,
+    ingest: IngestMeter,
+    /// The stream's series live as long as its publication.
+    _stream: StreamHandle,
+    _counted: GaugeGuard,
 }
 
 fn sink_mut(sink: &mut std::sync::Mutex<Box<dyn TapSink>>) -> &mut dyn TapSink {
@@ -49,6 +54,7 @@ struct Playing {
     slot: Arc<PlayerSlot>,
     timeline: PlayerTimeline,
     _subscription: Subscription,
+    _counted: GaugeGuard,
 }
 
 struct Connection<H: RtmpHandler> {
@@ -57,6 +63,8 @@ struct Connection<H: RtmpHandler> {
     shared: Arc<Shared<H>>,
     session: ServerSession,
     notify: Arc<Notify>,
+    /// Notified when an operator drops a stream this connection publishes.
+    kick: Arc<Notify>,
     publishing: HashMap<u32, Publishing>,
     playing: HashMap<u32, Playing>,
 }
@@ -65,6 +73,8 @@ struct Connection<H: RtmpHandler> {
 enum Exit {
     PeerClosed,
     Shutdown,
+    /// An operator dropped the publisher.
+    Dropped,
     Idle,
     SlowPlayer,
     Io(std::io::Error),
@@ -121,35 +131,39 @@ impl std::fmt::Display for Refusal {
 
 /// Serves one connection until the peer leaves, the session fails or the server shuts down.
 /// Recordings of streams published here are finalized before this returns.
-pub(crate) async fn serve<H: RtmpHandler>(
+pub(crate) async fn serve<H: RtmpHandler, S>(
     shared: Arc<Shared<H>>,
-    socket: TcpStream,
+    socket: S,
     peer: SocketAddr,
     id: u64,
     mut shutdown: watch::Receiver<bool>,
-) {
+) where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
     let mut random = [0u8; 1528];
     rand::thread_rng().fill_bytes(&mut random);
     // RTMP's epoch is a 32-bit millisecond counter that wraps: truncation is intended.
     let epoch = shared.started.elapsed().as_millis() as u32;
     let session = ServerSession::new(shared.config.session.clone(), epoch, &random);
-    let _ = socket.set_nodelay(true);
     let mut conn = Connection {
         id,
         peer,
         shared,
         session,
         notify: Arc::new(Notify::new()),
+        kick: Arc::new(Notify::new()),
         publishing: HashMap::new(),
         playing: HashMap::new(),
     };
     debug!(conn = id, %peer, "connection accepted");
 
-    let (mut rd, mut wr) = socket.into_split();
+    let (mut rd, mut wr) = tokio::io::split(socket);
     let mut out = BytesMut::with_capacity(READ_CHUNK);
     let idle_timeout = conn.shared.config.idle_timeout;
     let mut last_input = Instant::now();
     let notify = conn.notify.clone();
+    let kick = conn.kick.clone();
+    let counts = conn.shared.metrics.rtmp().clone();
 
     let exit = loop {
         if out.len() + conn.session.bytes_pending() < HIGH_WATER && !conn.playing.is_empty() {
@@ -165,10 +179,12 @@ pub(crate) async fn serve<H: RtmpHandler>(
         tokio::select! {
             biased;
             _ = shutdown.changed() => break Exit::Shutdown,
+            _ = kick.notified() => break Exit::Dropped,
             r = rd.read_buf(input) => {
                 match r {
                     Ok(0) => break Exit::PeerClosed,
-                    Ok(_) => {
+                    Ok(n) => {
+                        counts.received_bytes.inc_by(n as u64);
                         last_input = Instant::now();
                         if let Err(e) = conn.take_input().await {
                             break session_exit(e);
@@ -178,8 +194,11 @@ pub(crate) async fn serve<H: RtmpHandler>(
                 }
             }
             r = wr.write_buf(&mut out), if !out.is_empty() => {
-                if let Err(e) = r {
-                    break Exit::Io(e);
+                match r {
+                    Ok(n) => {
+                        counts.sent_bytes.inc_by(n as u64);
+                    }
+                    Err(e) => break Exit::Io(e),
                 }
             }
             _ = notify.notified(), if playing && out.len() < HIGH_WATER => {}
@@ -189,13 +208,14 @@ pub(crate) async fn serve<H: RtmpHandler>(
 
     if matches!(exit, Exit::Shutdown) {
         // What the peer sent before the shutdown still belongs in the recording.
-        drain_received(&mut conn, &rd).await;
+        drain_received(&mut conn, &mut rd).await;
     }
     match &exit {
         Exit::PeerClosed | Exit::Shutdown => {
             debug!(conn = id, %peer, reason = ?exit, "connection closing")
         }
         Exit::Idle => info!(conn = id, %peer, "closing idle connection"),
+        Exit::Dropped => info!(conn = id, %peer, "closing a dropped publisher"),
         Exit::SlowPlayer => warn!(conn = id, %peer, "closing a player that stayed behind"),
         Exit::Io(e) => debug!(conn = id, %peer, error = %e, "connection i/o error"),
         Exit::BadName(e) => info!(conn = id, %peer, error = %e, "closing connection: refused name"),
@@ -213,15 +233,16 @@ pub(crate) async fn serve<H: RtmpHandler>(
 }
 
 /// Feeds the session whatever has already arrived, without waiting for more.
-async fn drain_received<H: RtmpHandler>(
+async fn drain_received<H: RtmpHandler, S: AsyncRead>(
     conn: &mut Connection<H>,
-    rd: &tokio::net::tcp::OwnedReadHalf,
+    rd: &mut ReadHalf<S>,
 ) {
     loop {
         let input = conn.session.input_buffer();
         input.reserve(READ_CHUNK);
-        match rd.try_read_buf(input) {
-            Ok(n) if n > 0 => {
+        // Polled once: what is buffered (in the socket or the TLS layer) and nothing more.
+        match rd.read_buf(input).now_or_never() {
+            Some(Ok(n)) if n > 0 => {
                 if conn.take_input().await.is_err() {
                     return;
                 }
@@ -343,10 +364,15 @@ impl<H: RtmpHandler> Connection<H> {
             .handler
             .on_publish(req)
             .map_err(Refusal::Handler)?;
+        let stream = self.shared.metrics.stream(req.app, name.as_str());
+        let link = PublisherLink {
+            kick: Some(self.kick.clone()),
+            players: Some(stream.rtmp_players()),
+        };
         let publication = self
             .shared
             .registry
-            .publish(req.app, name.as_str(), self.id)
+            .publish_linked(req.app, name.as_str(), self.id, link)
             .map_err(|_| Refusal::AlreadyPublishing(name.clone()))?;
         let recorder = match &self.shared.config.record_dir {
             Some(dir) => match Recorder::start(dir, req.app, req.key.as_str()) {
@@ -365,6 +391,9 @@ impl<H: RtmpHandler> Connection<H> {
             publication,
             recorder,
             sinks: Vec::new(),
+            ingest: IngestMeter::new(&stream, Instant::now()),
+            _stream: stream,
+            _counted: GaugeGuard::new(&self.shared.metrics.rtmp().publishers),
         })
     }
 
@@ -389,6 +418,7 @@ impl<H: RtmpHandler> Connection<H> {
             slot,
             timeline: PlayerTimeline::default(),
             _subscription: subscription,
+            _counted: GaugeGuard::new(&self.shared.metrics.rtmp().players),
         })
     }
 
@@ -425,6 +455,9 @@ impl<H: RtmpHandler> Connection<H> {
         let Some(p) = self.publishing.get_mut(&stream_id.0) else {
             return;
         };
+        if let Packet::Media(m) = &packet {
+            p.ingest.record(m.data.len(), Instant::now());
+        }
         for sink in &mut p.sinks {
             let sink = sink_mut(sink);
             match &packet {
@@ -499,6 +532,7 @@ impl<H: RtmpHandler> Connection<H> {
             publication,
             recorder,
             mut sinks,
+            ..
         } = p;
         drop(publication);
         for sink in &mut sinks {

@@ -7,12 +7,16 @@
 //! connections pull from their queue into their own `ServerSession` and socket. A slow player
 //! only ever affects itself: it skips to the next keyframe, then gets disconnected.
 //!
+//! RTMPS: [`RtmpServer::with_rtmps`] adds a TLS listener (its certificate reloadable, see
+//! [`crate::tls`]) whose connections join the same streams as the plain ones.
+//!
 //! Players of a name nobody publishes wait for a publisher (nginx-rtmp's `idle_streams`, bounded
 //! by `RtmpServerConfig::max_waiting_players*`), and stay when their publisher leaves: the next
 //! publisher of the name re-attaches them, and their timestamps continue where they stopped.
 
 mod client;
 mod connection;
+mod control;
 mod gop;
 mod handler;
 mod packet;
@@ -24,6 +28,7 @@ mod tap;
 mod timeline;
 
 pub use client::{ClientError, MediaMessage, RtmpClient};
+pub use control::RtmpControl;
 pub use handler::{AcceptAll, PlayRequest, PublishRequest, Rejection, RtmpHandler};
 pub use queue::QueueLimits;
 pub use recorder::{RecordError, RecordingSummary};

@@ -5,6 +5,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
+use prometheus_client::metrics::gauge::Gauge;
+use tokio::sync::Notify;
 use tracing::{debug, warn};
 
 use super::gop::GopCache;
@@ -63,8 +65,28 @@ pub(crate) struct LiveStream {
 #[derive(Debug, Default)]
 struct StreamState {
     publisher: Option<u64>,
+    /// What the publisher's connection is told and tells while it publishes.
+    link: PublisherLink,
     cache: GopCache,
     players: Vec<(u64, Arc<PlayerSlot>)>,
+}
+
+impl StreamState {
+    /// The player count changed (or the publisher came).
+    fn count_players(&self) {
+        if let Some(gauge) = &self.link.players {
+            gauge.set(self.players.len() as i64);
+        }
+    }
+}
+
+/// How the registry reaches a publisher's connection.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct PublisherLink {
+    /// Notified to make the connection close (an operator drops the publisher).
+    pub(crate) kick: Option<Arc<Notify>>,
+    /// The stream's RTMP player count, kept up to date while it is published.
+    pub(crate) players: Option<Gauge>,
 }
 
 /// The stream is already being published.
@@ -138,11 +160,23 @@ impl Registry {
     /// Makes `publisher` (a connection id) the publisher of `app/name`. Players already
     /// subscribed (waiting, or left by the previous publisher) are attached: they get a
     /// [`Packet::Begin`], then what the new publisher sends.
+    #[cfg(test)]
     pub(crate) fn publish(
         self: &Arc<Self>,
         app: &str,
         name: &str,
         publisher: u64,
+    ) -> Result<Publication, AlreadyPublishing> {
+        self.publish_linked(app, name, publisher, PublisherLink::default())
+    }
+
+    /// [`publish`](Self::publish), with the way back to the publisher's connection.
+    pub(crate) fn publish_linked(
+        self: &Arc<Self>,
+        app: &str,
+        name: &str,
+        publisher: u64,
+        link: PublisherLink,
     ) -> Result<Publication, AlreadyPublishing> {
         let stream = self.entry(app, name);
         {
@@ -151,6 +185,8 @@ impl Registry {
                 return Err(AlreadyPublishing);
             }
             state.publisher = Some(publisher);
+            state.link = link;
+            state.count_players();
             state.cache = GopCache::default();
             self.remove_waiting(state.players.len());
             fan_out(&stream, &mut state, Packet::Begin);
@@ -197,6 +233,7 @@ impl Registry {
             };
             if admitted.is_ok() {
                 state.players.push((player, slot));
+                state.count_players();
             }
             admitted
         };
@@ -210,6 +247,25 @@ impl Registry {
                 self.release(&stream);
                 Err(e)
             }
+        }
+    }
+
+    /// Tells the publisher of `app/name` to disconnect; false when nobody publishes it.
+    pub(crate) fn drop_publisher(&self, app: &str, name: &str) -> bool {
+        let stream = lock(&self.streams)
+            .get(&(app.to_owned(), name.to_owned()))
+            .cloned();
+        let Some(stream) = stream else {
+            return false;
+        };
+        let state = lock(&stream.state);
+        match (&state.publisher, &state.link.kick) {
+            (Some(_), Some(kick)) => {
+                // A stored permit: the connection sees it even if it is not waiting right now.
+                kick.notify_one();
+                true
+            }
+            _ => false,
         }
     }
 
@@ -248,6 +304,7 @@ impl Publication {
 
 fn fan_out(stream: &LiveStream, state: &mut StreamState, packet: Packet) {
     let now = Instant::now();
+    let before = state.players.len();
     state.players.retain(|(id, slot)| {
         match slot.push(packet.clone(), now) {
             PushOutcome::Disconnect => {
@@ -261,6 +318,9 @@ fn fan_out(stream: &LiveStream, state: &mut StreamState, packet: Packet) {
             _ => true,
         }
     });
+    if state.players.len() != before {
+        state.count_players();
+    }
 }
 
 impl Drop for Publication {
@@ -268,6 +328,7 @@ impl Drop for Publication {
         {
             let mut state = lock(&self.stream.state);
             state.publisher = None;
+            state.link = PublisherLink::default();
             state.cache = GopCache::default();
             // The players stay subscribed and wait for the next publisher.
             fan_out(&self.stream, &mut state, Packet::End);
@@ -291,6 +352,7 @@ impl Drop for Subscription {
             let mut state = lock(&self.stream.state);
             let before = state.players.len();
             state.players.retain(|(id, _)| *id != self.player);
+            state.count_players();
             if state.publisher.is_none() && state.players.len() < before {
                 self.registry.remove_waiting(before - state.players.len());
             }

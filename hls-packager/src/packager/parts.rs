@@ -93,6 +93,7 @@ impl Packager {
                 open.parts.len()
             );
             self.max_part = self.max_part.max(duration);
+            self.stats.parts += 1;
             open.parts.push(Part {
                 duration,
                 uri: uri.clone(),

@@ -31,11 +31,15 @@ pub(super) struct Stats {
     video_first_last: Option<(i64, i64)>,
     /// Frames dropped by the cutting (the MPEG-TS muxer counts its own).
     pub(super) dropped: u64,
+    /// Segments closed and partial segments written, since the packager was made.
+    pub(super) segments: u64,
+    pub(super) parts: u64,
 }
 
 impl Stats {
     /// A segment of `size` bytes lasting `duration` seconds was closed.
     pub(super) fn segment(&mut self, size: u64, duration: f64) {
+        self.segments += 1;
         if duration > 0.0 {
             self.total_bytes += size;
             self.total_secs += duration;
@@ -58,6 +62,16 @@ impl Packager {
     /// refused by the MPEG-TS muxer.
     pub fn dropped_frames(&self) -> u64 {
         self.stats.dropped + self.ts.as_ref().map_or(0, |ts| ts.refused)
+    }
+
+    /// Segments published since the packager was made (also those that left the window).
+    pub fn segments_published(&self) -> u64 {
+        self.stats.segments
+    }
+
+    /// Partial segments published since the packager was made (LL-HLS; 0 without parts).
+    pub fn parts_published(&self) -> u64 {
+        self.stats.parts
     }
 
     /// Measured bit rates, codecs, resolution and frame rate, for the master playlist.

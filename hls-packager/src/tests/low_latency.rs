@@ -33,6 +33,12 @@ fn low_latency_parts_preload_hint_and_reports() {
     );
     check_media_playlist(&text).unwrap();
     assert_m3u8_rs_agrees(&p, &request, &text);
+    let listed = |tag: &str| text.lines().filter(|l| l.starts_with(tag)).count() as u64;
+    assert_eq!(
+        (p.segments_published(), p.parts_published()),
+        (listed("#EXTINF:"), listed("#EXT-X-PART:")),
+        "the totals count what the playlist lists"
+    );
     // Blocking reload: what is published and what is not yet.
     assert!(p.is_published(0, Some(2)));
     assert!(p.is_published(1, Some(0)));

@@ -32,7 +32,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 pub use observe::{HttpObserver, ServedRequest};
-pub use server::{HttpOrigin, TlsError};
+pub use server::HttpOrigin;
 
 use super::PlaybackSigning;
 

@@ -10,15 +10,15 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::body::Incoming;
+use hyper::body::{Body, Incoming};
 use hyper::service::service_fn;
-use hyper::{Request, Response};
+use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
+use onair_hls_packager::{without_token, OriginPath};
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
-use tokio_rustls::rustls;
 use tokio_rustls::TlsAcceptor;
 use tracing::{debug, info, warn};
 
@@ -26,23 +26,8 @@ use super::observe::{HttpObserver, ServedRequest};
 use super::routes::{self, Options};
 use super::HttpOriginConfig;
 use crate::hls::HlsOrigin;
-
-/// A certificate or key that could not be used for HTTPS.
-#[derive(Debug, thiserror::Error)]
-pub enum TlsError {
-    /// The PEM text holds no certificate.
-    #[error("no certificate in the PEM data")]
-    NoCertificate,
-    /// The PEM text holds no private key.
-    #[error("no private key in the PEM data")]
-    NoKey,
-    /// PEM could not be read.
-    #[error("bad PEM data: {0}")]
-    Pem(String),
-    /// rustls refused the certificate or key.
-    #[error("TLS configuration: {0}")]
-    Rustls(#[from] rustls::Error),
-}
+use crate::metrics::Metrics;
+use crate::tls::{ServerTls, TlsError};
 
 /// Serves an [`HlsOrigin`] over HTTP or HTTPS (HTTP/1.1, and HTTP/2 by ALPN or prior knowledge).
 pub struct HttpOrigin {
@@ -91,26 +76,14 @@ impl HttpOrigin {
     /// Serves HTTPS with this certificate chain and private key (PEM: `-----BEGIN
     /// CERTIFICATE-----` blocks, then a PKCS#8, PKCS#1 or SEC1 key). ALPN offers h2 and
     /// http/1.1.
-    pub fn with_tls(mut self, cert_chain_pem: &[u8], key_pem: &[u8]) -> Result<Self, TlsError> {
-        use rustls::pki_types::pem::PemObject;
-        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-        let certs = CertificateDer::pem_slice_iter(cert_chain_pem)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| TlsError::Pem(e.to_string()))?;
-        if certs.is_empty() {
-            return Err(TlsError::NoCertificate);
-        }
-        let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| match e {
-            rustls::pki_types::pem::Error::NoItemsFound => TlsError::NoKey,
-            e => TlsError::Pem(e.to_string()),
-        })?;
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()?
-            .with_no_client_auth()
-            .with_single_cert(certs, key)?;
-        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-        self.tls = Some(TlsAcceptor::from(Arc::new(config)));
+    pub fn with_tls(self, cert_chain_pem: &[u8], key_pem: &[u8]) -> Result<Self, TlsError> {
+        self.with_server_tls(&ServerTls::from_pem(cert_chain_pem, key_pem)?)
+    }
+
+    /// Serves HTTPS with `tls`'s certificate, which follows its reloads (see [`ServerTls`]).
+    /// ALPN offers h2 and http/1.1.
+    pub fn with_server_tls(mut self, tls: &ServerTls) -> Result<Self, TlsError> {
+        self.tls = Some(tls.acceptor(&[b"h2", b"http/1.1"])?);
         Ok(self)
     }
 
@@ -134,6 +107,7 @@ impl HttpOrigin {
         let permits = Arc::new(Semaphore::new(config.max_connections.max(1)));
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
+        let mut next_id = 0u64;
         tokio::pin!(shutdown);
         loop {
             let permit = tokio::select! {
@@ -157,6 +131,8 @@ impl HttpOrigin {
                 }
             };
             let _ = socket.set_nodelay(true);
+            next_id += 1;
+            let connection = next_id;
             let origin = origin.clone();
             let config = config.clone();
             let tls = tls.clone();
@@ -170,21 +146,29 @@ impl HttpOrigin {
                     let opts = opts.clone();
                     let observer = observer.clone();
                     async move {
-                        let Some(observer) = observer else {
-                            return Ok::<_, Infallible>(routes::handle(&origin, &opts, req).await);
-                        };
+                        let head = req.method() == Method::HEAD;
+                        // Playlist requests count viewers, and an observer sees every request:
+                        // the URI is shared, not copied.
+                        let uri = (observer.is_some() || req.uri().path().ends_with(".m3u8"))
+                            .then(|| req.uri().clone());
+                        let method = observer.as_ref().map(|_| req.method().clone());
                         let started = std::time::Instant::now();
-                        let (method, uri) = (req.method().clone(), req.uri().clone());
-                        let response = routes::handle(&origin, &opts, req).await;
-                        observer.served(&ServedRequest {
-                            peer,
-                            method: &method,
-                            path: uri.path(),
-                            query: uri.query(),
-                            status: response.status(),
-                            elapsed: started.elapsed(),
-                        });
-                        Ok(response)
+                        let answer = routes::handle(&origin, &opts, req).await;
+                        let playlist = uri.as_ref().filter(|u| u.path().ends_with(".m3u8"));
+                        count(origin.metrics(), &answer, head, playlist, connection);
+                        if let (Some(observer), Some(method), Some(uri)) =
+                            (&observer, &method, &uri)
+                        {
+                            observer.served(&ServedRequest {
+                                peer,
+                                method,
+                                path: uri.path(),
+                                query: uri.query(),
+                                status: answer.status(),
+                                elapsed: started.elapsed(),
+                            });
+                        }
+                        Ok::<_, Infallible>(answer)
                     }
                 });
                 let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -237,6 +221,34 @@ impl HttpOrigin {
         }
         info!("HLS origin stopped");
         Ok(())
+    }
+}
+
+/// Counts an answer: its status and body bytes; a media playlist served makes the
+/// connection a viewer of that rendition.
+fn count(
+    metrics: &Metrics,
+    answer: &Response<Full<Bytes>>,
+    head: bool,
+    playlist: Option<&hyper::Uri>,
+    connection: u64,
+) {
+    let status = answer.status();
+    let body = if head {
+        0
+    } else {
+        answer.body().size_hint().exact().unwrap_or(0)
+    };
+    metrics.http().response(status, body);
+    if status != StatusCode::OK {
+        return;
+    }
+    // under a playback token the answer was given already, so the token was good
+    let path = playlist.map(|u| without_token(u.path()));
+    if let Some(OriginPath { app, name, file }) = path.as_deref().and_then(OriginPath::parse) {
+        if file != "master.m3u8" {
+            metrics.hls_viewer(&app, &name, &file, connection);
+        }
     }
 }
 
