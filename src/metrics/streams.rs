@@ -116,10 +116,10 @@ impl StreamStats {
 /// What was counted of one rendition of a live stream.
 pub(crate) struct RenditionStats {
     playlist: Arc<str>,
-    segments: Counter,
+    pub(super) segments: Counter,
     parts: Counter,
     latency: Histogram,
-    viewers: Mutex<Viewers>,
+    pub(super) viewers: Mutex<Viewers>,
 }
 
 impl RenditionStats {
@@ -134,7 +134,7 @@ impl RenditionStats {
 }
 
 /// HTTP connections that fetched a media playlist lately.
-struct Viewers {
+pub(super) struct Viewers {
     window: Duration,
     seen: HashMap<u64, Instant>,
     pruned: Option<Instant>,
@@ -158,7 +158,7 @@ impl Viewers {
         self.pruned = Some(now);
     }
 
-    fn count(&mut self, now: Instant) -> usize {
+    pub(super) fn count(&mut self, now: Instant) -> usize {
         self.prune(now);
         self.seen.len()
     }

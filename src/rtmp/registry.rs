@@ -537,6 +537,36 @@ mod tests {
     }
 
     #[test]
+    fn an_operator_drops_the_publisher_and_players_are_counted_while_published() {
+        let r = Arc::new(Registry::default());
+        let waiting = r.subscribe("live", "a", 1, slot(8)).expect("waits");
+        let (kick, players) = (Arc::new(Notify::new()), Gauge::default());
+        assert!(!r.drop_publisher("live", "a"), "nobody publishes it yet");
+        let link = PublisherLink {
+            kick: Some(kick.clone()),
+            players: Some(players.clone()),
+        };
+        let p = r.publish_linked("live", "a", 9, link).expect("publish");
+        assert_eq!(players.get(), 1, "the waiting player is attached");
+        let second = r.subscribe("live", "a", 2, slot(8)).expect("plays");
+        assert_eq!(players.get(), 2);
+        drop(waiting);
+        assert_eq!(players.get(), 1);
+
+        assert!(!r.drop_publisher("live", "b"));
+        assert!(r.drop_publisher("live", "a"));
+        // the permit is stored: the connection sees it when it next waits
+        let kicked = kick.notified();
+        tokio::pin!(kicked);
+        assert!(futures::FutureExt::now_or_never(kicked.as_mut()).is_some());
+
+        drop(p);
+        assert!(!r.drop_publisher("live", "a"), "the publisher left");
+        drop(second);
+        assert_eq!(players.get(), 1, "no longer counted once the stream ended");
+    }
+
+    #[test]
     fn without_idle_streams_unpublished_names_are_refused() {
         let r = Arc::new(Registry::new(WaitLimits {
             idle_streams: false,

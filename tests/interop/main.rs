@@ -15,6 +15,7 @@ mod live_ladder;
 mod nginx;
 mod pipeline;
 mod players;
+mod rtmps;
 mod server;
 mod signals;
 mod util;
