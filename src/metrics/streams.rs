@@ -95,13 +95,9 @@ impl StreamStats {
         }
     }
 
-    fn series<M: Clone + Send + Sync + 'static>(
-        &self,
-        family: &StreamFamily<M>,
-        rendition: Option<&str>,
-    ) -> M
+    fn series<M>(&self, family: &StreamFamily<M>, rendition: Option<&str>) -> M
     where
-        M: Default,
+        M: Default + Clone + Send + Sync + 'static,
     {
         let labels = self.labels(rendition);
         let metric = family.family.get_or_create_owned(&labels);

@@ -109,21 +109,22 @@ fn label_values_are_escaped() {
 }
 
 #[test]
-fn segments_parts_and_latency_are_counted_per_drain() {
+fn segments_parts_and_listing_delays_are_counted() {
     let m = Metrics::new();
     let s = m.stream("live", "a");
     let stats = s.rendition("index.m3u8", Duration::from_secs(6));
     let mut meter = RenditionMeter::default();
     // totals from before this publication are not counted
     meter.attach(stats, (5, 10));
-    let ms = Duration::from_millis;
-    meter.drained(ms(1000), (5, 11));
-    meter.drained(ms(1033), (5, 12));
-    meter.drained(ms(1066), (6, 13));
-    meter.drained(ms(1100), (6, 13));
-    meter.drained(ms(1250), (7, 13));
+    meter.drained((5, 11));
+    meter.drained((5, 12));
+    meter.drained((6, 13));
+    meter.listed(Duration::from_millis(33));
+    meter.drained((7, 13));
+    meter.listed(Duration::from_millis(150));
     meter.detach();
-    meter.drained(ms(1300), (8, 14));
+    meter.drained((8, 14));
+    meter.listed(Duration::from_millis(10));
     let info = &m.streams()[0].hls[0];
     assert_eq!((info.segments, info.parts), (2, 3));
     let text = m.encode();

@@ -12,6 +12,7 @@ mod hls_origin;
 mod idle;
 mod ladder;
 mod live_ladder;
+mod metrics;
 mod nginx;
 mod pipeline;
 mod players;
