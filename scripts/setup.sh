@@ -9,8 +9,8 @@ APT_PACKAGES=(
   pkg-config clang libclang-dev
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev
   libavfilter-dev libavdevice-dev libpostproc-dev
-  # interop peers
-  ffmpeg nginx libnginx-mod-rtmp rtmpdump
+  # interop peers (prometheus scrapes the server's metrics in tests; started by the test)
+  ffmpeg nginx libnginx-mod-rtmp rtmpdump prometheus
   # the CDN edge (deploy/nginx-edge.conf) checks playback tokens in njs
   libnginx-mod-http-js
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
@@ -28,7 +28,7 @@ if ((${#missing[@]})); then
   if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
     echo "setup: apt-get install ${missing[*]}"
     apt-get update -qq
-    # policy-rc.d keeps Debian's nginx from starting a system service on port 80
+    # policy-rc.d keeps Debian's nginx and prometheus from starting system services
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     rm -f /usr/sbin/policy-rc.d
