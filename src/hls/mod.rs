@@ -48,6 +48,8 @@ mod clock;
 mod http;
 #[cfg(feature = "transcode")]
 mod ladder;
+#[cfg(feature = "transcode")]
+mod ladder_series;
 mod signing;
 mod stream;
 
@@ -219,14 +221,20 @@ impl HlsOrigin {
         })
     }
 
-    /// Counts into `metrics` (segments, parts, segment listing delay, viewers; and the
-    /// answers of the [`HttpOrigin`]s serving it) instead of a registry of its own. Call it
-    /// before sharing the origin (with the RTMP server, an `HttpOrigin`): later it is ignored.
+    /// Counts into `metrics` (segments, parts, segment listing delay, viewers, what the
+    /// ladders shed and dropped; and the answers of the [`HttpOrigin`]s serving it) instead
+    /// of a registry of its own. Call it once, before sharing the origin (with the RTMP
+    /// server, an `HttpOrigin`): later it is ignored.
     pub fn with_metrics(mut self, metrics: Metrics) -> Self {
-        match Arc::get_mut(&mut self.inner) {
-            Some(inner) => inner.metrics = metrics,
-            None => warn!("metrics given to an HLS origin already shared are ignored"),
-        }
+        let Some(inner) = Arc::get_mut(&mut self.inner) else {
+            warn!("metrics given to an HLS origin already shared are ignored");
+            return self;
+        };
+        inner.metrics = metrics.clone();
+        #[cfg(feature = "transcode")]
+        metrics.register_collector(Box::new(ladder_series::LadderCollector(Arc::downgrade(
+            &self.inner,
+        ))));
         self
     }
 

@@ -439,3 +439,81 @@ fn parked_requests_wake_when_published_or_when_the_publisher_leaves() {
     sink.end();
     assert_eq!(far.try_recv(), Ok(()), "the publisher left");
 }
+
+/// The sample `series` (name and labels exactly) of a `/metrics` text.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[test]
+fn a_publication_counts_segments_and_listing_delays_into_its_series_until_it_ends() {
+    let metrics = crate::metrics::Metrics::new();
+    let (origin, clock) = origin(config(6));
+    let origin = origin.with_metrics(metrics.clone());
+    let mut sink = origin.on_publish("live", &name("m")).expect("packaged");
+    // segments 0 and 1 are cut by the keyframes at 1 s and 2 s, on a clock that stands still
+    feed(sink.as_mut(), 0, 3, true);
+    clock.advance(Duration::from_millis(200));
+    // the keyframe at 3 s cuts segment 2, 200 ms after its last frame arrived
+    sink.media(TapMedia::Video, 3000, &video_frame(true, 90));
+    let rendition = r#"{app="live",name="m",rendition="index.m3u8"}"#;
+    let text = metrics.encode();
+    assert_eq!(
+        sample(&text, &format!("onair_hls_segments_total{rendition}")),
+        Some(3.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "onair_hls_segment_latency_seconds_count"),
+        Some(3.0)
+    );
+    let sum = sample(&text, "onair_hls_segment_latency_seconds_sum").unwrap_or(-1.0);
+    assert!((sum - 0.2).abs() < 1e-9, "latency sum {sum}");
+    assert_eq!(
+        sample(
+            &text,
+            r#"onair_hls_segment_latency_seconds_bucket{le="0.128"}"#
+        ),
+        Some(2.0)
+    );
+
+    #[cfg(feature = "transcode")]
+    {
+        let stream = origin.stream("live", "m").expect("stream");
+        let mut report = LadderReport::default();
+        report.shed.push("720p".to_owned());
+        report.dropped_frames = 7;
+        report.max_lag = Duration::from_millis(2500);
+        stream.lock().ladder = Some(report);
+        let text = metrics.encode();
+        let labels = r#"{app="live",name="m"}"#;
+        assert_eq!(
+            sample(
+                &text,
+                &format!("onair_ladder_shed_renditions_total{labels}")
+            ),
+            Some(1.0),
+            "{text}"
+        );
+        assert_eq!(
+            sample(&text, &format!("onair_ladder_dropped_frames_total{labels}")),
+            Some(7.0)
+        );
+        assert_eq!(
+            sample(&text, &format!("onair_ladder_max_lag_seconds{labels}")),
+            Some(2.5)
+        );
+    }
+
+    sink.end();
+    drop(sink);
+    let text = metrics.encode();
+    assert!(
+        !text.contains(r#"name="m""#),
+        "the stream's series outlived it:\n{text}"
+    );
+    assert!(metrics.streams().is_empty());
+    // the stream itself lingers for a new publisher
+    assert!(origin.stream("live", "m").is_some());
+}
