@@ -21,6 +21,7 @@ struct Row {
     name: String,
     shed: u64,
     dropped_frames: u64,
+    lag: Duration,
     max_lag: Duration,
 }
 
@@ -49,6 +50,7 @@ impl LadderCollector {
                 Some(Row {
                     shed: report.shed.len() as u64,
                     dropped_frames: report.dropped_frames,
+                    lag: report.lag,
                     max_lag: report.max_lag,
                     app,
                     name,
@@ -84,6 +86,15 @@ impl Collector for LadderCollector {
         )?;
         for r in &rows {
             ConstCounter::new(r.dropped_frames).encode(dropped.encode_family(&labels(r))?)?;
+        }
+        let mut lag = encoder.encode_descriptor(
+            "onair_ladder_lag_seconds",
+            "How far the stream's ladder is behind its publisher, as of its last check",
+            None,
+            MetricType::Gauge,
+        )?;
+        for r in &rows {
+            ConstGauge::new(r.lag.as_secs_f64()).encode(lag.encode_family(&labels(r))?)?;
         }
         let mut lag = encoder.encode_descriptor(
             "onair_ladder_max_lag_seconds",

@@ -484,6 +484,7 @@ fn a_publication_counts_segments_and_listing_delays_into_its_series_until_it_end
         let mut report = LadderReport::default();
         report.shed.push("720p".to_owned());
         report.dropped_frames = 7;
+        report.lag = Duration::from_millis(400);
         report.max_lag = Duration::from_millis(2500);
         stream.lock().ladder = Some(report);
         let text = metrics.encode();
@@ -499,6 +500,10 @@ fn a_publication_counts_segments_and_listing_delays_into_its_series_until_it_end
         assert_eq!(
             sample(&text, &format!("onair_ladder_dropped_frames_total{labels}")),
             Some(7.0)
+        );
+        assert_eq!(
+            sample(&text, &format!("onair_ladder_lag_seconds{labels}")),
+            Some(0.4)
         );
         assert_eq!(
             sample(&text, &format!("onair_ladder_max_lag_seconds{labels}")),

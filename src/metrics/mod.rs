@@ -44,7 +44,7 @@
 //! | `onair_hls_viewers` | app, name, rendition | HLS viewers (below) |
 //! | `onair_hls_segments_total`, `onair_hls_parts_total` | app, name, rendition | published |
 //! | `onair_hls_segment_latency_seconds` | | histogram: a segment's last frame arriving to the playlist listing it |
-//! | `onair_ladder_shed_renditions_total`, `onair_ladder_dropped_frames_total`, `onair_ladder_max_lag_seconds` | app, name | a stream's transcoding ladder (with the `transcode` feature) |
+//! | `onair_ladder_shed_renditions_total`, `onair_ladder_dropped_frames_total`, `onair_ladder_lag_seconds`, `onair_ladder_max_lag_seconds` | app, name | a stream's transcoding ladder (with the `transcode` feature) |
 //! | `onair_http_responses_total` | status | HLS origin answers |
 //! | `onair_http_sent_bytes_total` | | HLS origin body bytes |
 //! | `process_cpu_seconds_total`, `process_resident_memory_bytes`, ... | | from `/proc/self` |
