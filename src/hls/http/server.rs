@@ -285,3 +285,49 @@ where
         self.graceful_shutdown();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use onair_hls_packager::{sign_path, SigningKey};
+
+    fn answer(status: StatusCode, body: &'static [u8]) -> Response<Full<Bytes>> {
+        let mut r = Response::new(Full::new(Bytes::from_static(body)));
+        *r.status_mut() = status;
+        r
+    }
+
+    #[test]
+    fn media_playlists_served_make_viewers_also_under_a_token() {
+        let metrics = Metrics::new();
+        let stream = metrics.stream("live", "demo");
+        let _rendition = stream.rendition("index.m3u8", Duration::from_secs(6));
+        let key = SigningKey::new("a shared secret").expect("key");
+        let signed =
+            sign_path(&key, "/live/demo/index.m3u8", "/live/", 4_000_000_000).expect("signs");
+        let uri = |p: &str| p.parse::<hyper::Uri>().expect("uri");
+        let ok = answer(StatusCode::OK, b"#EXTM3U\n");
+        count(&metrics, &ok, false, Some(&uri("/live/demo/index.m3u8")), 1);
+        count(&metrics, &ok, false, Some(&uri(&signed)), 2);
+        count(&metrics, &ok, true, Some(&uri("/live/demo/master.m3u8")), 3);
+        let missing = answer(StatusCode::NOT_FOUND, b"404 Not Found\n");
+        count(
+            &metrics,
+            &missing,
+            false,
+            Some(&uri("/live/demo/index.m3u8")),
+            4,
+        );
+        count(&metrics, &ok, false, None, 5);
+        let info = metrics.streams();
+        assert_eq!(info[0].hls[0].viewers, 2, "connections 1 and 2: {info:?}");
+        let text = metrics.encode();
+        assert!(
+            text.contains("onair_http_responses_total{status=\"200\"} 4"),
+            "{text}"
+        );
+        assert!(text.contains("onair_http_responses_total{status=\"404\"} 1"));
+        // three playlist bodies and the error's; the HEAD answer's body is not sent
+        assert!(text.contains("onair_http_sent_bytes_total 38\n"), "{text}");
+    }
+}
