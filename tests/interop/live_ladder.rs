@@ -492,3 +492,88 @@ async fn server_gpu_policies_refuse_or_fall_back() -> Result<()> {
     eprintln!("gpu-then-cpu: {said}");
     Ok(())
 }
+
+/// Admission protects the streams already running: with a budget that one 1080p ladder fits
+/// and two do not, a second publisher's ladder starts shorter (its report names the rungs
+/// left out), and the first stream keeps every rendition and lists every segment on time
+/// while the second runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admission_starts_a_second_ladder_shorter_and_the_first_keeps_time() -> Result<()> {
+    let _heavy = HEAVY.lock().await;
+    let ffmpeg = tool("ffmpeg");
+    let src = source_1080p(30);
+    let mut config = ladder_config("source,720p,480p,360p", "veryfast");
+    if let Some(ladder) = config.ladder.take() {
+        // 45% of two cores: the first ladder (about 0.6 cores by the model) fits, a second
+        // one on top of what the first measurably spends does not
+        config.ladder = Some(ladder.with_cpu_budget(Some(0.45)));
+    }
+    let live = LiveOrigin::start(config).await?;
+    let first = spawn_publisher(
+        &ffmpeg,
+        &src,
+        live.rtmp_url("live/first"),
+        &[],
+        Duration::from_secs(90),
+    );
+    let a = wait_summary(&live, "first", Duration::from_secs(20), |s| {
+        s.renditions.len() == 4 && s.renditions.iter().all(|r| r.listing.segments >= 6)
+    })
+    .await?;
+    let second = spawn_publisher(
+        &ffmpeg,
+        &src,
+        live.rtmp_url("live/second"),
+        &["-t", "15"],
+        Duration::from_secs(60),
+    );
+    let b = wait_summary(&live, "second", Duration::from_secs(20), |s| {
+        s.renditions.iter().any(|r| r.listing.segments > 0)
+    })
+    .await?;
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let a_later = live
+        .origin
+        .stream_summary("live", "first")
+        .context("first")?;
+    let b_report = b.ladder.clone().context("second's report")?;
+    eprintln!(
+        "admission: second stream admitted {:?}, left out {:?}, serving {:?}",
+        b_report.admitted,
+        b_report.admission_dropped,
+        b.renditions.iter().map(|r| &r.playlist).collect::<Vec<_>>()
+    );
+    ensure!(
+        !b_report.admission_dropped.is_empty(),
+        "the second ladder started whole: {b_report:?}"
+    );
+    let a_report = a_later.ladder.clone().context("first's report")?;
+    ensure!(
+        a_report.shed.is_empty(),
+        "the first stream shed {:?}",
+        a_report.shed
+    );
+    ensure!(a_later.renditions.len() == 4, "{:?}", a_later.renditions);
+    for r in &a_later.renditions {
+        let before = a
+            .renditions
+            .iter()
+            .find(|x| x.playlist == r.playlist)
+            .map(|x| x.listing)
+            .unwrap_or_default();
+        let (listed, late) = (
+            r.listing.segments - before.segments,
+            r.listing.late - before.late,
+        );
+        eprintln!(
+            "admission: first stream {} listed {listed} segments while the second ran, {late} \
+             late (max {:?} over its whole run)",
+            r.playlist, r.listing.max_delay
+        );
+        ensure!(listed >= 8, "{}: {listed} segments", r.playlist);
+        ensure!(late == 0, "{}: {late} late", r.playlist);
+    }
+    second.await??;
+    first.abort();
+    live.stop().await
+}
