@@ -4,9 +4,14 @@
 //!
 //! ```text
 //! cargo run --release --example full_pipeline
-//! # then open http://127.0.0.1:8080/live/demo/ (hls.js), or: ffplay http://127.0.0.1:8080/live/demo/index.m3u8
+//! # then open http://127.0.0.1:8080/live/demo/ (hls.js), or: ffplay http://127.0.0.1:8080/live/demo/master.m3u8
 //! cargo run --release --example full_pipeline -- --hls ll --uplink-kbps 800   # LL-HLS over a slow uplink
 //! ```
+//!
+//! The server transcodes the stream into a ladder (by default `source` and the two standard
+//! rungs below the camera's size: `source,480p,360p` at 720p, which two cores keep in real
+//! time); the player page offers the renditions and shows the one playing (`--ladder off`
+//! packages the stream as published).
 //!
 //! The camera is a moving test pattern with a 440 Hz tone that beeps once a second (a moving
 //! bar crosses the picture in the same second: audio/video sync is visible). Frames are made
@@ -29,7 +34,7 @@ use clap::{Parser, ValueEnum};
 use onair::encoder::{
     AudioEncoderConfig, FrameRate, RawVideoFrame, VideoCodec, VideoEncoderConfig,
 };
-use onair::hls::{HlsConfig, HlsOrigin, HttpOrigin, HttpOriginConfig};
+use onair::hls::{HlsConfig, HlsOrigin, HttpOrigin, HttpOriginConfig, LadderConfig};
 use onair::publish::{LivePublisher, PublisherConfig};
 use onair::rtmp::{AcceptAll, RtmpServer, RtmpServerConfig};
 use tracing::info;
@@ -83,6 +88,33 @@ struct Args {
     /// Stream key (played at /live/KEY/).
     #[arg(long, default_value = "demo")]
     key: String,
+    /// The server's ladder: `auto` (the source and up to two standard rungs below it), `off`,
+    /// or a list such as `source,480p,360p`.
+    #[arg(long, default_value = "auto")]
+    ladder: String,
+}
+
+/// The ladder `--ladder` asks for, for a camera `height` lines high.
+fn ladder_for(arg: &str, height: u32) -> anyhow::Result<Option<onair::transcode::Ladder>> {
+    let text = match arg {
+        "off" => return Ok(None),
+        "auto" => {
+            let below: Vec<String> = [480, 360, 240]
+                .iter()
+                .filter(|h| **h < height)
+                .take(2)
+                .map(|h| format!("{h}p"))
+                .collect();
+            if below.is_empty() {
+                return Ok(None);
+            }
+            format!("source,{}", below.join(","))
+        }
+        list => list.to_owned(),
+    };
+    Ok(Some(
+        text.parse().with_context(|| format!("--ladder {text}"))?,
+    ))
 }
 
 const SAMPLE_RATE: u32 = 48_000;
@@ -112,6 +144,10 @@ async fn main() -> anyhow::Result<()> {
         HlsMode::Ll => HlsConfig::low_latency(),
     };
     hls.segment_duration = Duration::from_secs(1);
+    hls.ladder = ladder_for(&args.ladder, height)?.map(LadderConfig::new);
+    if let Some(ladder) = &hls.ladder {
+        tracing::info!(ladder = %ladder.ladder, "the server transcodes the stream into a ladder");
+    }
     let origin = HlsOrigin::new(hls)?;
     let server = RtmpServer::bind(args.rtmp, RtmpServerConfig::default(), AcceptAll)
         .await
@@ -153,7 +189,7 @@ async fn main() -> anyhow::Result<()> {
         args.key
     );
     info!(
-        "or:       ffplay http://{http_addr}/live/{}/index.m3u8",
+        "or:       ffplay http://{http_addr}/live/{}/master.m3u8",
         args.key
     );
 

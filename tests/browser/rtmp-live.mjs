@@ -194,7 +194,13 @@ async function ownPlayerPage({ browser, media }) {
       return v.currentTime >= t + 2 ? v.currentTime : null;
     }, start, { timeout: 10000 }).then((h) => h.jsonValue());
     const hlsJs = await page.evaluate(() => (window.Hls ? window.Hls.version : 'native'));
-    return `played ${fmt(start)} -> ${fmt(played)} s (hls.js ${hlsJs} from the origin, ${fmt((Date.now() - t0) / 1000, 1)} s after opening)`;
+    // the page's quality picker: `auto` and each rendition of the master; what plays, shown
+    const picker = await page.evaluate(() => ({
+      options: [...document.querySelectorAll('#quality option')].map((o) => o.textContent),
+      playing: document.getElementById('playing').textContent,
+    }));
+    return `played ${fmt(start)} -> ${fmt(played)} s (hls.js ${hlsJs} from the origin, ${fmt((Date.now() - t0) / 1000, 1)} s after opening), `
+      + `quality picker ${JSON.stringify(picker.options)}, showing "${picker.playing}"`;
   } finally {
     await page.close();
   }
@@ -230,6 +236,9 @@ export async function rtmpLiveCases(ctx) {
       false, { binary: ctx.pipelinePath, selfPublishing: true, afterPlay: ownPlayerPage });
     const segments = r.paths.filter((p) => /\.ts$/.test(p)).length;
     check(segments > 0, `${name}: hls.js fetched no .ts segments`);
+    // full_pipeline's default ladder at 640x360 is source,240p: auto and two renditions
+    check(/"auto","240p [^"]*","360p [^"]*"/.test(r.extra) && /showing "playing \d+p/.test(r.extra),
+      `${name}: the player page's quality picker: ${r.extra}`);
     // HOLD-BACK is three target durations (3 s), a segment more, and slack for a busy machine.
     checkLatency(name, r, 6);
     log(`browser ${name}: hls.js ${r.s.report.hlsVersion}, live TS from onair's encoder over RTMP, ${playedText(r)}, ${latencyText(r)}, `
