@@ -35,6 +35,13 @@
 //! Time comes from a [`Clock`] ([`SystemClock`] unless [`HlsOrigin::with_clock`] says
 //! otherwise).
 //!
+//! With [`HlsConfig::ladder`] (the `transcode` feature), each stream with video is transcoded
+//! into renditions whose keyframes sit at the same presentation times, all packaged with the
+//! same segment numbers and listed in `master.m3u8` (`source.m3u8`, `720p.m3u8`, ...;
+//! `index.m3u8` names the first). The ladder runs on a thread per stream behind a queue the
+//! publisher never waits on; it sheds its costliest rendition when it falls behind, and a new
+//! stream's ladder is shortened to fit the CPU budget (see [`LadderConfig`]).
+//!
 //! Stream lifetime (as nginx-rtmp's `hls_continuous`): when the publisher leaves, the open
 //! segment is closed and the playlist stays, without `EXT-X-ENDLIST`; a new publisher of the
 //! name continues it after an `EXT-X-DISCONTINUITY`. A stream nobody republishes within

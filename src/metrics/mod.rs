@@ -4,7 +4,7 @@
 //!
 //! One [`Metrics`] is shared by the parts of a server: give it to the
 //! [`RtmpServer`](crate::rtmp::RtmpServer::with_metrics) and the
-//! [`HlsOrigin`](crate::hls::HlsOrigin::with_metrics) (whose [`HttpOrigin`]s count their
+//! [`HlsOrigin`](crate::hls::HlsOrigin::with_metrics) (whose [`HttpOrigin`](crate::hls::HttpOrigin)s count their
 //! answers into it), and serve it with a [`MetricsServer`], on an address of its own that
 //! only operators reach.
 //!
