@@ -419,6 +419,7 @@ impl StreamTap for HlsOrigin {
             state.publishing = true;
             state.left_at = None;
             state.arrivals.clear();
+            state.unsettle();
             state.attach_metrics(metrics.clone(), self.viewer_window());
             #[cfg(feature = "transcode")]
             {
@@ -578,6 +579,7 @@ impl HlsSink {
             r.packager.set_wallclock(self.origin.unix_ms());
         }
         state.retire_others(self.life);
+        state.settle();
         Route::Direct(index)
     }
 

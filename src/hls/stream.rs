@@ -78,6 +78,8 @@ impl LiveHls {
                 publishing: false,
                 left_at: None,
                 arrivals: Arrivals::default(),
+                settled: false,
+                awaiting: Vec::new(),
                 metrics: None,
                 #[cfg(feature = "transcode")]
                 ladder: None,
@@ -106,6 +108,11 @@ pub(crate) struct StreamState {
     pub(crate) left_at: Option<Instant>,
     /// When the recent video frames arrived from the publisher.
     pub(crate) arrivals: Arrivals,
+    /// This publication's renditions are all announced (a ladder announces its `source`
+    /// once it judged it): a master playlist answered now lists them all.
+    settled: bool,
+    /// Requests waiting for the renditions to be settled.
+    awaiting: Vec<oneshot::Sender<()>>,
     /// The current publication's series, and how recently a viewer must have fetched a
     /// playlist to count.
     metrics: Option<(StreamHandle, Duration)>,
@@ -306,6 +313,33 @@ impl StreamState {
                 let _ = woken.send(());
             }
         }
+        self.settle();
+    }
+
+    /// Whether the renditions of this publication are all announced.
+    pub(crate) fn settled(&self) -> bool {
+        self.settled
+    }
+
+    /// A new publication: its renditions are to be announced.
+    pub(crate) fn unsettle(&mut self) {
+        self.settled = false;
+    }
+
+    /// Every rendition of this publication is announced: requests waiting for that go on.
+    pub(crate) fn settle(&mut self) {
+        self.settled = true;
+        for woken in self.awaiting.drain(..) {
+            let _ = woken.send(());
+        }
+    }
+
+    /// A receiver that completes once the renditions are settled (or the stream ends).
+    pub(crate) fn await_settled(&mut self) -> oneshot::Receiver<()> {
+        self.awaiting.retain(|w| !w.is_closed());
+        let (woken, wake) = oneshot::channel();
+        self.awaiting.push(woken);
+        wake
     }
 }
 

@@ -117,6 +117,12 @@ async fn master(stream: &LiveHls, target: Duration) -> Resp {
         first_segment_limit(target),
         StatusCode::NOT_FOUND,
         |state| {
+            if state.publishing && !state.settled() {
+                return Step::AwaitRenditions;
+            }
+            if state.renditions().next().is_none() {
+                return Step::Answer(Err(StatusCode::NOT_FOUND));
+            }
             let waiting = state
                 .unready()
                 .map_or(Step::Answer(Ok(())), |index| first_segment(state, index));
@@ -154,13 +160,22 @@ fn first_segment(state: &StreamState, index: RenditionIndex) -> Step<Result<(), 
 
 /// A media playlist: as is, or once it holds what a blocking reload asks for.
 async fn playlist(stream: &LiveHls, file: &str, target: Duration, query: &str) -> Resp {
-    let (index, low_latency) = {
-        let state = stream.lock();
-        match state.by_playlist(file) {
-            Some((index, r)) => (index, r.packager.config().part_duration.is_some()),
-            None => return error(StatusCode::NOT_FOUND),
-        }
+    // a ladder's playlists exist once it announced its renditions
+    let found = until_decided(
+        stream,
+        first_segment_limit(target),
+        StatusCode::NOT_FOUND,
+        |state| match state.by_playlist(file) {
+            Some((index, r)) => Step::Answer(Some((index, r.packager.config().part_duration))),
+            None if state.publishing && !state.settled() => Step::AwaitRenditions,
+            None => Step::Answer(None),
+        },
+    )
+    .await;
+    let Ok(Some((index, part_duration))) = found else {
+        return error(StatusCode::NOT_FOUND);
     };
+    let low_latency = part_duration.is_some();
     let directives = if low_latency {
         DeliveryDirectives::from_query(query)
     } else {

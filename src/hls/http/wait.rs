@@ -21,6 +21,8 @@ pub(super) enum Step<T> {
         msn: u64,
         part: Option<u32>,
     },
+    /// Wait until the publication's renditions are all announced (a ladder's first moments).
+    AwaitRenditions,
 }
 
 impl<T> Step<T> {
@@ -37,6 +39,7 @@ impl<T> Step<T> {
                 msn,
                 part,
             },
+            Step::AwaitRenditions => Step::AwaitRenditions,
         }
     }
 }
@@ -64,7 +67,7 @@ pub(super) async fn until_decided<T>(
     // read the timer only for requests that wait
     let mut deadline = None;
     loop {
-        let (rendition, key, woken) = {
+        let (parked, woken) = {
             let mut state = stream.lock();
             match decide(&state) {
                 Step::Answer(answer) => return Ok(answer),
@@ -73,17 +76,20 @@ pub(super) async fn until_decided<T>(
                     msn,
                     part,
                 } => match state.park(rendition, msn, part) {
-                    Some((key, woken)) => (rendition, key, woken),
+                    Some((key, woken)) => (Some((rendition, key)), woken),
                     // `decide` parks only for what is not published (under this same lock),
                     // so this is an unknown rendition: nothing to wait for
                     None => return Err(timeout),
                 },
+                Step::AwaitRenditions => (None, state.await_settled()),
             }
         };
         let deadline = *deadline.get_or_insert_with(|| tokio::time::Instant::now() + limit);
         // Woken (published, or the publisher left) or the stream is gone: decide again.
         if tokio::time::timeout_at(deadline, woken).await.is_err() {
-            stream.lock().cancel(rendition, key);
+            if let Some((rendition, key)) = parked {
+                stream.lock().cancel(rendition, key);
+            }
             return Err(timeout);
         }
     }

@@ -37,6 +37,8 @@ pub(super) struct Worker {
     renditions: Vec<(RenditionId, RenditionIndex)>,
     /// The first announcement of this life retires what a former life left.
     announced: bool,
+    /// The `source` rung was judged (or there is none).
+    judged: bool,
     /// Shared by the segment names of the renditions this worker makes.
     tag: String,
     /// (wall clock, presentation time) of the first video frame: every rendition's dates.
@@ -70,6 +72,7 @@ impl Worker {
             modelled,
             renditions: Vec::new(),
             announced: false,
+            judged: false,
             tag,
             wall_map: None,
             last_shed: None,
@@ -141,7 +144,14 @@ impl Worker {
         }
         let mut removed = Vec::new();
         let mut added = false;
+        let mut verdict = false;
         while let Some(event) = self.transcoder.poll_event() {
+            if matches!(
+                event,
+                Event::PassthroughAccepted { .. } | Event::PassthroughRefused { .. }
+            ) {
+                verdict = true;
+            }
             match event {
                 Event::RenditionAdded { id } => {
                     if let Some(index) = self.add(&mut state, id) {
@@ -160,6 +170,12 @@ impl Worker {
             self.announced = true;
             let life = self.life;
             state.retire_others(life);
+        }
+        // the master lists every rendition once all are announced: with a `source` rung,
+        // once it was judged
+        self.judged |= verdict || !self.transcoder.config().ladder.has_source();
+        if self.judged && !self.renditions.is_empty() && !state.settled() {
+            state.settle();
         }
         for &(id, index) in &self.renditions {
             let Some(rendition) = state.rendition_mut(index) else {
