@@ -1,6 +1,7 @@
 //! An RTMP server with a live HLS origin: publish to `rtmp://HOST:PORT/APP/KEY`, play the
 //! same URL over RTMP (ffmpeg, ffplay, rtmpdump) or `http://HOST:HTTP/APP/KEY/index.m3u8`
-//! over HLS (hls.js, Safari, ffmpeg), optionally record every stream to `DIR/APP/KEY.flv`.
+//! over HLS (hls.js, Safari, ffmpeg), optionally record every stream to `DIR/APP/NAME.flv`.
+//! Without access control the key is the public name.
 //!
 //! ```text
 //! cargo run --release --example server -- --rtmp 127.0.0.1:1935 --http 127.0.0.1:8080
@@ -19,6 +20,16 @@
 //! URL` makes one). `--metrics ADDR` serves Prometheus metrics at `/metrics` and the JSON
 //! API (`/api/streams`, `DELETE /api/publishers/APP/NAME`) on an address of their own: keep
 //! it private. Ctrl-C or SIGTERM stops it; recordings are finalized first.
+//!
+//! Publishing access (see `onair::access`): `--keys FILE` lists `APP KEY NAME [LADDER]` a
+//! line (`#` comments): a listed key is published under NAME (what players, HLS URLs and
+//! recordings use; the key appears nowhere), with its own ladder (`source,720p,360p` or `off`)
+//! when given; the file is read again when it changes (checked every second) and on SIGHUP,
+//! and a file with an error keeps the previous keys. `--hook URL` POSTs every other publish
+//! (JSON: app, key, query, peer) to URL: a 2xx answer accepts, with an optional JSON
+//! `{"name": ..., "ladder": ...}`; anything else, or no answer within `--hook-timeout SECS`
+//! (default 3), refuses. `--hook-publish-done URL` is told when a publisher leaves;
+//! `--hook-play URL` accepts (2xx) or refuses each RTMP player.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -27,11 +38,12 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Parser, ValueEnum};
+use onair::access::{AccessControl, HttpHook, KeysFile};
 use onair::hls::{
     HlsConfig, HlsOrigin, HlsSegmentFormat, HttpOrigin, HttpOriginConfig, PlaybackSigning,
 };
 use onair::metrics::{Metrics, MetricsServer};
-use onair::rtmp::{AcceptAll, RtmpServer, RtmpServerConfig};
+use onair::rtmp::{RtmpServer, RtmpServerConfig};
 use onair::tls::ServerTls;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -80,9 +92,26 @@ struct Args {
     /// Segments in the live playlist.
     #[arg(long, default_value_t = 6)]
     window: usize,
-    /// Record each published stream to DIR/APP/KEY.flv.
+    /// Record each published stream to DIR/APP/NAME.flv (NAME: its public name).
     #[arg(long, value_name = "DIR")]
     record: Option<PathBuf>,
+    /// Publishing keys: `APP KEY NAME [LADDER]` a line, `#` comments; read again when it
+    /// changes and on SIGHUP. Keys it does not list go to --hook, or are refused.
+    #[arg(long, value_name = "FILE")]
+    keys: Option<PathBuf>,
+    /// Admission hook: every publish whose key --keys does not list is POSTed here as JSON;
+    /// 2xx accepts (the JSON answer may set `name` and `ladder`), anything else refuses.
+    #[arg(long, value_name = "URL")]
+    hook: Option<String>,
+    /// Told (JSON POST) of every publisher that leaves; failures are only logged.
+    #[arg(long, value_name = "URL")]
+    hook_publish_done: Option<String>,
+    /// Every RTMP player is POSTed here as JSON; 2xx accepts, anything else refuses.
+    #[arg(long, value_name = "URL")]
+    hook_play: Option<String>,
+    /// Deadline of each hook call, seconds; a publish or play hook past it refuses.
+    #[arg(long, default_value_t = 3.0, value_name = "SECS")]
+    hook_timeout: f64,
     /// Serve HLS only under signed playback URLs made with this shared secret (see the
     /// `sign` example); others get 403.
     #[arg(long, value_name = "SECRET", conflicts_with = "sign_key_file")]
@@ -132,6 +161,40 @@ fn signing(args: &Args) -> anyhow::Result<Option<PlaybackSigning>> {
     Ok(Some(PlaybackSigning::new(secret).context("--sign-key")?))
 }
 
+/// The access control of `--keys`, `--hook`, `--hook-publish-done`, `--hook-play` and
+/// `--hook-timeout`; the keys file is watched for changes from here on.
+fn access_control(args: &Args) -> anyhow::Result<AccessControl> {
+    let timeout = Duration::try_from_secs_f64(args.hook_timeout)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .context("--hook-timeout must be a positive number of seconds")?;
+    let hook = |url: &Option<String>, flag: &str| -> anyhow::Result<Option<HttpHook>> {
+        url.as_deref()
+            .map(|url| {
+                HttpHook::new(url)
+                    .map(|h| h.with_timeout(timeout))
+                    .with_context(|| format!("--{flag}"))
+            })
+            .transpose()
+    };
+    let mut access = AccessControl::new();
+    if let Some(path) = &args.keys {
+        let keys = KeysFile::open(path).context("--keys")?;
+        tokio::spawn(keys.clone().reload_on_change(Duration::from_secs(1)));
+        access = access.with_keys(keys);
+    }
+    if let Some(h) = hook(&args.hook, "hook")? {
+        access = access.with_publish_hook(h);
+    }
+    if let Some(h) = hook(&args.hook_publish_done, "hook-publish-done")? {
+        access = access.with_publish_done_hook(h);
+    }
+    if let Some(h) = hook(&args.hook_play, "hook-play")? {
+        access = access.with_play_hook(h);
+    }
+    Ok(access)
+}
+
 /// The ladder the arguments ask for; fails early when `gpu-only` finds no GPU encoder.
 #[cfg(feature = "transcode")]
 fn ladder_config(args: &Args) -> anyhow::Result<Option<onair::hls::LadderConfig>> {
@@ -174,13 +237,14 @@ async fn main() -> anyhow::Result<()> {
         (Some(cert), Some(key)) => {
             let tls = ServerTls::from_files(cert, key)?;
             tokio::spawn(tls.clone().reload_on_change(Duration::from_secs(10)));
-            tokio::spawn(reload_on_hangup(tls.clone()));
             Some(tls)
         }
         _ => None,
     };
+    let access = access_control(&args)?;
+    tokio::spawn(reload_on_hangup(tls.clone(), access.keys().cloned()));
     let metrics = Metrics::new();
-    let mut server = RtmpServer::bind(args.rtmp, config, AcceptAll)
+    let mut server = RtmpServer::bind(args.rtmp, config, access)
         .await
         .with_context(|| format!("cannot listen for RTMP on {}", args.rtmp))?
         .with_metrics(metrics.clone());
@@ -261,7 +325,7 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     if let Some(dir) = &args.record {
-        tracing::info!("recording to {}/APP/KEY.flv", dir.display());
+        tracing::info!("recording to {}/APP/NAME.flv", dir.display());
     }
     server.run_until(onair::rtmp::shutdown_signal()).await?;
     for task in http_tasks {
@@ -270,20 +334,27 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Reads the TLS certificate again on every SIGHUP (as nginx does on reload).
-async fn reload_on_hangup(tls: ServerTls) {
+/// Reads the TLS certificate and the keys file again on every SIGHUP (as nginx does on
+/// reload).
+async fn reload_on_hangup(tls: Option<ServerTls>, keys: Option<KeysFile>) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
+        if tls.is_none() && keys.is_none() {
+            return;
+        }
         let Ok(mut hangups) = signal(SignalKind::hangup()) else {
             return;
         };
         while hangups.recv().await.is_some() {
-            if let Err(e) = tls.reload() {
+            if let Some(Err(e)) = tls.as_ref().map(ServerTls::reload) {
                 tracing::warn!(error = %e, "SIGHUP: keeping the previous TLS certificate");
+            }
+            if let Some(keys) = &keys {
+                keys.reload_logged("SIGHUP");
             }
         }
     }
     #[cfg(not(unix))]
-    let _ = tls;
+    let _ = (tls, keys);
 }

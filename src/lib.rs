@@ -4,7 +4,8 @@
 //! [`rtmp`] is the tokio runtime that serves RTMP publishers and players on top of the sans-IO
 //! [`rtmp_proto`]; [`hls`] packages every published stream into HLS and serves it;
 //! [`metrics`] counts what they do for Prometheus and an operators' API; [`tls`] holds the
-//! reloadable certificates of RTMPS and HTTPS.
+//! reloadable certificates of RTMPS and HTTPS; [`access`] decides who may publish and play (a
+//! keys file mapping secret keys to public names, HTTP admission hooks).
 
 pub use onair_amf as amf;
 pub use onair_flv as flv;
@@ -18,6 +19,7 @@ pub use onair_encoder as encoder;
 #[cfg(feature = "transcode")]
 pub use onair_transcode as transcode;
 
+pub mod access;
 pub mod hls;
 pub mod metrics;
 #[cfg(feature = "encoder")]

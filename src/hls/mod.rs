@@ -69,11 +69,12 @@ use onair_hls_packager::{
     Grace, Packager, PackagerConfig, PlaylistKind, SegmentFormat, VariantInfo,
 };
 use onair_media_types::{MediaKind, TrackInfo};
-use onair_rtmp_proto::StreamName;
 use tracing::{debug, info, warn};
 
 use crate::metrics::{Metrics, StreamHandle};
-use crate::rtmp::{StreamTap, TapMedia, TapSink};
+#[cfg(feature = "transcode")]
+use crate::rtmp::StreamLadder;
+use crate::rtmp::{PublishedStream, StreamTap, TapMedia, TapSink};
 /// The media playlist of a stream without a ladder (also the first rendition's with one).
 pub(crate) use stream::INDEX as INDEX_PLAYLIST;
 use stream::{lock, LiveHls, Rendition, RenditionIndex, StreamState, Streams, INDEX};
@@ -403,7 +404,8 @@ pub struct RenditionSummary {
 const SWEEP_INTERVAL: Duration = Duration::from_millis(250);
 
 impl StreamTap for HlsOrigin {
-    fn on_publish(&self, app: &str, name: &StreamName) -> Option<Box<dyn TapSink>> {
+    fn on_publish(&self, published: &PublishedStream) -> Option<Box<dyn TapSink>> {
+        let (app, name) = (published.app.as_str(), &published.name);
         self.sweep(true);
         let stream = {
             let mut streams = lock(&self.inner.streams);
@@ -443,6 +445,8 @@ impl StreamTap for HlsOrigin {
             errors: 0,
             frame_rate: None,
             video_kbps: None,
+            #[cfg(feature = "transcode")]
+            ladder: published.options.ladder.clone(),
         }))
     }
 }
@@ -470,6 +474,9 @@ struct HlsSink {
     /// `framerate` and `videodatarate` of the metadata, for admitting a ladder.
     frame_rate: Option<f64>,
     video_kbps: Option<f64>,
+    /// The stream's own ladder, in place of the origin's (`None`: the origin's).
+    #[cfg(feature = "transcode")]
+    ladder: Option<StreamLadder>,
 }
 
 /// Where a publication's media goes.
@@ -583,6 +590,25 @@ impl HlsSink {
         Route::Direct(index)
     }
 
+    /// The ladder this stream is transcoded into: its own (with the origin's encoder
+    /// settings, or the defaults when the origin has none), else the origin's; `None` when
+    /// the stream is packaged as published.
+    #[cfg(feature = "transcode")]
+    fn ladder_config(&self) -> Option<LadderConfig> {
+        let origin = self.origin.config().ladder.as_ref();
+        match &self.ladder {
+            None => origin.cloned(),
+            Some(StreamLadder::Off) => None,
+            Some(StreamLadder::Ladder(ladder)) => Some(match origin {
+                Some(config) => LadderConfig {
+                    ladder: ladder.clone(),
+                    ..config.clone()
+                },
+                None => LadderConfig::new(ladder.clone()),
+            }),
+        }
+    }
+
     /// The ladder, as admission shortens it to fit the CPU budget; `None` when there is no
     /// ladder, nothing of it fits, or it cannot start (the stream is packaged as published).
     #[cfg(feature = "transcode")]
@@ -591,7 +617,8 @@ impl HlsSink {
         state: &mut StreamState,
         video: &TrackInfo,
     ) -> Option<ladder::LadderFeed> {
-        let config = self.origin.config().ladder.as_ref()?;
+        let config = self.ladder_config()?;
+        let config = &config;
         let (width, height) = video.config.picture_size()?;
         let fps = match &video.config {
             onair_media_types::CodecConfig::Avc(avc) => avc.frame_rate(),

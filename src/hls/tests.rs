@@ -85,8 +85,11 @@ fn config(window: usize) -> HlsConfig {
     }
 }
 
-fn name(s: &str) -> StreamName {
-    StreamName::new(s, 64).unwrap_or_else(|e| panic!("{e}"))
+fn published(s: &str) -> PublishedStream {
+    PublishedStream::new(
+        "live",
+        StreamName::new(s, 64).unwrap_or_else(|e| panic!("{e}")),
+    )
 }
 
 /// Feeds `seconds` of 30 fps video (a keyframe every second) and 44.1 kHz AAC, from `start_ms`.
@@ -148,7 +151,7 @@ fn segment_names(playlist: &str) -> Vec<String> {
 fn a_published_stream_becomes_a_live_playlist_of_ts_segments() {
     let (origin, _) = origin(config(3));
     let mut sink = origin
-        .on_publish("live", &name("cam"))
+        .on_publish(&published("cam"))
         .unwrap_or_else(|| panic!("no sink"));
     sink.metadata(&[
         ("videocodecid".into(), Amf0Value::Number(7.0)),
@@ -203,7 +206,7 @@ fn a_published_stream_becomes_a_live_playlist_of_ts_segments() {
     );
 
     let mut sink = origin
-        .on_publish("live", &name("cam"))
+        .on_publish(&published("cam"))
         .unwrap_or_else(|| panic!("no sink"));
     feed(sink.as_mut(), 0, 3, true);
     let text = playlist(&origin, "live", "cam");
@@ -219,7 +222,7 @@ fn segment_names_differ_between_lives_of_a_name() {
     let mut first = Vec::new();
     for round in 0..2 {
         let mut sink = origin
-            .on_publish("live", &name("again"))
+            .on_publish(&published("again"))
             .unwrap_or_else(|| panic!("no sink"));
         feed(sink.as_mut(), 0, 3, true);
         let names = segment_names(&playlist(&origin, "live", "again"));
@@ -243,7 +246,7 @@ fn segment_names_differ_between_lives_of_a_name() {
 fn video_only_streams_announced_by_metadata_are_not_held_back() {
     let (origin, _) = origin(config(6));
     let mut sink = origin
-        .on_publish("live", &name("vonly"))
+        .on_publish(&published("vonly"))
         .unwrap_or_else(|| panic!("no sink"));
     sink.metadata(&[("videocodecid".into(), Amf0Value::Number(7.0))]);
     feed(sink.as_mut(), 0, 3, false);
@@ -252,7 +255,7 @@ fn video_only_streams_announced_by_metadata_are_not_held_back() {
 
     // Without metadata the origin waits for an audio track, but only so long.
     let mut sink = origin
-        .on_publish("live", &name("nometa"))
+        .on_publish(&published("nometa"))
         .unwrap_or_else(|| panic!("no sink"));
     feed(sink.as_mut(), 0, 2, false);
     let stream = origin
@@ -277,9 +280,9 @@ fn streams_beyond_the_limit_are_not_packaged_and_bad_media_is_skipped() {
     c.max_streams = 1;
     let (origin, _) = origin(c);
     let mut sink = origin
-        .on_publish("live", &name("one"))
+        .on_publish(&published("one"))
         .unwrap_or_else(|| panic!("no sink"));
-    assert!(origin.on_publish("live", &name("two")).is_none());
+    assert!(origin.on_publish(&published("two")).is_none());
     // garbage before the real stream: refused by the demuxer / packager, not fatal
     sink.media(
         TapMedia::Video,
@@ -312,7 +315,7 @@ fn invalid_configurations_are_refused_up_front() {
 fn a_segment_that_left_the_window_is_served_for_its_grace_period_then_gone() {
     let (origin, clock) = origin(config(3));
     let mut sink = origin
-        .on_publish("live", &name("age"))
+        .on_publish(&published("age"))
         .unwrap_or_else(|| panic!("no sink"));
     feed(sink.as_mut(), 0, 2, true);
     let first = segment_names(&playlist(&origin, "live", "age"))
@@ -351,7 +354,7 @@ fn a_stream_whose_publisher_left_lingers_then_goes() {
     c.linger = Duration::from_secs(30);
     let (origin, clock) = origin(c);
     let mut sink = origin
-        .on_publish("live", &name("gone"))
+        .on_publish(&published("gone"))
         .unwrap_or_else(|| panic!("no sink"));
     feed(sink.as_mut(), 0, 3, true);
     sink.end();
@@ -368,13 +371,13 @@ fn a_stream_whose_publisher_left_lingers_then_goes() {
 
     // A stream that comes back within the linger time is not removed when it would have been.
     let mut sink = origin
-        .on_publish("live", &name("back"))
+        .on_publish(&published("back"))
         .unwrap_or_else(|| panic!("no sink"));
     feed(sink.as_mut(), 0, 2, true);
     sink.end();
     clock.advance(Duration::from_secs(20));
     let mut sink = origin
-        .on_publish("live", &name("back"))
+        .on_publish(&published("back"))
         .unwrap_or_else(|| panic!("no sink"));
     clock.advance(Duration::from_secs(20));
     assert_eq!(
@@ -389,7 +392,7 @@ fn program_date_time_and_segment_names_come_from_the_wall_clock() {
     let (origin, clock) = origin(config(3));
     clock.advance(Duration::from_millis(1500));
     let mut sink = origin
-        .on_publish("live", &name("pdt"))
+        .on_publish(&published("pdt"))
         .unwrap_or_else(|| panic!("no sink"));
     feed(sink.as_mut(), 0, 3, true);
     let text = playlist(&origin, "live", "pdt");
@@ -410,7 +413,7 @@ fn parked_requests_wake_when_published_or_when_the_publisher_leaves() {
     use tokio::sync::oneshot::error::TryRecvError::{Closed, Empty};
     let (origin, _) = origin(config(3));
     let mut sink = origin
-        .on_publish("live", &name("wait"))
+        .on_publish(&published("wait"))
         .unwrap_or_else(|| panic!("no sink"));
     // 2 s: segment 0 closed at the keyframe of 1 s, segment 1 open
     feed(sink.as_mut(), 0, 2, true);
@@ -451,7 +454,7 @@ fn a_publication_counts_segments_and_listing_delays_into_its_series_until_it_end
     let metrics = crate::metrics::Metrics::new();
     let (origin, clock) = origin(config(6));
     let origin = origin.with_metrics(metrics.clone());
-    let mut sink = origin.on_publish("live", &name("m")).expect("packaged");
+    let mut sink = origin.on_publish(&published("m")).expect("packaged");
     // segments 0 and 1 are cut by the keyframes at 1 s and 2 s, on a clock that stands still
     feed(sink.as_mut(), 0, 3, true);
     clock.advance(Duration::from_millis(200));

@@ -7,20 +7,24 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::BytesMut;
-use futures::FutureExt;
+use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
+use futures::{FutureExt, StreamExt};
 use onair_rtmp_proto::{
-    MessageStreamId, NameError, RequestId, ServerEvent, ServerSession, SessionError, StreamName,
+    MessageStreamId, NameError, QueryString, RequestId, ServerEvent, ServerSession, SessionError,
+    StreamKey, StreamName,
 };
 use rand::RngCore;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf};
 use tokio::sync::{watch, Notify};
 use tracing::{debug, error, info, warn};
 
-use super::handler::{PlayRequest, PublishRequest, Rejection, RtmpHandler};
+use super::handler::{PlayRequest, PublishDone, PublishRequest, Rejection, RtmpHandler};
 use super::packet::{MediaPacket, MediaType, Packet};
+use super::publication::{Publication, PublishedStream, StreamOptions};
 use super::queue::{PlayerSlot, PopOutcome};
 use super::recorder::{RecordError, Recorder};
-use super::registry::{Publication, PublisherLink, SubscribeError, Subscription};
+use super::registry::{Publication as Fanout, PublisherLink, SubscribeError, Subscription};
 use super::server::Shared;
 use super::tap::{TapMedia, TapSink};
 use super::timeline::PlayerTimeline;
@@ -34,7 +38,11 @@ const READ_CHUNK: usize = 64 * 1024;
 struct Publishing {
     app: String,
     name: StreamName,
-    publication: Publication,
+    options: StreamOptions,
+    /// Who published with which key, for `on_publish_done`.
+    publisher: Publisher,
+    started: Instant,
+    fanout: Fanout,
     recorder: Option<Recorder>,
     /// In a `Mutex` only so that `Publishing` is `Sync` (the connection is borrowed across
     /// awaits) without asking that of every sink; reached through `get_mut`, never locked.
@@ -47,6 +55,31 @@ struct Publishing {
 
 fn sink_mut(sink: &mut std::sync::Mutex<Box<dyn TapSink>>) -> &mut dyn TapSink {
     sink.get_mut().unwrap_or_else(|e| e.into_inner()).as_mut()
+}
+
+/// A publisher as it asked: kept for the handler's `on_publish_done`, never logged.
+struct Publisher {
+    key: StreamKey,
+    query: Option<QueryString>,
+}
+
+/// The handler's answer to a request, with what the connection needs to act on it.
+enum Decision {
+    Publish {
+        request: RequestId,
+        stream_id: MessageStreamId,
+        app: String,
+        publisher: Publisher,
+        verdict: Result<Publication, Rejection>,
+    },
+    Play {
+        request: RequestId,
+        stream_id: MessageStreamId,
+        app: String,
+        name: StreamName,
+        published: bool,
+        verdict: Result<(), Rejection>,
+    },
 }
 
 struct Playing {
@@ -67,6 +100,16 @@ struct Connection<H: RtmpHandler> {
     kick: Arc<Notify>,
     publishing: HashMap<u32, Publishing>,
     playing: HashMap<u32, Playing>,
+    /// The handler's decisions still to come; dropped (cancelled) with the connection.
+    decisions: Decisions,
+}
+
+/// In a `Mutex` only so that `Connection` is `Sync` (it is borrowed across awaits) without
+/// asking that of the handler's futures; reached through `get_mut`, never locked.
+type Decisions = std::sync::Mutex<FuturesUnordered<BoxFuture<'static, Decision>>>;
+
+fn decisions_mut(decisions: &mut Decisions) -> &mut FuturesUnordered<BoxFuture<'static, Decision>> {
+    decisions.get_mut().unwrap_or_else(|e| e.into_inner())
 }
 
 #[derive(Debug)]
@@ -154,6 +197,7 @@ pub(crate) async fn serve<H: RtmpHandler, S>(
         kick: Arc::new(Notify::new()),
         publishing: HashMap::new(),
         playing: HashMap::new(),
+        decisions: Decisions::default(),
     };
     debug!(conn = id, %peer, "connection accepted");
 
@@ -200,6 +244,10 @@ pub(crate) async fn serve<H: RtmpHandler, S>(
                     }
                     Err(e) => break Exit::Io(e),
                 }
+            }
+            Some(decision) = decisions_mut(&mut conn.decisions).next(),
+                if !decisions_mut(&mut conn.decisions).is_empty() => {
+                conn.decide(decision).await;
             }
             _ = notify.notified(), if playing && out.len() < HIGH_WATER => {}
             _ = tokio::time::sleep_until(deadline), if !playing => break Exit::Idle,
@@ -266,7 +314,10 @@ impl<H: RtmpHandler> Connection<H> {
             let video = matches!(event, ServerEvent::Video { .. });
             match event {
                 ServerEvent::Connected { app, tc_url, .. } => {
-                    debug!(conn = self.id, %app, tc_url = tc_url.as_deref().unwrap_or(""), "connected");
+                    // a query string in tcUrl may carry a token: not logged
+                    let tc_url = tc_url.as_deref().unwrap_or("");
+                    let tc_url = tc_url.split_once('?').map_or(tc_url, |(url, _)| url);
+                    debug!(conn = self.id, %app, tc_url, "connected");
                 }
                 ServerEvent::PublishRequested {
                     request,
@@ -276,26 +327,28 @@ impl<H: RtmpHandler> Connection<H> {
                     query,
                     publish_type,
                 } => {
+                    let publisher = Publisher {
+                        key: key.clone(),
+                        query: query.clone(),
+                    };
                     let req = PublishRequest {
                         peer: self.peer,
-                        app: &app,
-                        key: &key,
-                        query: query.as_ref(),
-                        publish_type: &publish_type,
+                        app: app.clone(),
+                        key,
+                        query,
+                        publish_type,
                     };
-                    let admitted = self.admit_publisher(&req);
-                    if let Some(mut p) = self.answer(request, "publish", &app, admitted) {
-                        info!(conn = self.id, peer = %self.peer, %app, name = %p.name,
-                            recording = ?p.recorder.as_ref().map(|r| r.path().display().to_string()), "publishing");
-                        p.sinks = self
-                            .shared
-                            .taps
-                            .iter()
-                            .filter_map(|tap| tap.on_publish(&app, &p.name))
-                            .map(std::sync::Mutex::new)
-                            .collect();
-                        self.publishing.insert(stream_id.0, p);
-                    }
+                    let shared = self.shared.clone();
+                    decisions_mut(&mut self.decisions).push(Box::pin(async move {
+                        let verdict = shared.handler.on_publish(req).await;
+                        Decision::Publish {
+                            request,
+                            stream_id,
+                            app,
+                            publisher,
+                            verdict,
+                        }
+                    }));
                 }
                 ServerEvent::PlayRequested {
                     request,
@@ -304,19 +357,26 @@ impl<H: RtmpHandler> Connection<H> {
                     name,
                     query,
                 } => {
+                    let published = self.shared.registry.is_published(&app, name.as_str());
                     let req = PlayRequest {
                         peer: self.peer,
-                        app: &app,
-                        name: &name,
-                        query: query.as_ref(),
-                        published: self.shared.registry.is_published(&app, name.as_str()),
+                        app: app.clone(),
+                        name: name.clone(),
+                        query,
+                        published,
                     };
-                    let admitted = self.admit_player(stream_id, &req);
-                    // Packets queued meanwhile are sent only once the player is in `playing`.
-                    if let Some(p) = self.answer(request, "play", &app, admitted) {
-                        info!(conn = self.id, peer = %self.peer, %app, name = %name, published = req.published, "playing");
-                        self.playing.insert(stream_id.0, p);
-                    }
+                    let shared = self.shared.clone();
+                    decisions_mut(&mut self.decisions).push(Box::pin(async move {
+                        let verdict = shared.handler.on_play(req).await;
+                        Decision::Play {
+                            request,
+                            stream_id,
+                            app,
+                            name,
+                            published,
+                            verdict,
+                        }
+                    }));
                 }
                 ServerEvent::Metadata {
                     stream_id,
@@ -356,39 +416,95 @@ impl<H: RtmpHandler> Connection<H> {
         }
     }
 
-    /// What the application, the registry and the recorder say to a publisher. Its taps are
-    /// opened once it is accepted.
-    fn admit_publisher(&self, req: &PublishRequest<'_>) -> Result<Publishing, Refusal> {
-        let name = self
-            .shared
-            .handler
-            .on_publish(req)
-            .map_err(Refusal::Handler)?;
-        let stream = self.shared.metrics.stream(req.app, name.as_str());
+    /// Acts on the handler's answer: the request is accepted (and the stream or player set
+    /// up) or refused, and what the session held back meanwhile is processed.
+    async fn decide(&mut self, decision: Decision) {
+        match decision {
+            Decision::Publish {
+                request,
+                stream_id,
+                app,
+                publisher,
+                verdict,
+            } => {
+                let admitted = verdict
+                    .map_err(Refusal::Handler)
+                    .and_then(|publication| self.admit_publisher(&app, publisher, publication));
+                if let Some(mut p) = self.answer(request, "publish", &app, admitted) {
+                    info!(conn = self.id, peer = %self.peer, %app, name = %p.name,
+                        recording = ?p.recorder.as_ref().map(|r| r.path().display().to_string()), "publishing");
+                    let stream =
+                        PublishedStream::new(app, p.name.clone()).with_options(p.options.clone());
+                    p.sinks = self
+                        .shared
+                        .taps
+                        .iter()
+                        .filter_map(|tap| tap.on_publish(&stream))
+                        .map(std::sync::Mutex::new)
+                        .collect();
+                    self.publishing.insert(stream_id.0, p);
+                }
+            }
+            Decision::Play {
+                request,
+                stream_id,
+                app,
+                name,
+                published,
+                verdict,
+            } => {
+                let admitted = verdict
+                    .map_err(Refusal::Handler)
+                    .and_then(|()| self.admit_player(stream_id, &app, &name));
+                // Packets queued meanwhile are sent only once the player is in `playing`.
+                if let Some(p) = self.answer(request, "play", &app, admitted) {
+                    info!(conn = self.id, peer = %self.peer, %app, name = %name, published, "playing");
+                    self.playing.insert(stream_id.0, p);
+                }
+            }
+        }
+        // an accepted publisher's early media, or a stream the peer closed meanwhile
+        self.process_events().await;
+    }
+
+    /// What the registry and the recorder say to a publisher the handler accepted. Its taps
+    /// are opened once it is accepted.
+    fn admit_publisher(
+        &self,
+        app: &str,
+        publisher: Publisher,
+        publication: Publication,
+    ) -> Result<Publishing, Refusal> {
+        let Publication { name, options } = publication;
+        let stream = self.shared.metrics.stream(app, name.as_str());
         let link = PublisherLink {
             kick: Some(self.kick.clone()),
             players: Some(stream.rtmp_players()),
         };
-        let publication = self
+        let fanout = self
             .shared
             .registry
-            .publish_linked(req.app, name.as_str(), self.id, link)
+            .publish_linked(app, name.as_str(), self.id, link)
             .map_err(|_| Refusal::AlreadyPublishing(name.clone()))?;
+        // named after the public name: the key stays out of the file system
         let recorder = match &self.shared.config.record_dir {
-            Some(dir) => match Recorder::start(dir, req.app, req.key.as_str()) {
+            Some(dir) => match Recorder::start(dir, app, name.as_str()) {
                 Ok(r) => Some(r),
                 Err(RecordError::Name(e)) => return Err(Refusal::Unrecordable(e)),
                 Err(e) => {
-                    error!(conn = self.id, app = %req.app, error = %e, "cannot record, publishing without recording");
+                    error!(conn = self.id, %app, error = %e, "cannot record, publishing without recording");
                     None
                 }
             },
             None => None,
         };
         Ok(Publishing {
-            app: req.app.to_owned(),
+            app: app.to_owned(),
             name,
-            publication,
+            options,
+            publisher,
+            started: Instant::now(),
+            fanout,
             recorder,
             sinks: Vec::new(),
             ingest: IngestMeter::new(&stream, Instant::now()),
@@ -397,13 +513,13 @@ impl<H: RtmpHandler> Connection<H> {
         })
     }
 
-    /// What the application and the registry say to a player.
+    /// What the registry says to a player the handler accepted.
     fn admit_player(
         &self,
         stream_id: MessageStreamId,
-        req: &PlayRequest<'_>,
+        app: &str,
+        name: &StreamName,
     ) -> Result<Playing, Refusal> {
-        self.shared.handler.on_play(req).map_err(Refusal::Handler)?;
         let slot = Arc::new(PlayerSlot::new(
             self.shared.config.queue.clone(),
             self.notify.clone(),
@@ -411,7 +527,7 @@ impl<H: RtmpHandler> Connection<H> {
         let subscription = self
             .shared
             .registry
-            .subscribe(req.app, req.name.as_str(), self.id, slot.clone())
+            .subscribe(app, name.as_str(), self.id, slot.clone())
             .map_err(Refusal::Subscribe)?;
         Ok(Playing {
             stream_id,
@@ -472,7 +588,7 @@ impl<H: RtmpHandler> Connection<H> {
                 Packet::End | Packet::Begin => {}
             }
         }
-        p.publication.push(packet.clone());
+        p.fanout.push(packet.clone());
         if let Some(r) = &p.recorder {
             r.record(packet).await;
         }
@@ -529,18 +645,30 @@ impl<H: RtmpHandler> Connection<H> {
         let Publishing {
             app,
             name,
-            publication,
+            publisher,
+            started,
+            fanout,
             recorder,
             mut sinks,
             ..
         } = p;
-        drop(publication);
+        drop(fanout);
         for sink in &mut sinks {
             sink_mut(sink).end();
         }
         drop(sinks);
-        self.shared.handler.on_unpublish(&app, &name);
         info!(conn = self.id, %app, name = %name, "publish ended");
+        let done = PublishDone {
+            peer: self.peer,
+            app,
+            key: publisher.key,
+            query: publisher.query,
+            name,
+            duration: started.elapsed(),
+        };
+        let shared = self.shared.clone();
+        // a notification: the connection neither waits for it nor cancels it
+        tokio::spawn(async move { shared.handler.on_publish_done(done).await });
         if let Some(r) = recorder {
             match r.finish().await {
                 Ok(summary) => info!(

@@ -20,6 +20,7 @@ mod control;
 mod gop;
 mod handler;
 mod packet;
+mod publication;
 mod queue;
 mod recorder;
 mod registry;
@@ -29,7 +30,10 @@ mod timeline;
 
 pub use client::{ClientError, MediaMessage, RtmpClient};
 pub use control::RtmpControl;
-pub use handler::{AcceptAll, PlayRequest, PublishRequest, Rejection, RtmpHandler};
+pub use handler::{AcceptAll, PlayRequest, PublishDone, PublishRequest, Rejection, RtmpHandler};
+#[cfg(feature = "transcode")]
+pub use publication::StreamLadder;
+pub use publication::{Publication, PublishedStream, StreamOptions};
 pub use queue::QueueLimits;
 pub use recorder::{RecordError, RecordingSummary};
 pub use server::{shutdown_signal, RtmpServer, RtmpServerConfig};

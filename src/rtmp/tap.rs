@@ -5,7 +5,8 @@
 
 use bytes::Bytes;
 use onair_amf::amf0::Amf0Value;
-use onair_rtmp_proto::StreamName;
+
+use super::publication::PublishedStream;
 
 /// Which kind of FLV tag body a [`TapSink`] receives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -21,9 +22,9 @@ pub enum TapMedia {
 /// Called on the publisher's connection task: keep it quick (no blocking IO). A sink that needs
 /// slow work should hand the data to a task or thread of its own.
 pub trait StreamTap: Send + Sync + 'static {
-    /// `app/name` started publishing. Return a sink to receive its media, or `None` to ignore
-    /// this stream.
-    fn on_publish(&self, app: &str, name: &StreamName) -> Option<Box<dyn TapSink>>;
+    /// `stream` (its app, public name and the options its handler decided) started
+    /// publishing. Return a sink to receive its media, or `None` to ignore this stream.
+    fn on_publish(&self, stream: &PublishedStream) -> Option<Box<dyn TapSink>>;
 }
 
 /// Receives one publication's media, in the order the publisher sent it.

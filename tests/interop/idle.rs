@@ -136,9 +136,9 @@ async fn a_player_stays_across_unpublish_and_republish() -> Result<()> {
 struct LiveOnly;
 
 impl onair::rtmp::RtmpHandler for LiveOnly {
-    fn on_play(
+    async fn on_play(
         &self,
-        request: &onair::rtmp::PlayRequest<'_>,
+        request: onair::rtmp::PlayRequest,
     ) -> Result<(), onair::rtmp::Rejection> {
         if request.published {
             Ok(())

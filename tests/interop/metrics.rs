@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context, Result};
 use onair::hls::{HlsConfig, HlsOrigin, HttpOrigin};
 use onair::metrics::{Metrics, MetricsServer};
-use onair::rtmp::{PublishRequest, Rejection, RtmpHandler, RtmpServer, RtmpServerConfig};
-use onair::rtmp_proto::StreamName;
+use onair::rtmp::{
+    Publication, PublishRequest, Rejection, RtmpHandler, RtmpServer, RtmpServerConfig,
+};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -29,12 +30,12 @@ const KEY: &str = "s3cr3t-k3y";
 struct Keys;
 
 impl RtmpHandler for Keys {
-    fn on_publish(&self, request: &PublishRequest<'_>) -> Result<StreamName, Rejection> {
+    async fn on_publish(&self, request: PublishRequest) -> Result<Publication, Rejection> {
         let name = match request.key.as_str() {
             KEY => "studio",
             other => other,
         };
-        StreamName::new(name, 256).map_err(|_| Rejection::new("bad name"))
+        Publication::named(name)
     }
 }
 

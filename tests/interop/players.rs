@@ -203,13 +203,13 @@ async fn a_second_publisher_for_a_live_name_is_rejected() -> Result<()> {
 struct StudioKeys;
 
 impl onair::rtmp::RtmpHandler for StudioKeys {
-    fn on_publish(
+    async fn on_publish(
         &self,
-        request: &onair::rtmp::PublishRequest<'_>,
-    ) -> Result<onair::rtmp_proto::StreamName, onair::rtmp::Rejection> {
-        if request.key.as_str() == "s3cr3t" && request.query.and_then(|q| q.get("t")) == Some("1") {
-            onair::rtmp_proto::StreamName::new("studio", 256)
-                .map_err(|_| onair::rtmp::Rejection::new("bad name"))
+        request: onair::rtmp::PublishRequest,
+    ) -> Result<onair::rtmp::Publication, onair::rtmp::Rejection> {
+        let token = request.query.as_ref().and_then(|q| q.get("t"));
+        if request.key.as_str() == "s3cr3t" && token == Some("1") {
+            onair::rtmp::Publication::named("studio")
         } else {
             Err(onair::rtmp::Rejection::new("unknown stream key"))
         }

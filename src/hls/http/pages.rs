@@ -201,7 +201,7 @@ mod tests {
         let origin = HlsOrigin::new(HlsConfig::default()).unwrap_or_else(|e| panic!("{e}"));
         assert!(streams_page(&origin).contains(NO_STREAMS));
         let name = StreamName::new("a <b>", 64).unwrap_or_else(|e| panic!("{e}"));
-        let _sink = origin.on_publish("live", &name);
+        let _sink = origin.on_publish(&crate::rtmp::PublishedStream::new("live", name));
         let list = streams_page(&origin);
         assert!(
             list.contains("<li><a href=\"/live/a%20%3Cb%3E/\">live/a &lt;b&gt;</a></li>\n"),
