@@ -195,13 +195,13 @@ fn access_control(args: &Args) -> anyhow::Result<AccessControl> {
     Ok(access)
 }
 
-/// The ladder the arguments ask for; fails early when `gpu-only` finds no GPU encoder.
+/// The ladder settings the arguments ask for, with `--ladder`'s rungs (else the standard
+/// ones, for the streams a keys file or hook gives a ladder of their own); fails early when
+/// `gpu-only` finds no GPU encoder.
 #[cfg(feature = "transcode")]
-fn ladder_config(args: &Args) -> anyhow::Result<Option<onair::hls::LadderConfig>> {
-    use onair::transcode::{HardwarePolicy, Transcoder, TranscoderConfig};
-    let Some(ladder) = args.ladder.clone() else {
-        return Ok(None);
-    };
+fn ladder_config(args: &Args) -> anyhow::Result<onair::hls::LadderConfig> {
+    use onair::transcode::{HardwarePolicy, Ladder, Transcoder, TranscoderConfig};
+    let ladder = args.ladder.clone().unwrap_or_else(Ladder::standard);
     if args.hw != HardwarePolicy::Cpu {
         let mut probe = TranscoderConfig::new(ladder.clone());
         probe.hardware = args.hw;
@@ -215,7 +215,7 @@ fn ladder_config(args: &Args) -> anyhow::Result<Option<onair::hls::LadderConfig>
         .ok()
         .filter(|d| !d.is_zero())
         .context("--max-lag must be a positive number of seconds")?;
-    Ok(Some(config))
+    Ok(config)
 }
 
 #[tokio::main]
@@ -289,7 +289,12 @@ async fn main() -> anyhow::Result<()> {
         hls.window = args.window.max(1);
         #[cfg(feature = "transcode")]
         {
-            hls.ladder = ladder_config(&args)?;
+            let ladder = ladder_config(&args)?;
+            if args.ladder.is_some() {
+                hls.ladder = Some(ladder);
+            } else {
+                hls.ladder_settings = Some(ladder);
+            }
         }
         let origin = HlsOrigin::new(hls)?.with_metrics(metrics);
         server = server.with_tap(Arc::new(origin.clone()));

@@ -47,7 +47,8 @@ pub struct KeyEntry {
 /// and KEY follow the session's name rules (KEY never starts with `#`), NAME too and is at
 /// most 128 bytes, LADDER is `off` (packaged as published) or a ladder (`source,720p,360p`;
 /// without it, the origin's ladder). A key is listed once per app; several keys may share a
-/// name. Errors name the line and what is wrong with it, never the key.
+/// name, but no name may be a key of its app. Errors name the line and what is wrong with
+/// it, never the key.
 ///
 /// ```
 /// use onair::access::KeysTable;
@@ -104,6 +105,13 @@ pub enum KeysLineError {
         /// The line that lists it first.
         first: usize,
     },
+    /// The public name is a key of the same app (this line's own, or another's): players
+    /// would see the key.
+    #[error("the name is the key of line {key_line}")]
+    NameIsKey {
+        /// The line whose key it is.
+        key_line: usize,
+    },
 }
 
 impl KeysTable {
@@ -151,7 +159,28 @@ impl KeysTable {
                 },
             );
         }
+        // a public name that is also a key would publish that key to every player
+        let mut named_keys: Vec<(usize, usize)> = entries
+            .iter()
+            .filter_map(|((app, _), entry)| {
+                let key = entries.get(&(app.clone(), entry.name.as_str().to_owned()))?;
+                Some((entry.line, key.line))
+            })
+            .collect();
+        named_keys.sort_unstable();
+        if let Some(&(line, key_line)) = named_keys.first() {
+            return Err(KeysFileError {
+                line,
+                kind: KeysLineError::NameIsKey { key_line },
+            });
+        }
         Ok(Self { entries })
+    }
+
+    /// Whether `name` is a key of `app` (players asking for it are refused, so that nothing
+    /// is ever served, or waited for, under a key).
+    pub fn is_key(&self, app: &str, name: &str) -> bool {
+        self.get(app, name).is_some()
     }
 
     /// The entry of `key` in `app`.
@@ -373,6 +402,7 @@ mod tests {
             Some("other")
         );
         assert!(table.get("live", "studio").is_none(), "names are not keys");
+        assert!(table.is_key("live", "k1") && !table.is_key("live", "studio"));
         assert!(
             table.get("other", "k1").is_none(),
             "keys belong to their app"
@@ -441,6 +471,20 @@ mod tests {
                 KeysFileError {
                     line: 3,
                     kind: KeysLineError::DuplicateKey { first: 1 },
+                },
+            ),
+            (
+                format!("live {secret} {secret}\n"),
+                KeysFileError {
+                    line: 1,
+                    kind: KeysLineError::NameIsKey { key_line: 1 },
+                },
+            ),
+            (
+                format!("live k1 ok\nlive k2 {secret}\nlive {secret} other\n"),
+                KeysFileError {
+                    line: 2,
+                    kind: KeysLineError::NameIsKey { key_line: 3 },
                 },
             ),
         ];

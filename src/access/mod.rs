@@ -15,8 +15,10 @@
 //! 3. without a hook, a key the file does not list is refused; with neither, every publisher
 //!    is accepted under its key (as [`AcceptAll`](crate::rtmp::AcceptAll)).
 //!
-//! A player is accepted unless a play hook refuses it (with the same fail-closed rules). The
-//! publish-done hook is told of every publisher that stops; its failures are logged.
+//! A player is accepted unless it asks for a name that is a key of the keys file (nothing is
+//! served, nor waited for, under a key), or a play hook refuses it (with the same
+//! fail-closed rules). The publish-done hook is told of every publisher that stops; its
+//! failures are logged.
 //!
 //! The hooks' JSON:
 //!
@@ -191,6 +193,15 @@ impl RtmpHandler for AccessControl {
     }
 
     async fn on_play(&self, request: PlayRequest) -> Result<(), Rejection> {
+        let asks_for_a_key = self
+            .keys
+            .as_ref()
+            .is_some_and(|k| k.table().is_key(&request.app, request.name.as_str()));
+        if asks_for_a_key {
+            // its name is not logged: it is a key
+            info!(app = %request.app, peer = %request.peer, "player refused: it asked for a publish key");
+            return Err(Rejection::new(PLAY_REFUSED));
+        }
         let Some(hook) = &self.play else {
             return Ok(());
         };

@@ -127,7 +127,12 @@ fn keys_file(text: &str) -> (KeysFile, tempfile::TempDir) {
 
 #[tokio::test]
 async fn the_keys_file_first_then_the_hook() {
-    let service = Service::start(Script::ok(r#"{"name":"hooked","ladder":"source,360p"}"#)).await;
+    #[cfg(feature = "transcode")]
+    let answer = r#"{"name":"hooked","ladder":"source,360p"}"#;
+    // without transcoding a ladder other than `off` is refused
+    #[cfg(not(feature = "transcode"))]
+    let answer = r#"{"name":"hooked","ladder":"off"}"#;
+    let service = Service::start(Script::ok(answer)).await;
     let (keys, _dir) = keys_file("live filed studio off\n");
     let access = AccessControl::new()
         .with_keys(keys)
@@ -227,6 +232,19 @@ async fn keys_alone_refuse_unknown_keys_and_nothing_accepts_all() {
     assert_eq!(
         access.on_publish(publish("studio", None)).await,
         Err(Rejection::new(UNKNOWN_KEY))
+    );
+    let player = |name: &str| {
+        PlayRequest::new(
+            PEER.parse().unwrap(),
+            "live",
+            StreamName::new(name, 8).unwrap(),
+        )
+    };
+    assert_eq!(access.on_play(player("studio")).await, Ok(()));
+    assert_eq!(
+        access.on_play(player("k")).await,
+        Err(Rejection::new(PLAY_REFUSED)),
+        "nothing is played under a key"
     );
     let open = AccessControl::new();
     let p = open.on_publish(publish("anything", None)).await.unwrap();

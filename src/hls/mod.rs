@@ -35,8 +35,9 @@
 //! Time comes from a [`Clock`] ([`SystemClock`] unless [`HlsOrigin::with_clock`] says
 //! otherwise).
 //!
-//! With [`HlsConfig::ladder`] (the `transcode` feature), each stream with video is transcoded
-//! into renditions whose keyframes sit at the same presentation times, all packaged with the
+//! With [`HlsConfig::ladder`] (the `transcode` feature), or a ladder of its own that its
+//! publisher's handler set ([`StreamOptions`](crate::rtmp::StreamOptions)), each stream with
+//! video is transcoded into renditions whose keyframes sit at the same presentation times, all packaged with the
 //! same segment numbers and listed in `master.m3u8` (`source.m3u8`, `720p.m3u8`, ...;
 //! `index.m3u8` names the first). The ladder runs on a thread per stream behind a queue the
 //! publisher never waits on; it sheds its costliest rendition when it falls behind, and a new
@@ -112,9 +113,15 @@ pub struct HlsConfig {
     /// has shown its configuration, so that the first segment lists them all.
     pub max_held_frames: usize,
     /// Transcode every published stream with video into a ladder of renditions (`None`:
-    /// package each stream as published).
+    /// package each stream as published). A stream's own ladder
+    /// ([`StreamOptions::ladder`](crate::rtmp::StreamOptions::ladder), from its publisher's
+    /// handler) takes the place of these rungs, with these settings.
     #[cfg(feature = "transcode")]
     pub ladder: Option<LadderConfig>,
+    /// The settings (encoder, hardware, lag, CPU budget) of a stream's own ladder while
+    /// `ladder` is `None`; their rungs are not used. `None`: [`LadderConfig::new`]'s.
+    #[cfg(feature = "transcode")]
+    pub ladder_settings: Option<LadderConfig>,
 }
 
 impl Default for HlsConfig {
@@ -130,6 +137,8 @@ impl Default for HlsConfig {
             max_held_frames: 120,
             #[cfg(feature = "transcode")]
             ladder: None,
+            #[cfg(feature = "transcode")]
+            ladder_settings: None,
         }
     }
 }
@@ -590,22 +599,24 @@ impl HlsSink {
         Route::Direct(index)
     }
 
-    /// The ladder this stream is transcoded into: its own (with the origin's encoder
-    /// settings, or the defaults when the origin has none), else the origin's; `None` when
-    /// the stream is packaged as published.
+    /// The ladder this stream is transcoded into: its own (with the settings of the
+    /// origin's ladder, else of its `ladder_settings`, else the defaults), else the
+    /// origin's; `None` when the stream is packaged as published.
     #[cfg(feature = "transcode")]
     fn ladder_config(&self) -> Option<LadderConfig> {
-        let origin = self.origin.config().ladder.as_ref();
+        let config = self.origin.config();
         match &self.ladder {
-            None => origin.cloned(),
+            None => config.ladder.clone(),
             Some(StreamLadder::Off) => None,
-            Some(StreamLadder::Ladder(ladder)) => Some(match origin {
-                Some(config) => LadderConfig {
-                    ladder: ladder.clone(),
-                    ..config.clone()
+            Some(StreamLadder::Ladder(ladder)) => Some(
+                match config.ladder.as_ref().or(config.ladder_settings.as_ref()) {
+                    Some(settings) => LadderConfig {
+                        ladder: ladder.clone(),
+                        ..settings.clone()
+                    },
+                    None => LadderConfig::new(ladder.clone()),
                 },
-                None => LadderConfig::new(ladder.clone()),
-            }),
+            ),
         }
     }
 

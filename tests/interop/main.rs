@@ -6,6 +6,7 @@
 
 #![allow(clippy::print_stderr)]
 
+mod access;
 mod cdn;
 mod dependent;
 mod hls_origin;
