@@ -1,21 +1,23 @@
-//! An RTMP server with a live HLS origin: publish to `rtmp://HOST:PORT/APP/KEY`, play the
-//! same URL over RTMP (ffmpeg, ffplay, rtmpdump) or `http://HOST:HTTP/APP/KEY/index.m3u8`
-//! over HLS (hls.js, Safari, ffmpeg), optionally record every stream to `DIR/APP/NAME.flv`.
-//! Without access control the key is the public name.
+//! An RTMP server with a live HLS origin: publish to `rtmp://HOST:PORT/APP/KEY`, play
+//! `rtmp://HOST:PORT/APP/NAME` (ffmpeg, ffplay, rtmpdump) or
+//! `http://HOST:HTTP/APP/NAME/index.m3u8` over HLS (hls.js, Safari, ffmpeg), optionally record
+//! every stream to `DIR/APP/NAME.flv`. NAME is the public name: the key itself without access
+//! control (below), else what the keys file or hook says.
 //!
 //! ```text
 //! cargo run --release --example server -- --rtmp 127.0.0.1:1935 --http 127.0.0.1:8080
 //! ffmpeg -re -i input.flv -c copy -f flv rtmp://127.0.0.1:1935/live/KEY
-//! ffplay rtmp://127.0.0.1:1935/live/KEY
-//! ffplay http://127.0.0.1:8080/live/KEY/index.m3u8
+//! ffplay rtmp://127.0.0.1:1935/live/NAME
+//! ffplay http://127.0.0.1:8080/live/NAME/index.m3u8
 //! ```
 //! `--hls ll` serves Low-Latency HLS (fMP4 parts); `--https ADDR --tls-cert C --tls-key K`
 //! adds HTTPS and `--rtmps ADDR` (same certificate) RTMPS ingest and playback; the
 //! certificate is read again on SIGHUP and when its files change. `--ladder
 //! source,720p,480p,360p` transcodes every stream into those renditions (keyframes aligned
-//! across them; play `http://HOST:HTTP/APP/KEY/master.m3u8`), with `--preset`,
-//! `--hw cpu|gpu-then-cpu|gpu-only` and `--cpu-budget PERCENT` (a new stream's ladder is
-//! shortened to keep the process under it). `--sign-key SECRET` (or `--sign-key-file`)
+//! across them; play `http://HOST:HTTP/APP/NAME/master.m3u8`), with `--preset`,
+//! `--hw cpu|gpu-then-cpu|gpu-only`, `--cpu-budget PERCENT` (a new stream's ladder is
+//! shortened to keep the process under it) and `--max-lag SECS`; these settings also apply to
+//! the ladders a keys file or hook gives single streams. `--sign-key SECRET` (or `--sign-key-file`)
 //! serves only signed playback URLs (`cargo run --example sign -- --key SECRET --ttl 3600
 //! URL` makes one). `--metrics ADDR` serves Prometheus metrics at `/metrics` and the JSON
 //! API (`/api/streams`, `DELETE /api/publishers/APP/NAME`) on an address of their own: keep
@@ -25,11 +27,13 @@
 //! line (`#` comments): a listed key is published under NAME (what players, HLS URLs and
 //! recordings use; the key appears nowhere), with its own ladder (`source,720p,360p` or `off`)
 //! when given; the file is read again when it changes (checked every second) and on SIGHUP,
-//! and a file with an error keeps the previous keys. `--hook URL` POSTs every other publish
-//! (JSON: app, key, query, peer) to URL: a 2xx answer accepts, with an optional JSON
-//! `{"name": ..., "ladder": ...}`; anything else, or no answer within `--hook-timeout SECS`
-//! (default 3), refuses. `--hook-publish-done URL` is told when a publisher leaves;
-//! `--hook-play URL` accepts (2xx) or refuses each RTMP player.
+//! and a file with an error keeps the previous keys. Players asking for a key are refused.
+//! `--hook URL` POSTs every publish whose key the file does not list (JSON: app, key, query,
+//! peer) to URL: a 2xx answer accepts, with an optional JSON `{"name": ..., "ladder": ...}`;
+//! anything else, or no answer within `--hook-timeout SECS` (default 3), refuses. With
+//! `--keys` and no `--hook`, unlisted keys are refused. `--hook-publish-done URL` is told when
+//! a publisher leaves; `--hook-play URL` accepts (2xx) or refuses each RTMP player. These five
+//! flags are read in `access_control`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -250,7 +254,7 @@ async fn main() -> anyhow::Result<()> {
         .with_metrics(metrics.clone());
     let addr = server.local_addr()?;
     tracing::info!("publish: ffmpeg -re -i INPUT -c copy -f flv rtmp://{addr}/live/KEY");
-    tracing::info!("play:    ffplay rtmp://{addr}/live/KEY");
+    tracing::info!("play:    ffplay rtmp://{addr}/live/NAME");
     if let (Some(rtmps), Some(tls)) = (args.rtmps, &tls) {
         server = server
             .with_rtmps(rtmps, tls)
@@ -316,7 +320,7 @@ async fn main() -> anyhow::Result<()> {
             .with_context(|| format!("cannot listen for HTTP on {}", args.http))?
             .with_config(http_config.clone());
         let http_addr = http.local_addr()?;
-        tracing::info!("HLS:     http://{http_addr}/live/KEY/master.m3u8");
+        tracing::info!("HLS:     http://{http_addr}/live/NAME/master.m3u8");
         tracing::info!("watch:   http://{http_addr}/ in a browser");
         http_tasks.push(tokio::spawn(http.run_until(onair::rtmp::shutdown_signal())));
         if let (Some(https), Some(tls)) = (args.https, &tls) {
@@ -325,7 +329,10 @@ async fn main() -> anyhow::Result<()> {
                 .with_context(|| format!("cannot listen for HTTPS on {https}"))?
                 .with_config(http_config)
                 .with_server_tls(tls)?;
-            tracing::info!("HLS:     https://{}/live/KEY/index.m3u8", tls.local_addr()?);
+            tracing::info!(
+                "HLS:     https://{}/live/NAME/index.m3u8",
+                tls.local_addr()?
+            );
             http_tasks.push(tokio::spawn(tls.run_until(onair::rtmp::shutdown_signal())));
         }
     }

@@ -7,6 +7,12 @@
 //! connections pull from their queue into their own `ServerSession` and socket. A slow player
 //! only ever affects itself: it skips to the next keyframe, then gets disconnected.
 //!
+//! Admission: the application's [`RtmpHandler`] decides who publishes and plays,
+//! asynchronously (a pending decision holds up no other connection; what its publisher sends
+//! meanwhile waits in the session, bounded), and under which public name and per-stream
+//! options ([`Publication`]) a stream is published; taps see the result ([`PublishedStream`]).
+//! [`crate::access::AccessControl`] is a ready handler (keys file, HTTP hooks).
+//!
 //! RTMPS: [`RtmpServer::with_rtmps`] adds a TLS listener (its certificate reloadable, see
 //! [`crate::tls`]) whose connections join the same streams as the plain ones.
 //!

@@ -42,6 +42,25 @@ impl Publication {
     }
 
     /// Sets the stream's transcoding ladder.
+    ///
+    /// ```
+    /// use onair::rtmp::{Publication, PublishRequest, Rejection, RtmpHandler, StreamLadder};
+    ///
+    /// struct Studio;
+    ///
+    /// impl RtmpHandler for Studio {
+    ///     async fn on_publish(&self, request: PublishRequest) -> Result<Publication, Rejection> {
+    ///         match request.key.as_str() {
+    ///             "4f9c2e1b7d0a" => {
+    ///                 let ladder: StreamLadder =
+    ///                     "source,360p".parse().map_err(|_| Rejection::new("bad ladder"))?;
+    ///                 Ok(Publication::named("studio")?.with_ladder(ladder))
+    ///             }
+    ///             _ => Err(Rejection::new("unknown stream key")),
+    ///         }
+    ///     }
+    /// }
+    /// ```
     #[cfg(feature = "transcode")]
     pub fn with_ladder(mut self, ladder: StreamLadder) -> Self {
         self.options.ladder = Some(ladder);

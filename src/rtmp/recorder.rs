@@ -37,7 +37,7 @@ pub struct RecordingSummary {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RecordError {
-    /// The app or key cannot be a file name (too long for one, or refused by
+    /// The app or name cannot be a file name (too long for one, or refused by
     /// [`validate_name`](onair_rtmp_proto::validate_name)).
     #[error("invalid recording name: {0}")]
     Name(#[from] NameError),
@@ -56,7 +56,7 @@ pub(crate) struct Recorder {
 }
 
 impl Recorder {
-    /// Creates `dir/app/key.flv` (or `key-N.flv` beside an existing one) and starts the
+    /// Creates `dir/app/name.flv` (or `name-N.flv` beside an existing one) and starts the
     /// writer thread. An `app` of the form `app/instance` becomes two directory levels.
     ///
     /// The names come from the session, which has validated them already, within its
@@ -102,7 +102,7 @@ impl Recorder {
     }
 }
 
-/// Creates a new recording file `dir/app/key.flv`, or `dir/app/key-1.flv`, `key-2.flv`, ...
+/// Creates a new recording file `dir/app/name.flv`, or `dir/app/name-1.flv`, `name-2.flv`, ...
 /// when that exists: an existing file is never opened for writing. Returns the open file and
 /// its path.
 fn create_recording_file(dir: &Path, app: &Path, key: &str) -> io::Result<(File, PathBuf)> {

@@ -29,7 +29,8 @@ use crate::tls::ServerTls;
 pub struct RtmpServerConfig {
     /// Protocol limits and settings of every connection.
     pub session: ServerSessionConfig,
-    /// Record each published stream to `DIR/APP/KEY.flv` when set.
+    /// Record each published stream to `DIR/APP/NAME.flv` when set, NAME being the public
+    /// name its handler gave it (never the key).
     pub record_dir: Option<PathBuf>,
     /// Bounds of each player's queue.
     pub queue: QueueLimits,
@@ -64,7 +65,7 @@ impl Default for RtmpServerConfig {
     fn default() -> Self {
         Self {
             // The session refuses invalid names (`onair_rtmp_proto::validate_name`) and over-long
-            // ones with NetStream.Publish.BadName. 128 bytes keep `KEY-NNNN.flv` well within
+            // ones with NetStream.Publish.BadName. 128 bytes keep `NAME-NNNN.flv` well within
             // the file-name limit of common file systems, and URLs short.
             session: ServerSessionConfig {
                 max_name_length: 128,
