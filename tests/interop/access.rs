@@ -384,6 +384,7 @@ async fn keys_file_publishes_under_the_public_name_only() -> Result<()> {
         .collect();
     ensure!(recordings == ["studio.flv"], "recordings: {recordings:?}");
     ensure!(log.contains("studio"), "the log was not captured:\n{log}");
+    // what was searched, for a reader who wants to see it
     if std::env::var_os("ONAIR_SHOW_LOG").is_some() {
         eprintln!("{log}");
     }
