@@ -33,4 +33,12 @@ pub enum Error {
     /// segment started.
     #[error("the first segment has already started")]
     AlreadyStarted,
+    /// More segments closed since the archive started than
+    /// [`PackagerConfig::archive_limit`](crate::PackagerConfig::archive_limit) keeps: there is
+    /// no VOD playlist of them.
+    #[error("the archive outgrew its limit of {limit} segments")]
+    ArchiveFull {
+        /// The limit.
+        limit: usize,
+    },
 }

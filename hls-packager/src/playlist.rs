@@ -1,9 +1,10 @@
 //! Media and master playlists, written by hand (RFC 8216, RFC 8216bis for LL-HLS) so that
 //! the output is deterministic and carries every Low-Latency tag.
 
+use std::collections::VecDeque;
 use std::fmt::Write as _;
 
-use crate::packager::{KeyRef, Packager, Part, PlaylistKind, SegmentFormat, VariantInfo};
+use crate::packager::{KeyRef, Packager, Part, PlaylistKind, Segment, SegmentFormat, VariantInfo};
 
 /// What a client asked for when it requested the media playlist.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -113,10 +114,39 @@ impl Packager {
     /// durations; `EXT-X-PRELOAD-HINT` names the next part; with `request.skip`, segments
     /// older than `CAN-SKIP-UNTIL` are replaced by `EXT-X-SKIP`.
     pub fn media_playlist(&self, request: &PlaylistRequest) -> String {
-        let ll = self.part_target_secs();
+        self.render(
+            &Listing {
+                segments: &self.segments,
+                media_sequence: self.media_sequence,
+                discontinuity_sequence: self.discontinuity_sequence,
+                kind: self.config().kind,
+                ll: self.part_target_secs(),
+                ended: self.ended,
+            },
+            request,
+        )
+    }
+
+    /// The archive as a VOD playlist (see [`Packager::archive_playlist`]).
+    pub(crate) fn render_archive(&self) -> String {
+        self.render(
+            &Listing {
+                segments: &self.archive,
+                media_sequence: self.archive.front().map_or(0, |s| s.msn),
+                discontinuity_sequence: 0,
+                kind: PlaylistKind::Vod,
+                ll: None,
+                ended: true,
+            },
+            &PlaylistRequest::default(),
+        )
+    }
+
+    fn render(&self, listing: &Listing<'_>, request: &PlaylistRequest) -> String {
+        let ll = listing.ll;
         let fmp4 = self.config().format == SegmentFormat::Fmp4;
         let target = self.target_duration_secs();
-        let mut out = String::with_capacity(256 + self.segments.len() * 96);
+        let mut out = String::with_capacity(256 + listing.segments.len() * 96);
         out.push_str("#EXTM3U\n");
         let version = if ll.is_some() {
             9
@@ -138,31 +168,31 @@ impl Packager {
             );
             let _ = writeln!(out, "#EXT-X-PART-INF:PART-TARGET={part_target:.5}");
         }
-        let _ = writeln!(out, "#EXT-X-MEDIA-SEQUENCE:{}", self.media_sequence);
-        if self.discontinuity_sequence > 0 {
+        let _ = writeln!(out, "#EXT-X-MEDIA-SEQUENCE:{}", listing.media_sequence);
+        if listing.discontinuity_sequence > 0 {
             let _ = writeln!(
                 out,
                 "#EXT-X-DISCONTINUITY-SEQUENCE:{}",
-                self.discontinuity_sequence
+                listing.discontinuity_sequence
             );
         }
-        match self.config().kind {
+        match listing.kind {
             PlaylistKind::Event => out.push_str("#EXT-X-PLAYLIST-TYPE:EVENT\n"),
             PlaylistKind::Vod => out.push_str("#EXT-X-PLAYLIST-TYPE:VOD\n"),
-            PlaylistKind::Live { .. } => {}
+            PlaylistKind::Live { .. } | PlaylistKind::Dvr { .. } => {}
         }
         out.push_str("#EXT-X-INDEPENDENT-SEGMENTS\n");
 
         // Where the playlist ends in media time, to place parts and the skip boundary.
-        let open = self.open_segment();
+        let open = ll.and_then(|_| self.open_segment());
         let open_len: f64 = open
             .as_ref()
             .map_or(0.0, |o| o.parts.iter().map(|p| p.duration).sum());
-        let total: f64 = self.segments.iter().map(|s| s.duration).sum::<f64>() + open_len;
+        let total: f64 = listing.segments.iter().map(|s| s.duration).sum::<f64>() + open_len;
         let mut skipped = 0;
         if request.skip && ll.is_some() {
             let mut start = 0.0;
-            for s in &self.segments {
+            for s in listing.segments {
                 let end = start + s.duration;
                 if total - end >= skip_until {
                     skipped += 1;
@@ -178,7 +208,7 @@ impl Packager {
         let mut map: Option<&str> = None;
         let mut key: Option<&KeyRef> = None;
         let mut start = 0.0;
-        for (i, s) in self.segments.iter().enumerate() {
+        for (i, s) in listing.segments.iter().enumerate() {
             let seg_start = start;
             start += s.duration;
             if i < skipped {
@@ -222,7 +252,7 @@ impl Packager {
             }
             let _ = writeln!(out, "#EXTINF:{:.5},\n{}", s.duration, s.uri);
         }
-        if ll.is_some() && !self.ended {
+        if ll.is_some() && !listing.ended {
             if let Some(open) = open.filter(|o| !o.parts.is_empty()) {
                 // The tags of the segment these parts belong to come before its first part.
                 if open.discontinuity {
@@ -255,11 +285,22 @@ impl Packager {
                 out.push('\n');
             }
         }
-        if self.ended {
+        if listing.ended {
             out.push_str("#EXT-X-ENDLIST\n");
         }
         out
     }
+}
+
+/// What a media playlist lists: the live window, or the archive of a whole stream.
+struct Listing<'a> {
+    segments: &'a VecDeque<Segment>,
+    media_sequence: u64,
+    discontinuity_sequence: u64,
+    kind: PlaylistKind,
+    /// The part target of an LL-HLS playlist: parts, server control, preload hint.
+    ll: Option<f64>,
+    ended: bool,
 }
 
 /// One entry of a master playlist.

@@ -27,6 +27,7 @@ pub trait Store {
 #[derive(Debug, Default, Clone)]
 pub struct MemoryStore {
     files: HashMap<String, Bytes>,
+    bytes: u64,
 }
 
 impl MemoryStore {
@@ -38,6 +39,11 @@ impl MemoryStore {
     /// Names of all files, in no particular order.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.files.keys().map(String::as_str)
+    }
+
+    /// Bytes of all files.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
     }
 
     /// Number of files.
@@ -55,9 +61,13 @@ impl Store for MemoryStore {
     type Error = std::convert::Infallible;
 
     fn put(&mut self, name: &str, data: Bytes) -> Result<(), Self::Error> {
+        self.bytes += data.len() as u64;
         // A playlist is put again on every change: reuse its key.
         match self.files.get_mut(name) {
-            Some(old) => *old = data,
+            Some(old) => {
+                self.bytes -= old.len() as u64;
+                *old = data;
+            }
             None => {
                 self.files.insert(name.to_owned(), data);
             }
@@ -66,7 +76,9 @@ impl Store for MemoryStore {
     }
 
     fn remove(&mut self, name: &str) -> Result<(), Self::Error> {
-        self.files.remove(name);
+        if let Some(old) = self.files.remove(name) {
+            self.bytes -= old.len() as u64;
+        }
         Ok(())
     }
 }
@@ -139,6 +151,13 @@ pub enum Grace {
         /// Segments the live playlist lists.
         window: usize,
     },
+    /// RFC 8216 6.2.2 for a playlist listing up to `listed` of media (a DVR window,
+    /// [`PlaylistKind::Dvr`](crate::PlaylistKind::Dvr)): that, plus two declared target
+    /// durations (the segment itself, and the one being written).
+    Listed {
+        /// Media the playlist lists at most.
+        listed: Duration,
+    },
 }
 
 impl Grace {
@@ -151,6 +170,7 @@ impl Grace {
                 let durations = u32::try_from(window).unwrap_or(u32::MAX).saturating_add(2);
                 target_duration.saturating_mul(durations)
             }
+            Grace::Listed { listed } => listed.saturating_add(target_duration.saturating_mul(2)),
         }
     }
 }
@@ -187,7 +207,8 @@ impl Retention {
     }
 
     /// `name` left the playlist at `now`, when the playlist declared `target_duration` (what
-    /// [`Packager::target_duration_secs`] says; only [`Grace::Playlist`] counts in it).
+    /// [`Packager::target_duration_secs`] says; [`Grace::Playlist`] and [`Grace::Listed`]
+    /// count in it).
     pub fn expire(&mut self, now: Duration, name: String, target_duration: Duration) {
         let due = now.saturating_add(self.grace.period(target_duration));
         // Due times only grow with a steady clock and target duration; a caller whose do not
@@ -282,6 +303,7 @@ mod tests {
         let grace = Grace::Playlist { window: 3 };
         assert_eq!(grace.period(S(2)), S(10));
         assert_eq!(Grace::from(S(7)).period(S(2)), S(7));
+        assert_eq!(Grace::Listed { listed: S(60) }.period(S(3)), S(66));
         let mut r = Retention::new(grace);
         r.expire(S(0), "a.ts".into(), S(1));
         // a longer GOP raised the declared target duration: later files stay longer
@@ -307,6 +329,10 @@ mod tests {
             Bytes::from_static(b"#EXTM3U\n#EXT-X-VERSION:3\n"),
         );
         assert_eq!(store.len(), 2);
+        assert_eq!(
+            store.bytes(),
+            188 + b"#EXTM3U\n#EXT-X-VERSION:3\n".len() as u64
+        );
         let served = store.get("a.ts").cloned().unwrap_or_default();
         assert_eq!(
             served.as_ptr(),
@@ -321,5 +347,6 @@ mod tests {
         let Ok(()) = store.remove("a.ts");
         assert!(store.get("a.ts").is_none());
         assert_eq!(store.names().collect::<Vec<_>>(), ["index.m3u8"]);
+        assert_eq!(store.bytes(), b"#EXTM3U\n#EXT-X-VERSION:3\n".len() as u64);
     }
 }

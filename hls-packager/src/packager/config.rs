@@ -25,6 +25,15 @@ pub enum PlaylistKind {
         /// Segments kept in the playlist.
         window: usize,
     },
+    /// A live sliding window of up to `duration` of media, however long the segments are (a
+    /// GOP longer than the target makes longer segments, and fewer of them fit): players can
+    /// seek back that far (DVR). The window keeps at least three target durations and one
+    /// segment; [`Packager::expire_oldest`](super::Packager::expire_oldest) shortens it
+    /// further on the caller's request (a memory limit).
+    Dvr {
+        /// Media kept in the playlist.
+        duration: Duration,
+    },
     /// `EXT-X-PLAYLIST-TYPE:EVENT`: segments are only appended.
     Event,
     /// `EXT-X-PLAYLIST-TYPE:VOD`: like EVENT, and ends with `EXT-X-ENDLIST`.
@@ -69,6 +78,11 @@ pub struct PackagerConfig {
     pub name_prefix: String,
     /// Encrypt segments with AES-128.
     pub encryption: Option<EncryptionConfig>,
+    /// Keep the listing (names, durations, tags; not the media) of up to this many segments
+    /// after they leave a live window, for a VOD playlist of the whole stream
+    /// ([`Packager::archive_playlist`](super::Packager::archive_playlist)); 0 keeps none.
+    /// About 150 bytes each.
+    pub archive_limit: usize,
 }
 
 impl PackagerConfig {
@@ -105,10 +119,18 @@ impl PackagerConfig {
                 });
             }
         }
-        if matches!(self.kind, PlaylistKind::Live { window: 0 }) {
-            return Err(Error::InvalidConfig {
-                reason: "live window of zero segments",
-            });
+        match self.kind {
+            PlaylistKind::Live { window: 0 } => {
+                return Err(Error::InvalidConfig {
+                    reason: "live window of zero segments",
+                });
+            }
+            PlaylistKind::Dvr { duration } if duration.is_zero() => {
+                return Err(Error::InvalidConfig {
+                    reason: "dvr window of zero seconds",
+                });
+            }
+            _ => {}
         }
         Ok(())
     }
@@ -125,6 +147,7 @@ impl Default for PackagerConfig {
             max_segment_duration: Duration::from_secs(30),
             name_prefix: "seg".to_owned(),
             encryption: None,
+            archive_limit: 0,
         }
     }
 }

@@ -264,23 +264,28 @@ impl Packager {
             data = encrypt_segment(&key.key, iv, &data);
             KeyRef { uri: key.uri, iv }
         });
-        self.stats.segment(data.len() as u64, duration);
+        let bytes = data.len() as u64;
+        self.stats.segment(bytes, duration);
+        self.listed_bytes += bytes + open.parts.iter().map(|p| p.bytes).sum::<u64>();
         self.events.push_back(Event::File {
             name: uri.clone(),
             data: Bytes::from(data),
         });
         self.max_extinf_rounded = self.max_extinf_rounded.max((duration + 0.5).floor() as u64);
-        self.segments.push_back(Segment {
+        let segment = Segment {
             msn: open.msn,
             end,
             duration,
+            bytes,
             uri,
             parts: open.parts,
             discontinuity: open.discontinuity,
             pdt_ms: open.pdt_ms,
             key,
             map: open.map,
-        });
+        };
+        self.archive_segment(&segment);
+        self.segments.push_back(segment);
         self.next_msn = open.msn + 1;
         self.slide_window();
         self.changed();

@@ -3,8 +3,9 @@
 //! The [`Packager`] state lives here with its outputs (events, what is published); the
 //! rest is split by concern: `config` (what it is told), `tracks` (the tracks and the
 //! leader), `cutting` (where segments start and end), `parts` (writing media, one part at a
-//! time), `segment` (the segments listed and the live window), `keys` (key rotation) and
-//! `stats` (what the master playlist reports).
+//! time), `segment` (the segments listed and the live window), `keys` (key rotation),
+//! `stats` (what the master playlist reports) and `archive` (the listing of a whole stream
+//! for its VOD playlist).
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -13,6 +14,7 @@ use crate::crypto::AesKey;
 use crate::error::Error;
 use crate::ts::TsWriter;
 
+mod archive;
 mod config;
 mod cutting;
 mod keys;
@@ -104,6 +106,12 @@ pub struct Packager {
     /// The leader's next keyframe at or after this (90 kHz) closes the open segment.
     next_boundary: i64,
     pub(crate) segments: VecDeque<Segment>,
+    /// Bytes of the listed segments and their parts.
+    listed_bytes: u64,
+    /// Every segment closed since the archive (re)started, without parts (`archive_limit`).
+    pub(crate) archive: VecDeque<Segment>,
+    /// The archive outgrew its limit.
+    archive_full: bool,
     pub(crate) media_sequence: u64,
     pub(crate) discontinuity_sequence: u64,
     next_msn: u64,
@@ -151,6 +159,9 @@ impl Packager {
             open: None,
             next_boundary: 0,
             segments: VecDeque::new(),
+            listed_bytes: 0,
+            archive: VecDeque::new(),
+            archive_full: false,
             media_sequence: 0,
             discontinuity_sequence: 0,
             next_msn: 0,

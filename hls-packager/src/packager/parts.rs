@@ -96,6 +96,7 @@ impl Packager {
             self.stats.parts += 1;
             open.parts.push(Part {
                 duration,
+                bytes: part_data.len() as u64,
                 uri: uri.clone(),
                 independent: open.part_independent,
             });

@@ -1,6 +1,8 @@
 //! The segment model: what the playlist lists (closed segments and their parts, the open
 //! segment) and how a live window slides over it.
 
+use std::time::Duration;
+
 use super::{Event, Packager, PlaylistKind};
 use crate::crypto::AesKey;
 
@@ -8,6 +10,8 @@ use crate::crypto::AesKey;
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Part {
     pub(crate) duration: f64,
+    /// Size of its file.
+    pub(crate) bytes: u64,
     pub(crate) uri: String,
     pub(crate) independent: bool,
 }
@@ -26,6 +30,8 @@ pub(crate) struct Segment {
     /// Where it ends in presentation time, 90 kHz.
     pub(crate) end: i64,
     pub(crate) duration: f64,
+    /// Size of its file.
+    pub(crate) bytes: u64,
     pub(crate) uri: String,
     pub(crate) parts: Vec<Part>,
     pub(crate) discontinuity: bool,
@@ -66,19 +72,21 @@ pub(super) fn quantize(secs: f64) -> f64 {
 }
 
 impl Packager {
-    /// Drops the oldest segments of a live playlist beyond its window.
+    /// Drops the oldest segments of a live playlist beyond its window (a count of segments,
+    /// or a duration for a DVR window).
     pub(super) fn slide_window(&mut self) {
-        let PlaylistKind::Live { window } = self.config.kind else {
-            return;
+        let (count, span) = match self.config.kind {
+            PlaylistKind::Live { window } => (window, f64::INFINITY),
+            PlaylistKind::Dvr { duration } => (usize::MAX, duration.as_secs_f64() + 1e-6),
+            PlaylistKind::Event | PlaylistKind::Vod => return,
         };
-        // RFC 8216 6.2.2: never shrink a live playlist below three target durations.
-        let min_secs = 3.0 * self.max_extinf_rounded as f64;
+        let too_long = |listed: usize, total: f64| listed > count || total > span;
         let mut total: f64 = self.segments.iter().map(|s| s.duration).sum();
-        while self.segments.len() > window {
+        while too_long(self.segments.len(), total) {
             let Some(front) = self.segments.front() else {
                 break;
             };
-            if total - front.duration < min_secs {
+            if !self.may_expire(front.duration, total) {
                 break;
             }
             total -= front.duration;
@@ -86,11 +94,61 @@ impl Packager {
         }
     }
 
+    /// RFC 8216 6.2.2: a live playlist never shrinks below three target durations, and it
+    /// keeps a segment.
+    fn may_expire(&self, oldest: f64, total: f64) -> bool {
+        let min_secs = 3.0 * self.max_extinf_rounded as f64;
+        self.segments.len() > 1 && total - oldest >= min_secs
+    }
+
+    /// Removes the oldest listed segment of a live or DVR playlist before its time (to keep
+    /// a stream's memory within a limit), unless the playlist would list fewer than `keep`
+    /// segments or three target durations. Its files are announced as
+    /// [`Event::Expired`](super::Event::Expired) and the playlist changes. Returns whether
+    /// a segment was removed.
+    pub fn expire_oldest(&mut self, keep: usize) -> bool {
+        if matches!(self.config.kind, PlaylistKind::Event | PlaylistKind::Vod)
+            || self.segments.len() <= keep
+        {
+            return false;
+        }
+        let total: f64 = self.segments.iter().map(|s| s.duration).sum();
+        let Some(oldest) = self.segments.front().map(|s| s.duration) else {
+            return false;
+        };
+        if !self.may_expire(oldest, total) {
+            return false;
+        }
+        self.expire_front();
+        self.changed();
+        true
+    }
+
+    /// Bytes of the segments the playlist lists, and of their parts: what a store serving
+    /// the playlist holds for it (besides files that left it and wait out their grace).
+    pub fn listed_bytes(&self) -> u64 {
+        self.listed_bytes
+    }
+
+    /// Media the playlist lists, as the sum of its `EXTINF`s.
+    pub fn listed_duration(&self) -> Duration {
+        Duration::from_secs_f64(
+            self.segments
+                .iter()
+                .map(|s| s.duration)
+                .sum::<f64>()
+                .max(0.0),
+        )
+    }
+
     fn expire_front(&mut self) {
         let Some(seg) = self.segments.pop_front() else {
             return;
         };
         self.media_sequence = seg.msn + 1;
+        self.listed_bytes = self
+            .listed_bytes
+            .saturating_sub(seg.bytes + seg.parts.iter().map(|p| p.bytes).sum::<u64>());
         // RFC 8216 6.2.2: removing an EXT-X-DISCONTINUITY tag bumps the sequence.
         if seg.discontinuity {
             self.discontinuity_sequence += 1;

@@ -87,7 +87,7 @@ pub(super) fn assert_m3u8_rs_agrees(p: &Packager, request: &PlaylistRequest, tex
         Some(_) => "other",
     };
     let expected = match p.config().kind {
-        PlaylistKind::Live { .. } => "live",
+        PlaylistKind::Live { .. } | PlaylistKind::Dvr { .. } => "live",
         PlaylistKind::Event => "event",
         PlaylistKind::Vod => "vod",
     };

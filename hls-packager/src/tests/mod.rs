@@ -12,6 +12,7 @@ use onair_media_types::{AacConfig, AvcConfig, CodecConfig, CodecId, Frame, Track
 use crate::*;
 
 mod cutting;
+mod dvr;
 mod encryption;
 mod low_latency;
 mod m3u8_rs_view;
