@@ -60,6 +60,7 @@ mod ladder;
 mod ladder_series;
 mod signing;
 mod stream;
+mod vod;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -78,7 +79,7 @@ use crate::rtmp::StreamLadder;
 use crate::rtmp::{PublishedStream, StreamTap, TapMedia, TapSink};
 /// The media playlist of a stream without a ladder (also the first rendition's with one).
 pub(crate) use stream::INDEX as INDEX_PLAYLIST;
-use stream::{lock, LiveHls, Rendition, RenditionIndex, StreamState, Streams, INDEX};
+use stream::{lock, ListedLimit, LiveHls, Rendition, RenditionIndex, StreamState, Streams, INDEX};
 
 pub use crate::tls::TlsError;
 pub use clock::{Clock, SystemClock};
@@ -89,6 +90,7 @@ pub use onair_hls_packager::SegmentFormat as HlsSegmentFormat;
 pub use onair_hls_packager::{SignError, TokenError};
 pub use signing::PlaybackSigning;
 pub use stream::ListingStats;
+pub use vod::VodConfig;
 
 /// How published streams are packaged.
 #[derive(Debug, Clone, PartialEq)]
@@ -101,8 +103,21 @@ pub struct HlsConfig {
     pub segment_duration: Duration,
     /// Low-Latency HLS partial segment duration (`Some` turns LL-HLS on; fMP4 only).
     pub part_duration: Option<Duration>,
-    /// Segments listed in the live playlist.
+    /// Segments listed in the live playlist; with a [`dvr`](Self::dvr) window, the fewest
+    /// it keeps when [`dvr_max_bytes`](Self::dvr_max_bytes) shortens it.
     pub window: usize,
+    /// A DVR window: the live playlist lists up to this much media (however long a GOP
+    /// makes the segments) instead of `window` segments, so players can seek back that far.
+    /// A segment that left it is served for as long again (RFC 8216 6.2.2), so a stream holds
+    /// about twice the window in memory: 60 s at 6 Mbit/s lists 45 MB per rendition, and
+    /// holds up to 90 MB with the segments in their grace period.
+    pub dvr: Option<Duration>,
+    /// Most bytes of segments the playlists of a stream's renditions list together with a
+    /// DVR window: past it, the oldest segments leave early (down to `window` segments), so
+    /// a stream holds at most about twice this (its grace period).
+    pub dvr_max_bytes: u64,
+    /// Record every publication as VOD on disk (`None`: nothing is written).
+    pub vod: Option<VodConfig>,
     /// How long a stream's playlist and segments stay after its publisher left, waiting for a
     /// new publisher of the name.
     pub linger: Duration,
@@ -125,13 +140,17 @@ pub struct HlsConfig {
 }
 
 impl Default for HlsConfig {
-    /// MPEG-TS, 2 s segments, a window of 6, 30 s linger.
+    /// MPEG-TS, 2 s segments, a window of 6 (no DVR, at most 512 MiB listed with one), no
+    /// VOD recording, 30 s linger.
     fn default() -> Self {
         Self {
             format: SegmentFormat::Ts,
             segment_duration: Duration::from_secs(2),
             part_duration: None,
             window: 6,
+            dvr: None,
+            dvr_max_bytes: 512 << 20,
+            vod: None,
             linger: Duration::from_secs(30),
             max_streams: 256,
             max_held_frames: 120,
@@ -159,19 +178,39 @@ impl HlsConfig {
             format: self.format,
             target_duration: self.segment_duration,
             part_duration: self.part_duration,
-            kind: PlaylistKind::Live {
-                window: self.window,
+            kind: match self.dvr {
+                Some(duration) => PlaylistKind::Dvr { duration },
+                None => PlaylistKind::Live {
+                    window: self.window,
+                },
             },
             name_prefix,
+            archive_limit: self.vod.as_ref().map_or(0, |vod| {
+                // segments are cut at target multiples: shorter ones only at breaks
+                let per_target =
+                    vod.max_duration.as_secs_f64() / self.segment_duration.as_secs_f64();
+                (per_target.ceil() as usize).saturating_add(64)
+            }),
             ..PackagerConfig::default()
         }
     }
 
     /// How long a file stays served after it left the playlist (RFC 8216 6.2.2).
     pub(crate) fn grace(&self) -> Grace {
-        Grace::Playlist {
-            window: self.window,
+        match self.dvr {
+            Some(listed) => Grace::Listed { listed },
+            None => Grace::Playlist {
+                window: self.window,
+            },
         }
+    }
+
+    /// What a stream's DVR windows may list together.
+    fn listed_limit(&self) -> Option<ListedLimit> {
+        self.dvr.map(|_| ListedLimit {
+            max_bytes: self.dvr_max_bytes,
+            keep: self.window.max(1),
+        })
     }
 }
 
@@ -207,12 +246,21 @@ struct OriginInner {
     #[cfg(feature = "transcode")]
     cpu: ladder::CpuMeter,
     metrics: Metrics,
+    /// Where VOD recordings are written (with [`HlsConfig::vod`]).
+    vod: Option<vod::WriterHandle>,
 }
 
 /// Why an [`HlsOrigin`] could not be made.
 #[derive(Debug, thiserror::Error)]
-#[error("invalid HLS configuration: {0}")]
-pub struct HlsConfigError(#[from] onair_hls_packager::Error);
+#[non_exhaustive]
+pub enum HlsConfigError {
+    /// The packaging configuration contradicts itself.
+    #[error("invalid HLS configuration: {0}")]
+    Packaging(#[from] onair_hls_packager::Error),
+    /// The VOD writer thread could not start.
+    #[error("cannot start the VOD writer: {0}")]
+    VodWriter(#[source] std::io::Error),
+}
 
 impl HlsOrigin {
     /// An origin packaging with `config` (checked here, so publishing cannot fail on it), on
@@ -224,6 +272,12 @@ impl HlsOrigin {
     /// An origin packaging with `config` and reading the time from `clock`.
     pub fn with_clock(config: HlsConfig, clock: Arc<dyn Clock>) -> Result<Self, HlsConfigError> {
         Packager::new(config.packager_config(String::new()))?;
+        let vod = match &config.vod {
+            Some(vod) => Some(vod::WriterHandle(
+                vod::VodWriter::start(vod).map_err(HlsConfigError::VodWriter)?,
+            )),
+            None => None,
+        };
         Ok(Self {
             inner: Arc::new(OriginInner {
                 config,
@@ -234,6 +288,7 @@ impl HlsOrigin {
                 #[cfg(feature = "transcode")]
                 cpu: ladder::CpuMeter::new(),
                 metrics: Metrics::new(),
+                vod,
             }),
         })
     }
@@ -253,6 +308,16 @@ impl HlsOrigin {
             &self.inner,
         ))));
         self
+    }
+
+    /// Waits until the VOD recordings of the publications begun are written (a stream still
+    /// published keeps this waiting: call it once the RTMP server stopped, before the process
+    /// exits), or `timeout` passed; returns whether all were. Blocks the calling thread.
+    pub fn flush_recordings(&self, timeout: Duration) -> bool {
+        self.inner
+            .vod
+            .as_ref()
+            .is_none_or(|handle| handle.0.flush(timeout))
     }
 
     /// The registry it counts into.
@@ -335,7 +400,7 @@ impl HlsOrigin {
             warn!(%app, %name, max = config.max_streams, "too many HLS streams, not packaging this one");
             return None;
         }
-        let stream = Arc::new(LiveHls::new());
+        let stream = Arc::new(LiveHls::new(config.listed_limit()));
         streams.insert(app, name, stream.clone());
         Some(stream)
     }
@@ -435,6 +500,9 @@ impl StreamTap for HlsOrigin {
             #[cfg(feature = "transcode")]
             {
                 state.ladder = None;
+            }
+            if let Some(writer) = &self.inner.vod {
+                state.start_vod(&writer.0, app, name.as_str(), &self.life_tag());
             }
             state.life
         };
@@ -777,11 +845,16 @@ impl TapSink for HlsSink {
                 state.drain(self.origin.elapsed(), self.origin.inner.clock.now());
                 // nothing more comes until a new publisher: parked requests get their answer
                 state.release_all();
+                state.finish_vod();
             }
-            // the worker closes the renditions once the ladder's tail is out
+            // the worker closes the renditions (and the recording) once the ladder's tail is
+            // out
             #[cfg(feature = "transcode")]
             Route::Ladder(feed) => feed.end(),
-            Route::Holding => state.release_all(),
+            Route::Holding => {
+                state.release_all();
+                state.finish_vod();
+            }
         }
         state.detach_metrics();
         info!(stream = %self.id, "HLS packaging paused: publisher left");

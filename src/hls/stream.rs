@@ -9,11 +9,12 @@ use bytes::Bytes;
 use onair_hls_packager::Error as PackagerError;
 use onair_hls_packager::{
     drive_with, master_playlist, parse_media_name, Grace, MemoryStore, Packager, PlaylistRequest,
-    ReloadWait, ReloadWaiters, RenditionReport, Retention, Variant, WaitKey,
+    ReloadWait, ReloadWaiters, RenditionReport, Retention, Store, Variant, WaitKey,
 };
 use onair_media_types::{Frame, MediaTime, TrackInfo};
 use tokio::sync::oneshot;
 
+use super::vod::{Recording, VodWriter};
 use super::StreamId;
 use crate::metrics::{RenditionMeter, StreamHandle};
 
@@ -69,10 +70,22 @@ pub(crate) struct LiveHls {
     state: Mutex<StreamState>,
 }
 
+/// How much a stream's DVR windows may hold together.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ListedLimit {
+    /// Bytes the playlists of every rendition list together.
+    pub(crate) max_bytes: u64,
+    /// Segments each keeps whatever the limit.
+    pub(crate) keep: usize,
+}
+
 impl LiveHls {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(limit: Option<ListedLimit>) -> Self {
         Self {
             state: Mutex::new(StreamState {
+                limit,
+                limited: false,
+                vod: None,
                 renditions: Vec::new(),
                 life: 0,
                 publishing: false,
@@ -98,6 +111,12 @@ impl LiveHls {
 pub(crate) type RenditionIndex = usize;
 
 pub(crate) struct StreamState {
+    /// The bytes its playlists may list together (with a DVR window).
+    limit: Option<ListedLimit>,
+    /// The limit shortened the windows (logged once).
+    limited: bool,
+    /// The recording of the current publication, with the writer it goes to.
+    vod: Option<(VodWriter, Arc<Recording>)>,
     /// The stream as published (one rendition, `index.m3u8`), or what a ladder makes of it;
     /// retired ones (shed, or gone in a new life) stay, not served, until the stream goes.
     renditions: Vec<Rendition>,
@@ -257,9 +276,113 @@ impl StreamState {
                         .attach(stream.rendition(&r.playlist, *window), totals);
                 }
             }
-            r.drain(now);
+            r.drain(now, self.vod.as_ref());
             r.count_listed(&self.arrivals, at);
         }
+        self.keep_within_limit(now);
+    }
+
+    /// Over the limit, the renditions listing the oldest segment drop it (all of them, so
+    /// they keep listing the same numbers), until the stream is within the limit or every
+    /// playlist is down to what it keeps anyway.
+    fn keep_within_limit(&mut self, now: Duration) {
+        let Some(limit) = self.limit else {
+            return;
+        };
+        let listed = |renditions: &[Rendition]| -> u64 {
+            renditions
+                .iter()
+                .filter(|r| r.live)
+                .map(|r| r.packager.listed_bytes())
+                .sum()
+        };
+        let mut trimmed = false;
+        while listed(&self.renditions) > limit.max_bytes {
+            let Some(oldest) = self
+                .renditions()
+                .map(|(_, r)| r.packager.media_sequence())
+                .min()
+            else {
+                break;
+            };
+            let mut expired = false;
+            for r in self.renditions.iter_mut().filter(|r| r.live) {
+                if r.packager.media_sequence() == oldest {
+                    expired |= r.packager.expire_oldest(limit.keep);
+                }
+            }
+            if !expired {
+                break;
+            }
+            trimmed = true;
+        }
+        if !trimmed {
+            return;
+        }
+        if !std::mem::replace(&mut self.limited, true) {
+            let listed_s = self
+                .renditions()
+                .map(|(_, r)| r.packager.listed_duration())
+                .max()
+                .unwrap_or_default();
+            tracing::warn!(
+                max_bytes = limit.max_bytes,
+                listed_s = listed_s.as_secs(),
+                "DVR window shortened to keep the stream's memory within its limit"
+            );
+        }
+        for r in self.renditions.iter_mut().filter(|r| r.live) {
+            r.drain(now, self.vod.as_ref());
+        }
+    }
+
+    /// Records this publication (`tag`) of stream `app/name` with `writer`: what its
+    /// renditions make from now on is written, and [`finish_vod`](Self::finish_vod) completes
+    /// it. A recording of a former publication still open is completed first.
+    pub(crate) fn start_vod(&mut self, writer: &VodWriter, app: &str, name: &str, tag: &str) {
+        self.finish_vod();
+        for r in &mut self.renditions {
+            r.packager.restart_archive();
+        }
+        self.vod = Some((writer.clone(), writer.begin(app, name, tag)));
+    }
+
+    /// Completes the recording of the publication: a VOD playlist for every rendition it
+    /// fed, and a master of those still served (a shed rendition's playlist is written, not
+    /// listed). A recording without segments, or whose listing outgrew its limit, is deleted.
+    pub(crate) fn finish_vod(&mut self) {
+        let Some((writer, recording)) = self.vod.take() else {
+            return;
+        };
+        let mut files = Vec::new();
+        let mut variants = Vec::new();
+        for r in self.renditions.iter_mut().filter(|r| r.recorded) {
+            r.recorded = false;
+            match r.packager.archive_playlist() {
+                Ok(Some(text)) => {
+                    files.push((r.playlist.clone(), Bytes::from(text)));
+                    if r.live {
+                        variants.push(Variant {
+                            uri: r.playlist.clone(),
+                            info: r.packager.variant_info(),
+                        });
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    writer.abandon(&recording, &e.to_string());
+                    return;
+                }
+            }
+            r.packager.restart_archive();
+        }
+        if !variants.is_empty() {
+            files.push((
+                "master.m3u8".to_owned(),
+                Bytes::from(master_playlist(&variants)),
+            ));
+        }
+        writer.finish(&recording, files);
     }
 
     /// Counts every rendition's output into `stream`'s series from now on (renditions made
@@ -432,6 +555,8 @@ pub(crate) struct Rendition {
     life: u64,
     /// Media came since it was last closed.
     fed: bool,
+    /// Its files went to the publication's VOD recording.
+    recorded: bool,
     meter: RenditionMeter,
 }
 
@@ -451,6 +576,7 @@ impl Rendition {
             listing: ListingStats::default(),
             life: 0,
             fed: false,
+            recorded: false,
             meter: RenditionMeter::default(),
         }
     }
@@ -469,6 +595,7 @@ impl Rendition {
         if self.life != life {
             self.close();
             self.life = life;
+            self.packager.restart_archive();
         }
     }
 
@@ -517,16 +644,24 @@ impl Rendition {
     }
 
     /// Moves the packager's output into the store (the playlist rendered once per change),
-    /// deletes the files whose grace period is over at `now`, and wakes the requests waiting
-    /// for what was published.
-    pub(crate) fn drain(&mut self, now: Duration) {
+    /// and its segments into the publication's recording, if any; deletes the files whose
+    /// grace period is over at `now`, and wakes the requests waiting for what was published.
+    pub(crate) fn drain(&mut self, now: Duration, vod: Option<&(VodWriter, Arc<Recording>)>) {
         let request = PlaylistRequest {
             skip: false,
             rendition_reports: std::mem::take(&mut self.reports),
         };
+        self.recorded |= vod.is_some();
+        let prefix = self.packager.config().name_prefix.clone();
+        let mut store = Recorded {
+            memory: &mut self.store,
+            vod,
+            playlist: &self.playlist,
+            prefix: &prefix,
+        };
         let Ok(()) = drive_with(
             &mut self.packager,
-            &mut self.store,
+            &mut store,
             &mut self.retention,
             &self.playlist,
             &request,
@@ -584,5 +719,32 @@ impl Rendition {
             && msn <= last + 1
             && self.packager.media_sequence() <= msn)
             .then_some((msn, part))
+    }
+}
+
+/// A rendition's store: its files in memory, and its segments and init segments (not its
+/// parts or live playlist) to the VOD recording as well. Files leave memory only.
+struct Recorded<'a> {
+    memory: &'a mut MemoryStore,
+    vod: Option<&'a (VodWriter, Arc<Recording>)>,
+    playlist: &'a str,
+    prefix: &'a str,
+}
+
+impl Store for Recorded<'_> {
+    type Error = std::convert::Infallible;
+
+    fn put(&mut self, name: &str, data: Bytes) -> Result<(), Self::Error> {
+        if let Some((writer, recording)) = self.vod {
+            let part = parse_media_name(name, self.prefix).is_some_and(|(_, part)| part.is_some());
+            if name != self.playlist && !part {
+                writer.put(recording, name, data.clone());
+            }
+        }
+        self.memory.put(name, data)
+    }
+
+    fn remove(&mut self, name: &str) -> Result<(), Self::Error> {
+        self.memory.remove(name)
     }
 }

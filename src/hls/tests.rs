@@ -525,3 +525,211 @@ fn a_publication_counts_segments_and_listing_delays_into_its_series_until_it_end
     // the stream itself lingers for a new publisher
     assert!(origin.stream("live", "m").is_some());
 }
+
+fn dvr_config(dvr_secs: u64) -> HlsConfig {
+    HlsConfig {
+        dvr: Some(Duration::from_secs(dvr_secs)),
+        ..config(3)
+    }
+}
+
+/// Seconds the playlist's EXTINFs add up to.
+fn listed_secs(text: &str) -> f64 {
+    onair_hls_packager::check_media_playlist(text)
+        .unwrap_or_else(|e| panic!("{e:?}\n{text}"))
+        .segments
+        .iter()
+        .map(|s| s.1)
+        .sum()
+}
+
+#[test]
+fn a_dvr_window_lists_its_duration_and_serves_what_left_it_through_the_grace() {
+    let (origin, clock) = origin(dvr_config(20));
+    let mut sink = origin
+        .on_publish(&published("dvr"))
+        .unwrap_or_else(|| panic!("no sink"));
+    // a second of media per second of the clock
+    sink.media(TapMedia::Video, 0, &hex(AVC_SEQUENCE_HEADER));
+    let mut left: Vec<(String, Duration)> = Vec::new();
+    let mut listed_before = Vec::new();
+    for i in 0..60 * 30u64 {
+        sink.media(
+            TapMedia::Video,
+            i * 1000 / 30,
+            &video_frame(i % 30 == 0, i as u8),
+        );
+        if i % 30 == 29 {
+            clock.advance(Duration::from_secs(1));
+        }
+        let listed = segment_names(&playlist(&origin, "live", "dvr"));
+        for gone in listed_before.iter().filter(|n| !listed.contains(*n)) {
+            left.push((String::clone(gone), origin.elapsed()));
+        }
+        listed_before = listed;
+    }
+    let text = playlist(&origin, "live", "dvr");
+    assert_eq!(listed_secs(&text), 20.0, "{text}");
+    assert_eq!(segment_names(&text).len(), 20, "{text}");
+    // RFC 8216 6.2.2: a segment that left a playlist of 20 s stays for 20 s and two target
+    // durations more
+    let now = origin.elapsed();
+    let grace = Duration::from_secs(22);
+    assert!(left.len() >= 30, "{left:?}");
+    for (segment, at) in &left {
+        let served = file(&origin, "live", "dvr", segment).is_some();
+        let due = *at + grace;
+        // expiry runs as media arrives: within a frame (and a clock second) of its due time
+        if now + Duration::from_secs(1) < due {
+            assert!(served, "{segment} left at {at:?}, gone at {now:?}");
+        } else if now > due + Duration::from_secs(1) {
+            assert!(!served, "{segment} left at {at:?}, still served at {now:?}");
+        }
+    }
+}
+
+#[test]
+fn a_dvr_window_within_the_byte_limit_keeps_the_live_window() {
+    let mut c = dvr_config(60);
+    // about 20 one-second segments of this synthetic stream
+    c.dvr_max_bytes = 20 * 30 * 2 * 188;
+    let (small, _) = origin(c);
+    let mut sink = small
+        .on_publish(&published("small"))
+        .unwrap_or_else(|| panic!("no sink"));
+    feed(sink.as_mut(), 0, 40, false);
+    let stream = small
+        .stream("live", "small")
+        .unwrap_or_else(|| panic!("stream"));
+    let (listed, bytes) = {
+        let state = stream.lock();
+        let (_, r) = state
+            .by_playlist("index.m3u8")
+            .unwrap_or_else(|| panic!("rendition"));
+        (r.packager.listed_duration(), r.packager.listed_bytes())
+    };
+    assert!(bytes <= 20 * 30 * 2 * 188, "{bytes} listed");
+    assert!(
+        listed < Duration::from_secs(39) && listed >= Duration::from_secs(3),
+        "{listed:?}"
+    );
+
+    // a limit below the live window keeps the live window
+    let mut c = dvr_config(60);
+    c.dvr_max_bytes = 1;
+    let (tiny, _) = origin(c);
+    let mut sink = tiny
+        .on_publish(&published("tiny"))
+        .unwrap_or_else(|| panic!("no sink"));
+    feed(sink.as_mut(), 0, 20, false);
+    let text = playlist(&tiny, "live", "tiny");
+    assert_eq!(segment_names(&text).len(), 3, "{text}");
+}
+
+/// Files of a directory, by name.
+fn files_in(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[test]
+fn each_publication_is_recorded_as_vod() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (origin, clock) = origin(HlsConfig {
+        vod: Some(VodConfig::new(dir.path())),
+        ..config(3)
+    });
+    let mut lives = Vec::new();
+    for seconds in [5, 3] {
+        let mut sink = origin
+            .on_publish(&published("rec"))
+            .unwrap_or_else(|| panic!("no sink"));
+        feed(sink.as_mut(), 0, seconds, true);
+        let live = playlist(&origin, "live", "rec");
+        sink.end();
+        assert!(origin.flush_recordings(Duration::from_secs(10)));
+        lives.push((seconds, live));
+        clock.advance(Duration::from_secs(1));
+    }
+    let stream_dir = dir.path().join("live").join("rec");
+    let recordings = files_in(&stream_dir);
+    assert_eq!(recordings.len(), 2, "{recordings:?}");
+    for ((seconds, live), recording) in lives.iter().zip(&recordings) {
+        let path = stream_dir.join(recording);
+        let text = std::fs::read_to_string(path.join("index.m3u8")).unwrap_or_default();
+        let summary = onair_hls_packager::check_media_playlist(&text)
+            .unwrap_or_else(|e| panic!("{e:?}\n{text}"));
+        assert!(summary.ended, "{text}");
+        assert!(text.contains("#EXT-X-PLAYLIST-TYPE:VOD\n"), "{text}");
+        assert!(!text.contains("DISCONTINUITY"), "{text}");
+        // the whole publication, though the live window listed 3 s of it
+        let secs = listed_secs(&text);
+        assert!((secs - *seconds as f64).abs() < 0.05, "{secs} s:\n{text}");
+        // every segment is on disk; the names are the live ones
+        let names = segment_names(&text);
+        assert_eq!(names.len(), *seconds as usize);
+        let on_disk = files_in(&path);
+        for n in &names {
+            assert!(on_disk.contains(n), "{n} not in {on_disk:?}");
+            let data = std::fs::read(path.join(n)).unwrap_or_default();
+            assert!(!data.is_empty() && data.len() % 188 == 0);
+        }
+        // what the live playlist listed of this publication (after its discontinuity, for
+        // the second) is in it
+        let this_life = live
+            .rsplit("#EXT-X-DISCONTINUITY\n")
+            .next()
+            .unwrap_or_default();
+        let live_names = segment_names(this_life);
+        assert!(!live_names.is_empty() && live_names.iter().all(|n| names.contains(n)));
+        let master = std::fs::read_to_string(path.join("master.m3u8")).unwrap_or_default();
+        assert!(
+            master.contains("CODECS=\"avc1.64001E,mp4a.40.2\""),
+            "{master}"
+        );
+        assert!(master.ends_with("\nindex.m3u8\n"), "{master}");
+        assert_eq!(on_disk.len(), names.len() + 2, "{on_disk:?}");
+    }
+}
+
+#[test]
+fn a_recording_the_disk_cannot_take_is_dropped_not_waited_for() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let mut vod = VodConfig::new(dir.path());
+    // less than a segment can wait for the disk
+    vod.max_queued_bytes = 1000;
+    let (origin, _) = origin(HlsConfig {
+        vod: Some(vod),
+        ..config(3)
+    });
+    let mut sink = origin
+        .on_publish(&published("slow"))
+        .unwrap_or_else(|| panic!("no sink"));
+    feed(sink.as_mut(), 0, 5, true);
+    // live packaging went on
+    assert_eq!(segment_names(&playlist(&origin, "live", "slow")).len(), 3);
+    sink.end();
+    assert!(origin.flush_recordings(Duration::from_secs(10)));
+    assert_eq!(
+        files_in(&dir.path().join("live").join("slow")),
+        Vec::<String>::new()
+    );
+
+    // a publication without media leaves no recording either
+    let mut sink = origin
+        .on_publish(&published("empty"))
+        .unwrap_or_else(|| panic!("no sink"));
+    sink.end();
+    assert!(origin.flush_recordings(Duration::from_secs(10)));
+    assert_eq!(
+        files_in(&dir.path().join("live").join("empty")),
+        Vec::<String>::new()
+    );
+}

@@ -419,6 +419,7 @@ impl Worker {
         }
         state.drain(now, at);
         state.release_all();
+        state.finish_vod();
         info!(ladder = %self.transcoder.config().ladder, "ladder stopped: publisher left");
     }
 }
