@@ -21,7 +21,10 @@
 //! serves only signed playback URLs (`cargo run --example sign -- --key SECRET --ttl 3600
 //! URL` makes one). `--metrics ADDR` serves Prometheus metrics at `/metrics` and the JSON
 //! API (`/api/streams`, `DELETE /api/publishers/APP/NAME`) on an address of their own: keep
-//! it private. Ctrl-C or SIGTERM stops it; recordings are finalized first.
+//! it private. `--dvr SECS` keeps that much of each stream in its live playlist (players seek
+//! back); `--vod-dir DIR` records every publication as VOD HLS. `--config FILE` reads all of
+//! the flags from a TOML file (`deploy/onair.toml`; flags override it). Ctrl-C or SIGTERM
+//! stops it; recordings are finalized first.
 //!
 //! Publishing access (see `onair::access`): `--keys FILE` lists `APP KEY NAME [LADDER]` a
 //! line (`#` comments): a listed key is published under NAME (what players, HLS URLs and
@@ -35,118 +38,23 @@
 //! a publisher leaves; `--hook-play URL` accepts (2xx) or refuses each RTMP player. These five
 //! flags are read in `access_control`.
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use clap::{Parser, ValueEnum};
 use onair::access::{AccessControl, HttpHook, KeysFile};
 use onair::hls::{
     HlsConfig, HlsOrigin, HlsSegmentFormat, HttpOrigin, HttpOriginConfig, PlaybackSigning,
+    VodConfig,
 };
 use onair::metrics::{Metrics, MetricsServer};
 use onair::rtmp::{RtmpServer, RtmpServerConfig};
 use onair::tls::ServerTls;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum HlsMode {
-    /// MPEG-TS segments.
-    Ts,
-    /// fMP4 (CMAF) segments.
-    Fmp4,
-    /// Low-Latency HLS: fMP4 segments with partial segments, blocking playlist reload.
-    Ll,
-    /// No HLS.
-    Off,
-}
+#[path = "server/settings.rs"]
+mod settings;
 
-#[derive(Debug, Parser)]
-#[command(about = "onair live server: RTMP publish/play, HLS origin, FLV recording")]
-struct Args {
-    /// Address to listen on for RTMP.
-    #[arg(long, default_value = "127.0.0.1:1935")]
-    rtmp: SocketAddr,
-    /// Address to serve HLS on over HTTP.
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    http: SocketAddr,
-    /// Address to serve HLS on over HTTPS (needs --tls-cert and --tls-key).
-    #[arg(long, requires_all = ["tls_cert", "tls_key"])]
-    https: Option<SocketAddr>,
-    /// Address to listen on for RTMPS (needs --tls-cert and --tls-key).
-    #[arg(long, requires_all = ["tls_cert", "tls_key"])]
-    rtmps: Option<SocketAddr>,
-    /// PEM certificate chain for HTTPS and RTMPS (read again on SIGHUP or when it changes).
-    #[arg(long, value_name = "FILE")]
-    tls_cert: Option<PathBuf>,
-    /// PEM private key for HTTPS and RTMPS.
-    #[arg(long, value_name = "FILE")]
-    tls_key: Option<PathBuf>,
-    /// Address to serve Prometheus metrics (/metrics) and the JSON API (/api/...) on; no
-    /// authentication: keep it off the public network.
-    #[arg(long, value_name = "ADDR")]
-    metrics: Option<SocketAddr>,
-    /// HLS packaging.
-    #[arg(long, value_enum, default_value = "ts")]
-    hls: HlsMode,
-    /// Target segment duration, seconds (default: 2, or 1 with --hls ll).
-    #[arg(long, value_name = "SECS")]
-    segment: Option<f64>,
-    /// Segments in the live playlist.
-    #[arg(long, default_value_t = 6)]
-    window: usize,
-    /// Record each published stream to DIR/APP/NAME.flv (NAME: its public name).
-    #[arg(long, value_name = "DIR")]
-    record: Option<PathBuf>,
-    /// Publishing keys: `APP KEY NAME [LADDER]` a line, `#` comments; read again when it
-    /// changes and on SIGHUP. Keys it does not list go to --hook, or are refused.
-    #[arg(long, value_name = "FILE")]
-    keys: Option<PathBuf>,
-    /// Admission hook: every publish whose key --keys does not list is POSTed here as JSON;
-    /// 2xx accepts (the JSON answer may set `name` and `ladder`), anything else refuses.
-    #[arg(long, value_name = "URL")]
-    hook: Option<String>,
-    /// Told (JSON POST) of every publisher that leaves; failures are only logged.
-    #[arg(long, value_name = "URL")]
-    hook_publish_done: Option<String>,
-    /// Every RTMP player is POSTed here as JSON; 2xx accepts, anything else refuses.
-    #[arg(long, value_name = "URL")]
-    hook_play: Option<String>,
-    /// Deadline of each hook call, seconds; a publish or play hook past it refuses.
-    #[arg(long, default_value_t = 3.0, value_name = "SECS")]
-    hook_timeout: f64,
-    /// Serve HLS only under signed playback URLs made with this shared secret (see the
-    /// `sign` example); others get 403.
-    #[arg(long, value_name = "SECRET", conflicts_with = "sign_key_file")]
-    sign_key: Option<String>,
-    /// Like --sign-key, the secret read from FILE (one line).
-    #[arg(long, value_name = "FILE")]
-    sign_key_file: Option<PathBuf>,
-    /// Transcode every stream into these renditions: `source`, named rungs (1080p, 720p,
-    /// 540p, 480p, 360p, 240p), `HEIGHTp@KBPS` or `WxH@KBPS`, comma-separated.
-    #[cfg(feature = "transcode")]
-    #[arg(long, value_name = "LIST")]
-    ladder: Option<onair::transcode::Ladder>,
-    /// libx264 preset of the ladder's encoders.
-    #[cfg(feature = "transcode")]
-    #[arg(long, default_value = "veryfast", value_name = "P")]
-    preset: String,
-    /// Where the ladder encodes: cpu, gpu-then-cpu (falls back to libx264 and says so) or
-    /// gpu-only (refuses to start without a GPU encoder).
-    #[cfg(feature = "transcode")]
-    #[arg(long, default_value = "cpu", value_name = "POLICY")]
-    hw: onair::transcode::HardwarePolicy,
-    /// Share of all cores (percent) the server may use before a new stream's ladder starts
-    /// shorter; 0 admits every ladder whole.
-    #[cfg(feature = "transcode")]
-    #[arg(long, default_value_t = 60.0, value_name = "PERCENT")]
-    cpu_budget: f64,
-    /// A ladder further behind than this sheds its most expensive rendition, seconds.
-    #[cfg(feature = "transcode")]
-    #[arg(long, default_value_t = 1.0, value_name = "SECS")]
-    max_lag: f64,
-}
+use settings::{Args, HlsMode};
 
 /// The playback signing of `--sign-key` or `--sign-key-file`, if either is given.
 fn signing(args: &Args) -> anyhow::Result<Option<PlaybackSigning>> {
@@ -229,9 +137,13 @@ async fn main() -> anyhow::Result<()> {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let args = Args::parse();
+    let args = Args::load()?;
+    if let Some(file) = &args.config {
+        tracing::info!("settings from {} (flags override it)", file.display());
+    }
     let signing = signing(&args)?;
     let mut config = RtmpServerConfig::default();
+    config.max_connections = args.max_connections;
     if let Some(dir) = &args.record {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the recording folder {}", dir.display()))?;
@@ -266,6 +178,7 @@ async fn main() -> anyhow::Result<()> {
     }
 
     let mut http_tasks = Vec::new();
+    let mut recordings = None;
     if let Some(addr) = args.metrics {
         let ops = MetricsServer::bind(addr, metrics.clone())
             .await
@@ -285,12 +198,34 @@ async fn main() -> anyhow::Result<()> {
             _ => HlsConfig::default(),
         };
         if let Some(secs) = args.segment {
-            hls.segment_duration = Duration::try_from_secs_f64(secs)
-                .ok()
-                .filter(|d| !d.is_zero())
-                .context("--segment must be a positive number of seconds")?;
+            hls.segment_duration = positive_secs(secs, "--segment")?;
+        }
+        if let Some(secs) = args.part {
+            if hls.part_duration.is_none() {
+                anyhow::bail!("--part is for Low-Latency HLS (--hls ll)");
+            }
+            hls.part_duration = Some(positive_secs(secs, "--part")?);
         }
         hls.window = args.window.max(1);
+        if let Some(secs) = args.dvr {
+            hls.dvr = Some(positive_secs(secs, "--dvr")?);
+            hls.dvr_max_bytes = args.dvr_max_mb.saturating_mul(1 << 20);
+            tracing::info!(
+                "DVR: {secs} s in each live playlist, at most {} MiB listed per stream",
+                args.dvr_max_mb
+            );
+        }
+        if let Some(dir) = &args.vod_dir {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create the VOD folder {}", dir.display()))?;
+            hls.vod = Some(VodConfig::new(dir));
+            tracing::info!(
+                "VOD recordings to {}/APP/NAME/<start>/master.m3u8",
+                dir.display()
+            );
+        }
+        hls.max_streams = args.max_streams;
+        hls.linger = Duration::try_from_secs_f64(args.linger).context("--linger")?;
         #[cfg(feature = "transcode")]
         {
             let ladder = ladder_config(&args)?;
@@ -301,6 +236,7 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         let origin = HlsOrigin::new(hls)?.with_metrics(metrics);
+        recordings = Some(origin.clone());
         server = server.with_tap(Arc::new(origin.clone()));
         let mut http_config = HttpOriginConfig::default();
         http_config.player_pages = true;
@@ -340,10 +276,27 @@ async fn main() -> anyhow::Result<()> {
         tracing::info!("recording to {}/APP/NAME.flv", dir.display());
     }
     server.run_until(onair::rtmp::shutdown_signal()).await?;
+    if let Some(origin) = recordings {
+        // the publishers are gone: their VOD recordings (ladders finishing on their threads)
+        let written =
+            tokio::task::spawn_blocking(move || origin.flush_recordings(Duration::from_secs(20)))
+                .await?;
+        if !written {
+            tracing::warn!("VOD recordings still being written were left incomplete");
+        }
+    }
     for task in http_tasks {
         task.await??;
     }
     Ok(())
+}
+
+/// `secs` as a duration, if positive.
+fn positive_secs(secs: f64, flag: &str) -> anyhow::Result<Duration> {
+    Duration::try_from_secs_f64(secs)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .with_context(|| format!("{flag} must be a positive number of seconds"))
 }
 
 /// Reads the TLS certificate and the keys file again on every SIGHUP (as nginx does on

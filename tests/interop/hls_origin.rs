@@ -35,9 +35,20 @@ impl LiveOrigin {
         Self::start_with_tls(config, None).await
     }
 
+    /// An origin reading the time from `clock`.
+    pub(crate) async fn start_with_clock(
+        config: HlsConfig,
+        clock: Arc<dyn onair::hls::Clock>,
+    ) -> Result<Self> {
+        Self::serve(HlsOrigin::with_clock(config, clock)?, None).await
+    }
+
     async fn start_with_tls(config: HlsConfig, tls: Option<(&[u8], &[u8])>) -> Result<Self> {
+        Self::serve(HlsOrigin::new(config)?, tls).await
+    }
+
+    async fn serve(origin: HlsOrigin, tls: Option<(&[u8], &[u8])>) -> Result<Self> {
         init_tracing();
-        let origin = HlsOrigin::new(config)?;
         let rtmp = RtmpServer::bind("127.0.0.1:0", RtmpServerConfig::default(), AcceptAll)
             .await?
             .with_tap(Arc::new(origin.clone()));
@@ -238,7 +249,7 @@ pub(crate) async fn get(addr: SocketAddr, path: &str) -> Result<HttpResponse> {
 /// What a media playlist says, as far as these tests look.
 #[derive(Debug, Default)]
 pub(crate) struct MediaPlaylist {
-    target_duration: u64,
+    pub(crate) target_duration: u64,
     pub(crate) media_sequence: u64,
     /// (EXTINF seconds, URI)
     pub(crate) segments: Vec<(f64, String)>,

@@ -8,7 +8,9 @@
 
 mod access;
 mod cdn;
+mod config;
 mod dependent;
+mod dvr;
 mod hls_origin;
 mod idle;
 mod ladder;
