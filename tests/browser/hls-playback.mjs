@@ -9,7 +9,8 @@
 // (f) rtmp-ll-signed: the same with signed playback URLs only (`--sign-key`, examples/sign);
 // (g) rtmp-ladder-live and (h) rtmp-ladder-shed: a 1080p publisher transcoded into a ladder,
 // hls.js switching renditions when told to, and staying up when the server sheds the one it
-// plays. BROWSER_CASES=REGEX runs only the cases whose name matches.
+// plays; (i) rtmp-dvr-live: `--dvr 60`, hls.js seeking 30 s back into a live stream and playing
+// from there. BROWSER_CASES=REGEX runs only the cases whose name matches.
 // Media is served from loopback origins and the page from another, so CORS is exercised. Prints one line of numbers per case; exits
 // non-zero on the first failed check. Environment: CHROMIUM (browser path), BROWSER_TEST_TIMEOUT
 // (limit in seconds for everything after the build, default 300).

@@ -4,9 +4,10 @@
 //
 // Cases: pipeline-ts-live (examples/full_pipeline: onair's own encoder publishing its synthetic
 // camera, TS), rtmp-ts-live (`--hls ts --segment 1`, hls.js in its classic mode), rtmp-ll-live
-// (`--hls ll`, LL-HLS with hls.js's lowLatencyMode) and rtmp-ll-signed (`--hls ll --sign-key`:
+// (`--hls ll`, LL-HLS with hls.js's lowLatencyMode), rtmp-ll-signed (`--hls ll --sign-key`:
 // hls.js plays a master URL signed by examples/sign, every request it makes carries the token;
-// an expired or tampered URL is refused 403). Each watches ~6 s of playback and checks
+// an expired or tampered URL is refused 403) and rtmp-dvr-live (`--dvr 60`: 40 s into the stream
+// the viewer seeks 30 s back and hls.js plays from there). Each watches ~6 s of playback and checks
 // that it keeps pace with the wall clock, decodes frames and, for LL-HLS, fetches parts with
 // blocking playlist reloads; the live latency is printed (hls.js's own estimate, and the wall
 // clock against the playhead's EXT-X-PROGRAM-DATE-TIME).
@@ -75,10 +76,12 @@ const last = (xs) => xs[xs.length - 1];
 // (default: a 640x360 lavfi source encoded live); `entry` is the playlist hls.js opens
 // (default the master when signed, else index.m3u8); `watch` passes `watchSeconds`, `step`,
 // `stopWhen` and `timeoutMs` on to `play`; `expected(error)` marks the hls.js errors (and
-// failed requests) a case provokes on purpose.
+// failed requests) a case provokes on purpose; `seekedBy()` says how far (seconds) the case
+// moved the playhead itself, for the check that playback kept pace with the wall clock; the
+// player opens once the playlist lists `joinAt` segments.
 async function liveCase({ browser, pageOrigin, serverPath, signPath }, name, hlsArgs, lowLatency,
   { binary = serverPath, selfPublishing = false, afterPlay = null, signKey = null, publish = null,
-    entry = null, watch = {}, expected = () => false } = {}) {
+    entry = null, watch = {}, expected = () => false, seekedBy = () => 0, joinAt = 3 } = {}) {
   const t0 = Date.now();
   const [rtmpPort, httpPort] = await freePorts(2);
   const signArgs = signKey ? ['--sign-key', signKey] : [];
@@ -108,14 +111,15 @@ async function liveCase({ browser, pageOrigin, serverPath, signPath }, name, hls
     // Join as a viewer would a running stream: once the playlist lists three segments (the
     // hold-back of three target durations that hls.js keeps behind the live edge).
     let playlist = '';
+    const joinLimit = 9000 + 1000 * joinAt;
     const ready = await waitFor(async () => {
       if (!running(publisher())) return 'the publisher exited';
       const r = await fetch(`${media}/index.m3u8`).catch(() => null);
       playlist = r && r.ok ? await r.text() : '';
-      return count(playlist, /#EXTINF:/g) >= 3 ? 'ready' : null;
-    }, 12000, 100);
+      return count(playlist, /#EXTINF:/g) >= joinAt ? 'ready' : null;
+    }, joinLimit, 100);
     check(ready === 'ready',
-      `${name}: no playlist with 3 segments within 12 s (${ready || 'timed out'}); last: ${JSON.stringify(playlist)}${outputs()}`);
+      `${name}: no playlist with ${joinAt} segments within ${joinLimit / 1000} s (${ready || 'timed out'}); last: ${JSON.stringify(playlist)}${outputs()}`);
 
     const watchSeconds = watch.watchSeconds ?? WATCH_SECONDS;
     const opened = entry ?? (signKey ? 'master.m3u8' : 'index.m3u8');
@@ -125,7 +129,7 @@ async function liveCase({ browser, pageOrigin, serverPath, signPath }, name, hls
     check(running(publisher()), `${name}: the publisher stopped while the browser played${outputs()}`);
     checkQuality(name, s, expected);
     check(s.report.live === true, `${name}: hls.js did not see a live playlist`);
-    const advanced = s.currentTime - startSample.currentTime;
+    const advanced = s.currentTime - startSample.currentTime + seekedBy();
     check(advanced >= watchedSeconds - 2,
       `${name}: playback advanced ${fmt(advanced)} s in ${fmt(watchedSeconds)} s of wall time (paused ${s.paused}, readyState ${s.readyState})`);
     check(s.totalVideoFrames > 100, `${name}: ${s.totalVideoFrames} video frames decoded in ${fmt(watchedSeconds)} s at 30 frames/s`);
@@ -294,7 +298,80 @@ export async function rtmpLiveCases(ctx) {
       + `(${blocking} blocking reloads, ${parts} parts, ${inits} init segments), ${playedText(r)}, ${latencyText(r)}, `
       + `frames ${s.totalVideoFrames} decoded / ${s.droppedVideoFrames} dropped, ${errorSummary(s)}, case took ${fmt(r.seconds, 1)} s; ${r.extra}`);
   }
+  if (wanted('rtmp-dvr-live')) await dvrCase(ctx);
   await ladderCases(ctx);
+}
+
+// DVR: the server keeps 60 s in the live playlist (`--dvr 60`); a viewer joins once the stream
+// has been live 40 s, playing at the live edge, then seeks 30 s back, and hls.js plays from
+// there: segments from half a minute ago it never fetched before, whose PROGRAM-DATE-TIME
+// shows how far back the picture is.
+async function dvrCase(ctx) {
+  const name = 'rtmp-dvr-live';
+  const publish = (url) => ['-nostdin', '-v', 'error', '-re',
+    '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30',
+    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '90',
+    '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-g', '30', '-pix_fmt', 'yuv420p',
+    '-c:a', 'aac', '-f', 'flv', url];
+  let seek = null;
+  let after = null;
+  const r = await liveCase(ctx, name, ['--hls', 'ts', '--segment', '1', '--dvr', '60'], false, {
+    publish,
+    joinAt: 40,
+    seekedBy: () => (seek ? seek.from - seek.to : 0),
+    watch: {
+      watchSeconds: 80,
+      timeoutMs: 90000,
+      step: async ({ page, s, advanced }) => {
+        if (!seek) {
+          if (advanced < 2) return;
+          // how much of the stream the playlist lists: all of it, until it is 60 s long
+          const listed = await page.evaluate(() => {
+            const level = window.hls.levels[window.hls.currentLevel];
+            return level && level.details ? level.details.totalduration : 0;
+          });
+          if (listed >= 40) {
+            seek = await page.evaluate(() => {
+              const video = document.getElementById('video');
+              const from = video.currentTime;
+              video.currentTime = from - 30;
+              return { from, to: from - 30, listed: window.hls.levels[window.hls.currentLevel].details.totalduration,
+                latency: window.hls.latency, wall: Date.now() };
+            });
+          }
+          return;
+        }
+        // samples taken before the seek say nothing of it
+        if (s.now <= seek.wall) return;
+        if (process.env.BROWSER_TEST_VERBOSE) {
+          log(`${name}: playhead ${fmt(s.currentTime)} s, ${fmt((s.now - s.playingDate) / 1000)} s behind, hls.js latency ${fmt(s.latency)} s`);
+        }
+        if (!after && s.currentTime >= seek.to + 1 && s.playingDate !== null) {
+          after = { behind: (s.now - s.playingDate) / 1000, latency: s.latency, wall: Date.now() };
+        }
+      },
+      stopWhen: ({ s }) => seek !== null && s.now > seek.wall && s.currentTime >= seek.to + 8,
+    },
+  });
+  const { s } = r;
+  check(seek !== null, `${name}: the playlist never listed 40 s`);
+  check(after !== null, `${name}: no playback after seeking back to ${fmt(seek.to)} s`);
+  const played = s.currentTime - seek.to;
+  check(played >= 8, `${name}: played ${fmt(played)} s after the seek`);
+  // the picture on screen is from about 30 s (plus the live latency) ago, by the wall clock
+  check(after.behind >= 29 && after.behind < 45,
+    `${name}: ${fmt(after.behind)} s behind the wall clock after seeking 30 s back`);
+  const segments = r.paths.map((p) => Number((/-(\d+)\.ts$/.exec(p) || [])[1])).filter(Number.isFinite);
+  const newest = Math.max(...segments);
+  const oldestAfterSeek = Math.min(...segments.slice(segments.findIndex((n, i) => i > 0 && n < segments[i - 1] - 20)));
+  check(newest - oldestAfterSeek >= 25,
+    `${name}: fetched segments ${JSON.stringify(segments)}: none from 30 s back`);
+  checkQuality(name, s);
+  log(`browser ${name}: hls.js ${s.report.hlsVersion}, --dvr 60: the playlist listed ${fmt(seek.listed, 1)} s, the player seeked `
+    + `${fmt(seek.from)} -> ${fmt(seek.to)} s (latency ${fmt(seek.latency)} s before), played ${fmt(played)} s from there, `
+    + `${fmt(after.behind)} s behind the wall clock by PROGRAM-DATE-TIME `
+    + `(hls.js latency ${fmt(after.latency)} s), fetched segment ${oldestAfterSeek} after the live edge's ${newest}, `
+    + `${s.report.stalls} waits (the seek's included), frames ${s.totalVideoFrames} decoded / ${s.droppedVideoFrames} dropped, ${errorSummary(s)}, case took ${fmt(r.seconds, 1)} s`);
 }
 
 // A level's index by height, or -1.
