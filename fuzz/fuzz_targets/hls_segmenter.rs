@@ -60,6 +60,8 @@ fn audio_track() -> TrackInfo {
 
 struct Checker {
     stored: HashSet<String>,
+    /// Every file ever stored, expired or not.
+    ever: HashSet<String>,
     media_sequence: u64,
     discontinuity_sequence: u64,
     target: u64,
@@ -70,6 +72,7 @@ impl Checker {
         while let Some(e) = p.poll_event() {
             match e {
                 Event::File { name, .. } => {
+                    self.ever.insert(name.clone());
                     self.stored.insert(name);
                 }
                 Event::Expired { name } => {
@@ -142,18 +145,24 @@ fuzz_target!(|input: Input| {
         },
         target_duration: target,
         part_duration: input.low_latency.then_some(part),
-        kind: match input.kind % 3 {
+        kind: match input.kind % 4 {
             0 => PlaylistKind::Live {
                 window: usize::from(input.window % 8).max(1),
             },
             1 => PlaylistKind::Event,
+            2 => PlaylistKind::Dvr {
+                duration: target * u32::from(input.window % 8).max(1),
+            },
             _ => PlaylistKind::Vod,
         },
+        // a small limit, so that some runs outgrow it
+        archive_limit: 64,
         ..PackagerConfig::default()
     };
     let mut p = Packager::new(config).expect("valid config");
     let mut c = Checker {
         stored: HashSet::new(),
+        ever: HashSet::new(),
         media_sequence: 0,
         discontinuity_sequence: 0,
         target: 0,
@@ -217,4 +226,12 @@ fuzz_target!(|input: Input| {
     let s = check_media_playlist(&p.media_playlist(&PlaylistRequest::default()))
         .expect("final playlist");
     assert!(s.ended);
+    // the archive of the stream, when it fit, is a valid VOD playlist of what was stored
+    if let Ok(Some(vod)) = p.archive_playlist() {
+        let v = check_media_playlist(&vod).expect("archive playlist");
+        assert!(v.ended);
+        for (uri, _, _) in &v.segments {
+            assert!(c.ever.contains(uri), "{uri} archived, never stored");
+        }
+    }
 });

@@ -14,6 +14,10 @@
 //!   PTS and list the same durations, whatever their decode delay); audio-only streams cut by
 //!   time. `EXT-X-TARGETDURATION` is never below a rounded `EXTINF` (RFC 8216 4.3.3.1).
 //!   Backward timestamps, long gaps and republishing give `EXT-X-DISCONTINUITY`.
+//! - Playlists: a live window of segments, a DVR window of a duration of media
+//!   ([`PlaylistKind::Dvr`], shortened on request by [`Packager::expire_oldest`]), EVENT or
+//!   VOD; a live rendition can keep the listing of a whole publication and end it as a VOD
+//!   playlist ([`PackagerConfig::archive_limit`], [`Packager::archive_playlist`]).
 //! - Segments: MPEG-TS through `onair-ts-mux`, or fMP4/CMAF (init segment for
 //!   `EXT-X-MAP`, `moof`+`mdat` fragments) written by the crate's own box writer.
 //! - Low-Latency HLS (RFC 8216bis): partial segments (`EXT-X-PART`, one fMP4 fragment each),

@@ -24,8 +24,17 @@
 //! under a short lock; files land in the stream's [`MemoryStore`], leave it by the RFC 8216
 //! 6.2.2 grace rule ([`Retention`] with [`Grace::Playlist`]), and the HTTP requests parked
 //! until they exist (LL-HLS blocking playlist reload and preload hints, [`ReloadWaiters`])
-//! are woken. Nothing is written to disk, and a segment is served as the same
-//! reference-counted buffer the packager produced: no copy per request.
+//! are woken. A segment is served as the same reference-counted buffer the packager
+//! produced: no copy per request.
+//!
+//! With a DVR window ([`HlsConfig::dvr`]) the live playlist lists a duration of media instead
+//! of a count of segments, and what left it stays served for the window's duration again (RFC
+//! 8216 6.2.2); [`HlsConfig::dvr_max_bytes`] bounds what a stream's playlists list in memory.
+//! With [`HlsConfig::vod`], each publication is also recorded on disk as VOD HLS: its
+//! segments are handed to a writer thread as they are made (the publisher never waits on the
+//! disk: a recording that falls too far behind is dropped, not the live stream), and when the
+//! publisher leaves, each rendition's playlist of the whole publication and a master are
+//! written. Otherwise nothing is written to disk.
 //!
 //! Playback URLs can be signed ([`PlaybackSigning`], [`HttpOriginConfig::signing`]): one
 //! token per stream and expiry window, in the path so that every relative URI of the
